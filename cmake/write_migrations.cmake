@@ -1,0 +1,12 @@
+# cmake -DOUT=file.cc -DFILES=a.sql;b.sql -P write_migrations.cmake
+set(body "// Generated from migrations/*.sql. Do not edit.\n#include \"storage/migrations.h\"\n\nnamespace ecsimage::storage {\n\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const auto* const kMigrations = new std::vector<Migration>{\n")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME_WE)
+  string(SUBSTRING ${name} 0 4 num)
+  math(EXPR version "${num}")
+  file(READ ${f} sql)
+  string(APPEND body "      {${version}, \"${name}\", R\"ecsimage_sql(${sql})ecsimage_sql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return *kMigrations;\n}\n\n}  // namespace ecsimage::storage\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,119 @@
+// The one error catalog: every ECS error this service returns, keyed by
+// (ECS code, situation), with its HTTP status, canonical code and frozen
+// message. No other file holds error text. See ../shared/spec/api.md §4.
+//
+// Errors travel as absl::Status whose message is the ECS message and whose
+// payload (kPayloadUrl) is an ecsimage.internal.ErrorPayload;
+// service/grpc/status_mapping.cc turns that into google.rpc.Status details.
+#ifndef ECSIMAGE_SERVICE_DOMAIN_ERRORS_H_
+#define ECSIMAGE_SERVICE_DOMAIN_ERRORS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "ecsimage/internal/error_payload.pb.h"
+
+namespace ecsimage::domain {
+
+inline constexpr std::string_view kPayloadUrl =
+    "type.googleapis.com/ecsimage.internal.ErrorPayload";
+
+// (code, situation). Names: ECS code, then the situation where one code has
+// several messages.
+enum class Err {
+  kMissingParameter,
+  kInvalidParameter,
+  kIdempotentParameterMismatch,
+  kInvalidImageNameMalformed,             // CreateImage, ImportImage, Modify
+  kInvalidImageNameMalformedDestination,  // CopyImage
+  kInvalidDescriptionMalformed,           // CreateImage, ImportImage, Modify
+  kInvalidDescriptionMalformedDestination,  // CopyImage
+  kInvalidParameterEncryptedIllegal,
+  kDestinationRegionNotFound,
+  kInvalidAccountForbbiden,
+  kInvalidRegionIdNotFound,
+  kInvalidImageIdNotFound,
+  kInvalidTaskIdNotFound,
+  kInvalidInstanceIdNotFound,
+  kInvalidAccountNotFound,
+  kImageCreatedNotFromCopy,
+  kIncorrectImageStatusCopyFinished,    // REGISTERING
+  kIncorrectImageStatusSnapshotNotCoping,  // PREPARING
+  kIncorrectImageStatusImageNotCoping,  // CANCELLING
+  kIncorrectImageStatusCompletedCopy,   // SUCCEEDED
+  kIncorrectImageStatusCopyFailed,      // FAILED
+  kIncorrectImageStatusNotAvailable,    // image must be Available
+  kIncorrectTaskStatus,
+  kCancelNotSupported,
+  kInvalidTransition,
+  kImageUsingByInstance,
+  kImageUseShared,              // DeleteImage
+  kImageUseSharedDeprecate,     // ModifyImageAttribute Status=Deprecated
+  kOperationDeniedImageCopying,
+  kOperationDeniedSameRegionOnly,
+  kImageIsImporting,
+  kImageIsExporting,
+  kImageIsPublic,               // DeleteImage
+  kImageIsPublicExport,         // ExportImage, CopyImage of a public image
+  kInvalidImageNameDuplicated,  // CreateImage, ImportImage, Modify
+  kInvalidImageNameDuplicatedDestination,  // CopyImage
+  kQuotaExceedImage,
+  kQuotaExceedShareImageUser,
+  kThrottling,
+  kServiceUnavailable,
+  kServiceUnavailableDeadline,  // caller's deadline passed before commit
+  kInternalError,
+  kInvalidToken,                // missing or unknown bearer token
+};
+
+struct ErrorSpec {
+  std::string_view ecs_code;
+  int http_status;
+  absl::StatusCode code;
+  // Frozen message; "%s" (at most one) is replaced by the parameter name.
+  std::string_view message;
+  ecsimage::internal::ErrorPayload::Kind kind;
+};
+
+const ErrorSpec& SpecOf(Err err);
+
+// Builds the absl::Status of one catalog entry with its details:
+//   return Error(Err::kImageUsingByInstance)
+//       .Meta("imageId", id).Precondition("instance/i-...", "...");
+class Error {
+ public:
+  explicit Error(Err err);
+
+  // Parameter name for MissingParameter/InvalidParameter-like entries: fills
+  // the message's "%s", adds a BadRequest field violation and metadata
+  // "parameter".
+  Error& Param(std::string_view name, std::string_view why = "");
+  Error& Meta(std::string_view key, std::string_view value);
+  // A PreconditionFailure violation of type = the ECS code.
+  Error& Precondition(std::string_view subject, std::string_view description);
+  Error& Resource(std::string_view type, std::string_view name);
+  // Adds RetryInfo: the blocking state ends by itself in about this long.
+  Error& RetryAfterMs(int64_t delay_ms);
+
+  absl::Status Build() const;
+  operator absl::Status() const { return Build(); }  // NOLINT
+
+ private:
+  const ErrorSpec& spec_;
+  std::string message_;
+  ecsimage::internal::ErrorPayload payload_;
+};
+
+// The payload of an error built by Error, if any.
+std::optional<ecsimage::internal::ErrorPayload> PayloadOf(
+    const absl::Status& status);
+
+// "InvalidImageId.NotFound" -> "INVALID_IMAGE_ID_NOT_FOUND" (AIP-193).
+std::string UpperSnake(std::string_view ecs_code);
+
+}  // namespace ecsimage::domain
+
+#endif  // ECSIMAGE_SERVICE_DOMAIN_ERRORS_H_

@@ -1,0 +1,175 @@
+// The rules of the contract (../shared/spec/api.md), one method per RPC.
+//
+// Every method has the shape
+//   absl::Status Method(const Caller&, const Request&, Response*)
+// and fills everything of the response except request_id, which the gRPC
+// adapter owns. Errors come from the catalog in errors.h only. Writes run
+// their checks and their change in one write transaction.
+//
+// Thread-safe: one instance serves all calls.
+#ifndef ECSIMAGE_SERVICE_DOMAIN_IMAGE_DOMAIN_H_
+#define ECSIMAGE_SERVICE_DOMAIN_IMAGE_DOMAIN_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ecs/image/v1/image_service.pb.h"
+#include "service/domain/clock.h"
+#include "service/domain/ids.h"
+#include "storage/image_store.h"
+
+namespace ecsimage::domain {
+
+namespace v1 = ::ecs::image::v1;
+
+// Who is calling, decided by the Authenticator before any image data is read.
+struct Caller {
+  std::string account_id;
+  // True once the caller's deadline passed or it cancelled; checked before
+  // a change commits.
+  std::function<bool()> abandoned = [] { return false; };
+};
+
+struct DomainOptions {
+  // Live custom images per account and region (QuotaExceed.Image).
+  int64_t image_quota_per_region = 1000;
+  // Running copies per account and destination region; the rest wait.
+  int64_t max_running_copies = 5;
+  // Simulated transfer rate for copies, imports and exports, MiB/s.
+  int64_t transfer_rate_mib_per_s = 1024;
+  // Simulated snapshot work of CreateImage, ms per GiB.
+  int64_t create_ms_per_gib = 100;
+  // Remembered ClientTokens live at least this long.
+  int64_t client_token_ttl_ms = 24LL * 3600 * 1000;
+};
+
+class ImageDomain {
+ public:
+  ImageDomain(storage::Store& store, Clock& clock, IdGenerator& ids,
+              DomainOptions options);
+
+  // ImageService.
+  absl::Status CancelCopyImage(const Caller& caller,
+                               const v1::CancelCopyImageRequest& req,
+                               v1::CancelCopyImageResponse* resp);
+  absl::Status DeleteImage(const Caller& caller,
+                           const v1::DeleteImageRequest& req,
+                           v1::DeleteImageResponse* resp);
+  absl::Status CreateImage(const Caller& caller,
+                           const v1::CreateImageRequest& req,
+                           v1::CreateImageResponse* resp);
+  absl::Status CopyImage(const Caller& caller, const v1::CopyImageRequest& req,
+                         v1::CopyImageResponse* resp);
+  absl::Status DescribeImages(const Caller& caller,
+                              const v1::DescribeImagesRequest& req,
+                              v1::DescribeImagesResponse* resp);
+  absl::Status ModifyImageAttribute(const Caller& caller,
+                                    const v1::ModifyImageAttributeRequest& req,
+                                    v1::ModifyImageAttributeResponse* resp);
+  absl::Status ModifyImageSharePermission(
+      const Caller& caller, const v1::ModifyImageSharePermissionRequest& req,
+      v1::ModifyImageSharePermissionResponse* resp);
+  absl::Status DescribeImageSharePermission(
+      const Caller& caller, const v1::DescribeImageSharePermissionRequest& req,
+      v1::DescribeImageSharePermissionResponse* resp);
+  absl::Status ImportImage(const Caller& caller,
+                           const v1::ImportImageRequest& req,
+                           v1::ImportImageResponse* resp);
+  absl::Status ExportImage(const Caller& caller,
+                           const v1::ExportImageRequest& req,
+                           v1::ExportImageResponse* resp);
+  absl::Status DescribeTasks(const Caller& caller,
+                             const v1::DescribeTasksRequest& req,
+                             v1::DescribeTasksResponse* resp);
+  absl::Status CancelTask(const Caller& caller, const v1::CancelTaskRequest& req,
+                          v1::CancelTaskResponse* resp);
+  absl::Status DescribeRegions(const Caller& caller,
+                               const v1::DescribeRegionsRequest& req,
+                               v1::DescribeRegionsResponse* resp);
+
+  // InstanceService.
+  absl::Status RunInstances(const Caller& caller,
+                            const v1::RunInstancesRequest& req,
+                            v1::RunInstancesResponse* resp);
+  absl::Status DeleteInstance(const Caller& caller,
+                              const v1::DeleteInstanceRequest& req,
+                              v1::DeleteInstanceResponse* resp);
+  absl::Status DescribeInstances(const Caller& caller,
+                                 const v1::DescribeInstancesRequest& req,
+                                 v1::DescribeInstancesResponse* resp);
+
+  // SimulationControl.
+  absl::Status AdvanceTask(const Caller& caller,
+                           const v1::AdvanceTaskRequest& req,
+                           v1::TaskStateResponse* resp);
+  absl::Status FailTask(const Caller& caller, const v1::FailTaskRequest& req,
+                        v1::TaskStateResponse* resp);
+
+  const DomainOptions& options() const { return options_; }
+
+ private:
+  storage::Store& store_;
+  Clock& clock_;
+  IdGenerator& ids_;
+  DomainOptions options_;
+};
+
+// Maps bearer tokens to accounts (api.md §2): SHA-256 at rest, constant-time
+// comparison, no write transaction, no image data read.
+class Authenticator {
+ public:
+  explicit Authenticator(storage::Store& store) : store_(store) {}
+  // The account of `token`, or kUnauthenticated (catalog kInvalidToken).
+  absl::StatusOr<std::string> Authenticate(std::string_view token);
+
+ private:
+  storage::Store& store_;
+};
+
+// Operator actions of the CLI and of the README's run command.
+class AccountAdmin {
+ public:
+  AccountAdmin(storage::Store& store, Clock& clock, IdGenerator& ids)
+      : store_(store), clock_(clock), ids_(ids) {}
+  struct Created {
+    std::string account_id;
+    std::string token;  // shown once
+  };
+  absl::StatusOr<Created> CreateAccount(const std::string& name);
+
+ private:
+  storage::Store& store_;
+  Clock& clock_;
+  IdGenerator& ids_;
+};
+
+// SHA-256 of `data`, raw 32 bytes.
+std::string Sha256(std::string_view data);
+
+// Seeds regions and system images on first start.
+absl::Status SeedCatalog(storage::Store& store, int64_t now_ms);
+
+// Moves tasks along by themselves (when not under SimulationControl):
+// QUEUED copies start when their region has room, transfers progress at the
+// configured rate, CANCELLING copies finish, imports/exports and image
+// creation complete. Each Tick advances everything by the time elapsed since
+// the previous Tick (the first Tick only records the time), in one write
+// transaction, so a restart resumes from the stored state.
+class TaskEngine {
+ public:
+  TaskEngine(storage::Store& store, Clock& clock, DomainOptions options);
+  absl::Status Tick();
+
+ private:
+  storage::Store& store_;
+  Clock& clock_;
+  DomainOptions options_;
+  int64_t last_tick_ms_ = -1;
+};
+
+}  // namespace ecsimage::domain
+
+#endif  // ECSIMAGE_SERVICE_DOMAIN_IMAGE_DOMAIN_H_

@@ -1,0 +1,350 @@
+// The storage interface: everything the rules need from the database.
+//
+// Storage knows rows, not ECS rules: it never decides whether a call is
+// allowed and never names an ECS error code. Statuses and phases travel as
+// the strings the API shows ("Available", "TRANSFERRING", "Processing").
+// Times are Unix milliseconds, given by the caller (storage never reads a
+// clock, so tests control time).
+//
+// Errors: a method returns absl::Status only for failures of the database
+// itself: kUnavailable (busy past its timeout, disk full, I/O error,
+// shutting down), kInternal (corrupt row, broken invariant),
+// kDeadlineExceeded / kCancelled (the caller gave up before commit).
+// "Not found" is an empty std::optional or a false bool, never an error.
+#ifndef ECSIMAGE_STORAGE_IMAGE_STORE_H_
+#define ECSIMAGE_STORAGE_IMAGE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ecsimage::storage {
+
+struct RegionRow {
+  std::string region_id;
+  std::string local_name;
+  std::string endpoint;
+};
+
+struct DiskMappingRow {
+  std::string device;
+  std::string type;  // "system" | "data"
+  std::string snapshot_id;
+  int32_t size_gib = 0;
+};
+
+// One image. Custom image ids ("m-...") are unique across regions; system
+// image ids are names and unique only within a region, so (region_id,
+// image_id) identifies an image and `rowid` is the stable internal key.
+struct ImageRow {
+  int64_t rowid = 0;            // assigned by InsertImage
+  std::string image_id;
+  std::string region_id;
+  std::string owner_account_id;  // empty for system images
+  bool is_system = false;
+  std::string name;         // may be empty
+  std::string description;  // may be empty
+  std::string status;       // Waiting|Creating|Available|UnAvailable|CreateFailed|Deprecated
+  int32_t progress = 0;     // 0..100
+  int32_t size_gib = 0;
+  std::string architecture;
+  std::string os_type;
+  std::string platform;
+  bool is_copied = false;       // destination of a CopyImage
+  bool is_public = false;
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> deleted_at_ms;  // set: tombstone
+  // Work left for a Creating image (CreateImage/ImportImage), in milliseconds
+  // of simulated time; 0 when nothing is pending.
+  int64_t creating_remaining_ms = 0;
+  std::vector<DiskMappingRow> disks;  // filled by GetImage* and ListImages
+  // Filled by reads only: number of live instances referencing the image
+  // (any account).
+  int64_t live_instance_count = 0;
+};
+
+// One CopyImage. The destination image mirrors `phase`.
+struct CopyTaskRow {
+  int64_t rowid = 0;
+  std::string account_id;           // who asked for the copy
+  int64_t source_image_rowid = 0;
+  int64_t dest_image_rowid = 0;
+  std::string source_image_id;      // filled by reads
+  std::string source_region_id;
+  std::string dest_image_id;        // filled by reads
+  std::string dest_region_id;
+  // QUEUED|PREPARING|TRANSFERRING|REGISTERING|SUCCEEDED|FAILED|CANCELLING|CANCELLED
+  std::string phase;
+  int32_t progress = 0;             // 0..100, never decreases
+  int64_t total_mib = 0;            // data to move
+  int64_t transferred_mib = 0;      // data moved so far
+  bool encrypted = false;
+  std::string kms_key_id;
+  bool support_cancel = true;
+  int64_t created_at_ms = 0;
+  int64_t phase_changed_at_ms = 0;
+};
+
+// One ImportImage or ExportImage task.
+struct IoTaskRow {
+  int64_t rowid = 0;
+  std::string task_id;       // "t-..."
+  std::string account_id;
+  std::string region_id;
+  int64_t image_rowid = 0;
+  std::string image_id;      // filled by reads
+  std::string action;        // ImportImage|ExportImage
+  std::string status;        // Waiting|Processing|Finished|Failed|Cancelled
+  int32_t progress = 0;      // 0..100
+  int64_t total_mib = 0;
+  int64_t transferred_mib = 0;
+  bool support_cancel = true;
+  std::string oss_bucket;
+  std::string oss_object;    // object (import) or prefix (export)
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> finished_at_ms;
+};
+
+struct ShareRow {
+  std::string account_id;
+  int64_t created_at_ms = 0;
+};
+
+struct InstanceRow {
+  int64_t rowid = 0;
+  std::string instance_id;  // "i-..."
+  std::string account_id;
+  std::string region_id;
+  int64_t image_rowid = 0;
+  std::string image_id;     // filled by reads
+  int64_t created_at_ms = 0;
+};
+
+// A live instance that references an image, as a blocker of DeleteImage.
+struct InstanceRef {
+  std::string instance_id;
+  std::string account_id;
+};
+
+struct ClientTokenRow {
+  std::string params_fingerprint;  // opaque to storage
+  std::string response;            // opaque to storage (serialized ids)
+  int64_t created_at_ms = 0;
+};
+
+// What DescribeImages asks for. All filters AND together; an empty vector
+// means "no filter" except where noted.
+struct ImageQuery {
+  std::string caller_account_id;
+  std::string region_id;
+  std::vector<std::string> image_ids;  // exact ids
+  std::vector<std::string> statuses;   // never empty: the caller defaults it
+  // Which sets to include (at least one is true):
+  bool include_self = true;    // caller's own custom images
+  bool include_system = true;  // system images of the region
+  bool include_others = true;  // shared to the caller, or public (not own)
+  std::optional<bool> in_use;  // Usage filter: instance (true) / none (false)
+  std::optional<bool> is_copied;
+  std::string name;            // exact name; empty = any
+  int64_t offset = 0;
+  int64_t limit = 10;
+};
+
+// Rows of one page plus the total count of rows matching the query.
+struct ImagePage {
+  int64_t total_count = 0;
+  // Each row also tells which set it came from.
+  struct Entry {
+    ImageRow image;
+    std::string owner_alias;  // self|system|others
+    std::optional<CopyTaskRow> copy;  // set for copy destinations
+  };
+  std::vector<Entry> entries;
+};
+
+struct IoTaskQuery {
+  std::string account_id;
+  std::string region_id;
+  std::vector<std::string> task_ids;
+  std::string action;  // empty = both
+  std::string status;  // empty = all
+  int64_t offset = 0;
+  int64_t limit = 10;
+};
+
+// Read access inside one consistent snapshot. Not thread-safe: a transaction
+// object belongs to the thread running the callback it was given to.
+class ReadTxn {
+ public:
+  virtual ~ReadTxn() = default;
+
+  virtual absl::StatusOr<bool> RegionExists(const std::string& region_id) = 0;
+  virtual absl::StatusOr<std::vector<RegionRow>> ListRegions() = 0;
+  virtual absl::StatusOr<bool> AccountExists(const std::string& account_id) = 0;
+
+  // The image with that id in that region, tombstones included.
+  virtual absl::StatusOr<std::optional<ImageRow>> GetImage(
+      const std::string& region_id, const std::string& image_id) = 0;
+  virtual absl::StatusOr<std::optional<ImageRow>> GetImageByRowid(
+      int64_t rowid) = 0;
+  // A live (non-tombstoned) custom image of `account_id` named `name`.
+  virtual absl::StatusOr<std::optional<ImageRow>> FindLiveImageByName(
+      const std::string& account_id, const std::string& region_id,
+      const std::string& name) = 0;
+  // Live custom images of an account in a region. O(1): kept as a counter.
+  virtual absl::StatusOr<int64_t> CountLiveImages(
+      const std::string& account_id, const std::string& region_id) = 0;
+  virtual absl::StatusOr<ImagePage> ListImages(const ImageQuery& query) = 0;
+
+  // The copy task whose destination is this image, if any (any phase).
+  virtual absl::StatusOr<std::optional<CopyTaskRow>> GetCopyByDest(
+      int64_t dest_image_rowid) = 0;
+  // A non-terminal copy whose source is this image, if any.
+  virtual absl::StatusOr<std::optional<CopyTaskRow>> GetActiveCopyBySource(
+      int64_t source_image_rowid) = 0;
+  // Copies of an account into a region in PREPARING, TRANSFERRING or
+  // REGISTERING.
+  virtual absl::StatusOr<int64_t> CountRunningCopies(
+      const std::string& account_id, const std::string& dest_region_id) = 0;
+  // Non-terminal copies (QUEUED..REGISTERING, CANCELLING), oldest first.
+  virtual absl::StatusOr<std::vector<CopyTaskRow>> ListActiveCopies(
+      int64_t limit) = 0;
+
+  virtual absl::StatusOr<std::optional<IoTaskRow>> GetIoTask(
+      const std::string& task_id) = 0;
+  // The Waiting or Processing task of `action` on this image, if any.
+  virtual absl::StatusOr<std::optional<IoTaskRow>> GetActiveIoTask(
+      int64_t image_rowid, const std::string& action) = 0;
+  virtual absl::StatusOr<std::vector<IoTaskRow>> ListActiveIoTasks(
+      int64_t limit) = 0;
+  // Returns the total count and one page.
+  virtual absl::StatusOr<std::pair<int64_t, std::vector<IoTaskRow>>>
+  ListIoTasks(const IoTaskQuery& query) = 0;
+
+  // Live, non-copy, non-imported images still Creating with work left.
+  virtual absl::StatusOr<std::vector<ImageRow>> ListCreatingImages(
+      int64_t limit) = 0;
+
+  virtual absl::StatusOr<int64_t> CountShares(int64_t image_rowid) = 0;
+  virtual absl::StatusOr<bool> HasShare(int64_t image_rowid,
+                                        const std::string& account_id) = 0;
+  // Oldest first.
+  virtual absl::StatusOr<std::vector<ShareRow>> ListShares(int64_t image_rowid,
+                                                           int64_t offset,
+                                                           int64_t limit) = 0;
+
+  virtual absl::StatusOr<std::optional<InstanceRow>> GetLiveInstance(
+      const std::string& instance_id) = 0;
+  // Live instances referencing the image: the total and the first `limit`.
+  virtual absl::StatusOr<std::pair<int64_t, std::vector<InstanceRef>>>
+  ListInstanceRefs(int64_t image_rowid, int64_t limit) = 0;
+  // The account's live instances in a region (optionally of one image).
+  virtual absl::StatusOr<std::pair<int64_t, std::vector<InstanceRow>>>
+  ListInstances(const std::string& account_id, const std::string& region_id,
+                std::optional<int64_t> image_rowid, int64_t offset,
+                int64_t limit) = 0;
+
+  virtual absl::StatusOr<std::optional<ClientTokenRow>> GetClientToken(
+      const std::string& account_id, const std::string& rpc,
+      const std::string& token) = 0;
+};
+
+// Read and write access inside one write transaction (BEGIN IMMEDIATE, or a
+// savepoint of a batch: see Store::RunInWriteTransaction).
+class WriteTxn : public ReadTxn {
+ public:
+  // Sets image.rowid. Fails kAlreadyExists if the id exists in the region.
+  virtual absl::Status InsertImage(ImageRow& image) = 0;
+  // Writes every mutable column of image.rowid: name, description, status,
+  // progress, is_public, deleted_at_ms, creating_remaining_ms. Disks and the
+  // identity columns never change.
+  virtual absl::Status UpdateImage(const ImageRow& image) = 0;
+
+  virtual absl::Status InsertCopy(CopyTaskRow& copy) = 0;  // sets rowid
+  // Writes phase, progress, transferred_mib, phase_changed_at_ms.
+  virtual absl::Status UpdateCopy(const CopyTaskRow& copy) = 0;
+
+  virtual absl::Status InsertIoTask(IoTaskRow& task) = 0;  // sets rowid
+  // Writes status, progress, transferred_mib, finished_at_ms.
+  virtual absl::Status UpdateIoTask(const IoTaskRow& task) = 0;
+
+  // Adding an existing share or removing an absent one is a no-op.
+  virtual absl::Status AddShare(int64_t image_rowid,
+                                const std::string& account_id,
+                                int64_t now_ms) = 0;
+  virtual absl::Status RemoveShare(int64_t image_rowid,
+                                   const std::string& account_id) = 0;
+
+  virtual absl::Status InsertInstance(InstanceRow& instance) = 0;  // rowid
+  // Marks the instance released; its image reference ends.
+  virtual absl::Status ReleaseInstance(int64_t instance_rowid,
+                                       int64_t now_ms) = 0;
+
+  virtual absl::Status PutClientToken(const std::string& account_id,
+                                      const std::string& rpc,
+                                      const std::string& token,
+                                      const ClientTokenRow& row) = 0;
+};
+
+struct AccountRow {
+  std::string account_id;  // 16 decimal digits
+  std::string name;
+  int64_t created_at_ms = 0;
+};
+
+// What a write may be told about its caller.
+struct WriteOptions {
+  // Checked right before the callback runs and again right before its change
+  // is released into the commit: if it returns true the change is rolled
+  // back and the call fails kDeadlineExceeded without effect.
+  std::function<bool()> abandoned;
+};
+
+// The database. Thread-safe: every method may be called from any thread.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Runs `fn` in a write transaction on the single writer thread, and returns
+  // after the transaction holding its change has committed (or was rolled
+  // back). `fn` returning non-OK rolls back exactly its own changes and that
+  // status is returned; other writes batched with it are unaffected. If the
+  // commit itself fails, every write of the batch gets kUnavailable (or
+  // kInternal) and none of them took effect. `fn` must not block on anything
+  // but the database and must not start another transaction.
+  virtual absl::Status RunInWriteTransaction(
+      const std::function<absl::Status(WriteTxn&)>& fn,
+      const WriteOptions& options = {}) = 0;
+
+  // Runs `fn` on a reader connection inside one snapshot.
+  virtual absl::Status RunInReadTransaction(
+      const std::function<absl::Status(ReadTxn&)>& fn) = 0;
+
+  // The account of a token hash (SHA-256 of the token), if any. Reads the
+  // database each time so that tokens created by another process work at
+  // once. Never logs the hash.
+  virtual absl::StatusOr<std::optional<std::string>> AccountForTokenHash(
+      const std::string& token_sha256) = 0;
+
+  // Operator actions (run in their own write transaction).
+  virtual absl::Status CreateAccount(const AccountRow& account,
+                                     const std::string& token_sha256) = 0;
+  // Seeds regions and system images if the tables are empty.
+  virtual absl::Status SeedIfEmpty(const std::vector<RegionRow>& regions,
+                                   const std::vector<ImageRow>& system_images) = 0;
+  // Forgets client tokens created before `cutoff_ms`.
+  virtual absl::Status PruneClientTokens(int64_t cutoff_ms) = 0;
+  // Online, consistent copy of the database to `path` (VACUUM INTO).
+  virtual absl::Status BackupTo(const std::string& path) = 0;
+  // Size of the database file(s) in bytes, for metrics.
+  virtual absl::StatusOr<int64_t> DatabaseBytes() = 0;
+};
+
+}  // namespace ecsimage::storage
+
+#endif  // ECSIMAGE_STORAGE_IMAGE_STORE_H_

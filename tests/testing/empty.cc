@@ -1,0 +1,1 @@
+// Keeps ecsimage_testing non-empty.
