@@ -42,20 +42,21 @@ struct DiskMappingRow {
 // image ids are names and unique only within a region, so (region_id,
 // image_id) identifies an image and `rowid` is the stable internal key.
 struct ImageRow {
-  int64_t rowid = 0;            // assigned by InsertImage
+  int64_t rowid = 0;  // assigned by InsertImage
   std::string image_id;
   std::string region_id;
   std::string owner_account_id;  // empty for system images
   bool is_system = false;
   std::string name;         // may be empty
   std::string description;  // may be empty
-  std::string status;       // Waiting|Creating|Available|UnAvailable|CreateFailed|Deprecated
-  int32_t progress = 0;     // 0..100
+  std::string
+      status;  // Waiting|Creating|Available|UnAvailable|CreateFailed|Deprecated
+  int32_t progress = 0;  // 0..100
   int32_t size_gib = 0;
   std::string architecture;
   std::string os_type;
   std::string platform;
-  bool is_copied = false;       // destination of a CopyImage
+  bool is_copied = false;  // destination of a CopyImage
   bool is_public = false;
   int64_t created_at_ms = 0;
   std::optional<int64_t> deleted_at_ms;  // set: tombstone
@@ -71,18 +72,18 @@ struct ImageRow {
 // One CopyImage. The destination image mirrors `phase`.
 struct CopyTaskRow {
   int64_t rowid = 0;
-  std::string account_id;           // who asked for the copy
+  std::string account_id;  // who asked for the copy
   int64_t source_image_rowid = 0;
   int64_t dest_image_rowid = 0;
-  std::string source_image_id;      // filled by reads
+  std::string source_image_id;  // filled by reads
   std::string source_region_id;
-  std::string dest_image_id;        // filled by reads
+  std::string dest_image_id;  // filled by reads
   std::string dest_region_id;
   // QUEUED|PREPARING|TRANSFERRING|REGISTERING|SUCCEEDED|FAILED|CANCELLING|CANCELLED
   std::string phase;
-  int32_t progress = 0;             // 0..100, never decreases
-  int64_t total_mib = 0;            // data to move
-  int64_t transferred_mib = 0;      // data moved so far
+  int32_t progress = 0;         // 0..100, never decreases
+  int64_t total_mib = 0;        // data to move
+  int64_t transferred_mib = 0;  // data moved so far
   bool encrypted = false;
   std::string kms_key_id;
   bool support_cancel = true;
@@ -93,19 +94,19 @@ struct CopyTaskRow {
 // One ImportImage or ExportImage task.
 struct IoTaskRow {
   int64_t rowid = 0;
-  std::string task_id;       // "t-..."
+  std::string task_id;  // "t-..."
   std::string account_id;
   std::string region_id;
   int64_t image_rowid = 0;
-  std::string image_id;      // filled by reads
-  std::string action;        // ImportImage|ExportImage
-  std::string status;        // Waiting|Processing|Finished|Failed|Cancelled
-  int32_t progress = 0;      // 0..100
+  std::string image_id;  // filled by reads
+  std::string action;    // ImportImage|ExportImage
+  std::string status;    // Waiting|Processing|Finished|Failed|Cancelled
+  int32_t progress = 0;  // 0..100
   int64_t total_mib = 0;
   int64_t transferred_mib = 0;
   bool support_cancel = true;
   std::string oss_bucket;
-  std::string oss_object;    // object (import) or prefix (export)
+  std::string oss_object;  // object (import) or prefix (export)
   int64_t created_at_ms = 0;
   std::optional<int64_t> finished_at_ms;
 };
@@ -121,7 +122,7 @@ struct InstanceRow {
   std::string account_id;
   std::string region_id;
   int64_t image_rowid = 0;
-  std::string image_id;     // filled by reads
+  std::string image_id;  // filled by reads
   int64_t created_at_ms = 0;
 };
 
@@ -150,7 +151,7 @@ struct ImageQuery {
   bool include_others = true;  // shared to the caller, or public (not own)
   std::optional<bool> in_use;  // Usage filter: instance (true) / none (false)
   std::optional<bool> is_copied;
-  std::string name;            // exact name; empty = any
+  std::string name;  // exact name; empty = any
   int64_t offset = 0;
   int64_t limit = 10;
 };
@@ -161,7 +162,7 @@ struct ImagePage {
   // Each row also tells which set it came from.
   struct Entry {
     ImageRow image;
-    std::string owner_alias;  // self|system|others
+    std::string owner_alias;          // self|system|others
     std::optional<CopyTaskRow> copy;  // set for copy destinations
   };
   std::vector<Entry> entries;
@@ -335,8 +336,9 @@ class Store {
   virtual absl::Status CreateAccount(const AccountRow& account,
                                      const std::string& token_sha256) = 0;
   // Seeds regions and system images if the tables are empty.
-  virtual absl::Status SeedIfEmpty(const std::vector<RegionRow>& regions,
-                                   const std::vector<ImageRow>& system_images) = 0;
+  virtual absl::Status SeedIfEmpty(
+      const std::vector<RegionRow>& regions,
+      const std::vector<ImageRow>& system_images) = 0;
   // Forgets client tokens created before `cutoff_ms`.
   virtual absl::Status PruneClientTokens(int64_t cutoff_ms) = 0;
   // Online, consistent copy of the database to `path` (VACUUM INTO).

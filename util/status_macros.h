@@ -9,9 +9,9 @@
 #define ECS_CONCAT_(a, b) ECS_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                 \
-  do {                                        \
-    ::absl::Status ecs_status_ = (expr);      \
+#define RETURN_IF_ERROR(expr)                  \
+  do {                                         \
+    ::absl::Status ecs_status_ = (expr);       \
     if (!ecs_status_.ok()) return ecs_status_; \
   } while (0)
 

@@ -27,9 +27,9 @@ enum class Err {
   kMissingParameter,
   kInvalidParameter,
   kIdempotentParameterMismatch,
-  kInvalidImageNameMalformed,             // CreateImage, ImportImage, Modify
-  kInvalidImageNameMalformedDestination,  // CopyImage
-  kInvalidDescriptionMalformed,           // CreateImage, ImportImage, Modify
+  kInvalidImageNameMalformed,               // CreateImage, ImportImage, Modify
+  kInvalidImageNameMalformedDestination,    // CopyImage
+  kInvalidDescriptionMalformed,             // CreateImage, ImportImage, Modify
   kInvalidDescriptionMalformedDestination,  // CopyImage
   kInvalidParameterEncryptedIllegal,
   kDestinationRegionNotFound,
@@ -40,18 +40,18 @@ enum class Err {
   kInvalidInstanceIdNotFound,
   kInvalidAccountNotFound,
   kImageCreatedNotFromCopy,
-  kIncorrectImageStatusCopyFinished,    // REGISTERING
+  kIncorrectImageStatusCopyFinished,       // REGISTERING
   kIncorrectImageStatusSnapshotNotCoping,  // PREPARING
-  kIncorrectImageStatusImageNotCoping,  // CANCELLING
-  kIncorrectImageStatusCompletedCopy,   // SUCCEEDED
-  kIncorrectImageStatusCopyFailed,      // FAILED
-  kIncorrectImageStatusNotAvailable,    // image must be Available
+  kIncorrectImageStatusImageNotCoping,     // CANCELLING
+  kIncorrectImageStatusCompletedCopy,      // SUCCEEDED
+  kIncorrectImageStatusCopyFailed,         // FAILED
+  kIncorrectImageStatusNotAvailable,       // image must be Available
   kIncorrectTaskStatus,
   kCancelNotSupported,
   kInvalidTransition,
   kImageUsingByInstance,
-  kImageUseShared,              // DeleteImage
-  kImageUseSharedDeprecate,     // ModifyImageAttribute Status=Deprecated
+  kImageUseShared,           // DeleteImage
+  kImageUseSharedDeprecate,  // ModifyImageAttribute Status=Deprecated
   kOperationDeniedImageCopying,
   kOperationDeniedSameRegionOnly,
   kImageIsImporting,
@@ -66,7 +66,7 @@ enum class Err {
   kServiceUnavailable,
   kServiceUnavailableDeadline,  // caller's deadline passed before commit
   kInternalError,
-  kInvalidToken,                // missing or unknown bearer token
+  kInvalidToken,  // missing or unknown bearer token
 };
 
 struct ErrorSpec {

@@ -27,6 +27,15 @@ absl::StatusOr<std::optional<std::string>> RecallClientToken(
     const std::string& rpc, const std::string& token,
     const std::string& fingerprint, int64_t now_ms, int64_t ttl_ms);
 
+// RecallClientToken that parses a hit into `response`; true on a hit.
+absl::StatusOr<bool> RecallInto(storage::ReadTxn& txn,
+                                const std::string& account_id,
+                                const std::string& rpc,
+                                const std::string& token,
+                                const std::string& fingerprint, int64_t now_ms,
+                                int64_t ttl_ms,
+                                google::protobuf::Message* response);
+
 // Stores the response for the token (no-op for an empty token).
 absl::Status RememberClientToken(storage::WriteTxn& txn,
                                  const std::string& account_id,

@@ -84,7 +84,8 @@ class ImageDomain {
   absl::Status DescribeTasks(const Caller& caller,
                              const v1::DescribeTasksRequest& req,
                              v1::DescribeTasksResponse* resp);
-  absl::Status CancelTask(const Caller& caller, const v1::CancelTaskRequest& req,
+  absl::Status CancelTask(const Caller& caller,
+                          const v1::CancelTaskRequest& req,
                           v1::CancelTaskResponse* resp);
   absl::Status DescribeRegions(const Caller& caller,
                                const v1::DescribeRegionsRequest& req,

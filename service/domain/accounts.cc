@@ -1,0 +1,99 @@
+// Identity (api.md §2): tokens, accounts, and the seeded catalog.
+#include <openssl/evp.h>
+
+#include "absl/strings/str_cat.h"
+#include "service/domain/errors.h"
+#include "service/domain/image_domain.h"
+#include "util/status_macros.h"
+
+namespace ecsimage::domain {
+
+std::string Sha256(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<char*>(digest), len);
+}
+
+absl::StatusOr<std::string> Authenticator::Authenticate(
+    std::string_view token) {
+  // Tokens are looked up by their SHA-256: the secret itself is never
+  // compared byte by byte, so timing reveals nothing about it.
+  if (token.empty() || token.size() > 256) return Error(Err::kInvalidToken);
+  ASSIGN_OR_RETURN(auto account, store_.AccountForTokenHash(Sha256(token)));
+  if (!account.has_value()) return Error(Err::kInvalidToken);
+  return *account;
+}
+
+absl::StatusOr<AccountAdmin::Created> AccountAdmin::CreateAccount(
+    const std::string& name) {
+  if (name.empty() || name.size() > 128) {
+    return Error(Err::kInvalidParameter).Param("name", "1-128 characters");
+  }
+  Created created;
+  created.account_id = ids_.NewAccountId();
+  created.token = ids_.NewToken();
+  storage::AccountRow row;
+  row.account_id = created.account_id;
+  row.name = name;
+  row.created_at_ms = clock_.NowMs();
+  RETURN_IF_ERROR(store_.CreateAccount(row, Sha256(created.token)));
+  return created;
+}
+
+absl::Status SeedCatalog(storage::Store& store, int64_t now_ms) {
+  struct RegionSeed {
+    const char* id;
+    const char* name;
+  };
+  static constexpr RegionSeed kRegions[] = {
+      {"cn-hangzhou", "China (Hangzhou)"}, {"cn-shanghai", "China (Shanghai)"},
+      {"cn-beijing", "China (Beijing)"},   {"cn-shenzhen", "China (Shenzhen)"},
+      {"ap-southeast-1", "Singapore"},
+  };
+  struct SystemImageSeed {
+    const char* id;
+    const char* platform;
+    const char* os_type;
+    const char* architecture;
+    int size_gib;
+  };
+  static constexpr SystemImageSeed kSystemImages[] = {
+      {"ubuntu_22_04_x64_20G_alibase_20240101.vhd", "Ubuntu", "linux", "x86_64",
+       20},
+      {"centos_7_9_x64_20G_alibase_20240101.vhd", "CentOS", "linux", "x86_64",
+       20},
+      {"aliyun_3_x64_20G_alibase_20240101.vhd", "Aliyun", "linux", "x86_64",
+       20},
+      {"ubuntu_22_04_arm64_20G_alibase_20240101.vhd", "Ubuntu", "linux",
+       "arm64", 20},
+      {"win2022_21H2_x64_dtc_en-us_40G_alibase_20240101.vhd",
+       "Windows Server 2022", "windows", "x86_64", 40},
+  };
+  std::vector<storage::RegionRow> regions;
+  std::vector<storage::ImageRow> images;
+  for (const auto& r : kRegions) {
+    regions.push_back(
+        {r.id, r.name, absl::StrCat("ecs.", r.id, ".aliyuncs.com")});
+    for (const auto& s : kSystemImages) {
+      storage::ImageRow image;
+      image.image_id = s.id;
+      image.region_id = r.id;
+      image.is_system = true;
+      image.name = s.id;
+      image.description = absl::StrCat(s.platform, " system image");
+      image.status = "Available";
+      image.progress = 100;
+      image.size_gib = s.size_gib;
+      image.architecture = s.architecture;
+      image.os_type = s.os_type;
+      image.platform = s.platform;
+      image.created_at_ms = now_ms;
+      image.disks.push_back({"/dev/xvda", "system", "", s.size_gib});
+      images.push_back(std::move(image));
+    }
+  }
+  return store.SeedIfEmpty(regions, images);
+}
+
+}  // namespace ecsimage::domain

@@ -1,0 +1,184 @@
+// DeleteImage (api.md §4): the precedence list, first match wins.
+#include "absl/strings/str_cat.h"
+#include "service/domain/copy_moves.h"
+#include "service/domain/copy_phases.h"
+#include "service/domain/errors.h"
+#include "service/domain/ids.h"
+#include "service/domain/image_domain.h"
+#include "service/domain/lookup.h"
+#include "service/domain/validation.h"
+#include "util/status_macros.h"
+
+namespace ecsimage::domain {
+namespace {
+
+constexpr int64_t kListedInstanceBlockers = 10;
+
+// Step 4: destination of a running copy, or source of any running copy.
+absl::Status CheckNotCopying(storage::ReadTxn& txn, const Caller& caller,
+                             const storage::ImageRow& image,
+                             const DomainOptions& options) {
+  ASSIGN_OR_RETURN(auto as_dest, txn.GetCopyByDest(image.rowid));
+  std::optional<storage::CopyTaskRow> blocker;
+  bool is_dest = false;
+  if (as_dest.has_value()) {
+    auto phase = ParsePhase(as_dest->phase);
+    if (phase.has_value() && !IsTerminal(*phase)) {
+      blocker = std::move(as_dest);
+      is_dest = true;
+    }
+  }
+  if (!blocker.has_value()) {
+    ASSIGN_OR_RETURN(blocker, txn.GetActiveCopyBySource(image.rowid));
+  }
+  if (!blocker.has_value()) return absl::OkStatus();
+  Error error(Err::kOperationDeniedImageCopying);
+  error.Meta("imageId", image.image_id)
+      .Meta("regionId", image.region_id)
+      .Meta("copyPhase", blocker->phase)
+      .Meta("copyRole", is_dest ? "destination" : "source");
+  if (blocker->account_id == caller.account_id) {
+    error.Meta("copyImageId", blocker->dest_image_id)
+        .Precondition(absl::StrCat("image/", blocker->dest_image_id),
+                      absl::StrCat("copy in phase ", blocker->phase));
+  } else {
+    error.Precondition("image/(another account)", "a copy of another account");
+  }
+  return error.RetryAfterMs(CopyRemainingMs(*blocker, options));
+}
+
+absl::Status CheckNoIoTask(storage::ReadTxn& txn,
+                           const storage::ImageRow& image,
+                           const std::string& action, Err err,
+                           const DomainOptions& options) {
+  ASSIGN_OR_RETURN(auto task, txn.GetActiveIoTask(image.rowid, action));
+  if (!task.has_value()) return absl::OkStatus();
+  return Error(err)
+      .Meta("imageId", image.image_id)
+      .Meta("regionId", image.region_id)
+      .Meta("taskId", task->task_id)
+      .Precondition(absl::StrCat("task/", task->task_id),
+                    absl::StrCat(action, " task ", task->status))
+      .RetryAfterMs(IoTaskRemainingMs(*task, options));
+}
+
+absl::Status CheckNoInstances(storage::ReadTxn& txn, const Caller& caller,
+                              const storage::ImageRow& image) {
+  ASSIGN_OR_RETURN(auto refs,
+                   txn.ListInstanceRefs(image.rowid, kListedInstanceBlockers));
+  if (refs.first == 0) return absl::OkStatus();
+  Error error(Err::kImageUsingByInstance);
+  error.Meta("imageId", image.image_id)
+      .Meta("regionId", image.region_id)
+      .Meta("instanceCount", absl::StrCat(refs.first));
+  int64_t listed = 0;
+  for (const auto& ref : refs.second) {
+    if (ref.account_id != caller.account_id) continue;
+    error.Precondition(absl::StrCat("instance/", ref.instance_id),
+                       "a live instance started from this image");
+    ++listed;
+  }
+  // Instances of other accounts (and any past the listed few) are counted,
+  // never named.
+  if (refs.first > listed) {
+    error.Precondition(
+        "instance/*",
+        absl::StrCat(refs.first - listed, " more live instances (not listed)"));
+  }
+  return error;
+}
+
+}  // namespace
+
+absl::Status ImageDomain::DeleteImage(const Caller& caller,
+                                      const v1::DeleteImageRequest& req,
+                                      v1::DeleteImageResponse* resp) {
+  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+  RETURN_IF_ERROR(Require("ImageId", req.image_id()));
+  return store_.RunInWriteTransaction(
+      [&](storage::WriteTxn& txn) -> absl::Status {
+        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+        // Step 2: only the caller's own custom images exist for DeleteImage.
+        if (!IsImageIdShape(req.image_id())) {
+          return ImageNotFound(req.region_id(), req.image_id());
+        }
+        ASSIGN_OR_RETURN(auto image,
+                         txn.GetImage(req.region_id(), req.image_id()));
+        if (!image.has_value() || image->is_system ||
+            image->owner_account_id != caller.account_id) {
+          return ImageNotFound(req.region_id(), req.image_id());
+        }
+        if (image->deleted_at_ms.has_value()) return absl::OkStatus();
+        RETURN_IF_ERROR(CheckNoIoTask(txn, *image, "ImportImage",
+                                      Err::kImageIsImporting, options_));
+        RETURN_IF_ERROR(CheckNotCopying(txn, caller, *image, options_));
+        RETURN_IF_ERROR(CheckNoIoTask(txn, *image, "ExportImage",
+                                      Err::kImageIsExporting, options_));
+        if (image->is_public) {
+          return Error(Err::kImageIsPublic)
+              .Meta("imageId", image->image_id)
+              .Meta("regionId", image->region_id)
+              .Precondition(absl::StrCat("image/", image->image_id),
+                            "the image is public");
+        }
+        ASSIGN_OR_RETURN(int64_t shares, txn.CountShares(image->rowid));
+        if (shares > 0) {
+          return Error(Err::kImageUseShared)
+              .Meta("imageId", image->image_id)
+              .Meta("regionId", image->region_id)
+              .Meta("shareCount", absl::StrCat(shares))
+              .Precondition(absl::StrCat("image/", image->image_id),
+                            absl::StrCat("shared with ", shares, " accounts"));
+        }
+        if (!req.force())
+          RETURN_IF_ERROR(CheckNoInstances(txn, caller, *image));
+        image->deleted_at_ms = clock_.NowMs();
+        return txn.UpdateImage(*image);
+      },
+      {caller.abandoned});
+}
+
+absl::Status ImageDomain::CancelCopyImage(const Caller& caller,
+                                          const v1::CancelCopyImageRequest& req,
+                                          v1::CancelCopyImageResponse* resp) {
+  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+  RETURN_IF_ERROR(Require("ImageId", req.image_id()));
+  return store_.RunInWriteTransaction(
+      [&](storage::WriteTxn& txn) -> absl::Status {
+        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+        ASSIGN_OR_RETURN(auto image, OwnLiveImage(txn, caller, req.region_id(),
+                                                  req.image_id()));
+        ASSIGN_OR_RETURN(auto copy, txn.GetCopyByDest(image.rowid));
+        if (!copy.has_value()) {
+          return Error(Err::kImageCreatedNotFromCopy)
+              .Meta("imageId", image.image_id)
+              .Meta("regionId", image.region_id)
+              .Precondition(absl::StrCat("image/", image.image_id),
+                            "not the destination of a CopyImage");
+        }
+        auto phase = ParsePhase(copy->phase);
+        if (!phase.has_value()) {
+          return absl::InternalError(
+              absl::StrCat("copy ", copy->rowid, " has phase ", copy->phase));
+        }
+        CancelAnswer answer = AnswerCancel(*phase, copy->support_cancel);
+        if (answer.error.has_value()) {
+          Error error(*answer.error);
+          error.Meta("imageId", image.image_id)
+              .Meta("regionId", image.region_id)
+              .Meta("copyPhase", copy->phase)
+              .Precondition(absl::StrCat("image/", image.image_id),
+                            absl::StrCat("copy in phase ", copy->phase));
+          if (*phase == CopyPhase::kPreparing) {
+            // Cancellable once the transfer starts.
+            error.RetryAfterMs(kCopyPrepareMs -
+                               (clock_.NowMs() - copy->phase_changed_at_ms));
+          }
+          return error;
+        }
+        return ApplyCopyPhase(txn, *copy, answer.next, clock_.NowMs());
+      },
+      {caller.abandoned});
+}
+
+}  // namespace ecsimage::domain

@@ -1,0 +1,26 @@
+#include "service/domain/image_domain.h"
+
+#include "util/status_macros.h"
+
+namespace ecsimage::domain {
+
+ImageDomain::ImageDomain(storage::Store& store, Clock& clock, IdGenerator& ids,
+                         DomainOptions options)
+    : store_(store), clock_(clock), ids_(ids), options_(options) {}
+
+absl::Status ImageDomain::DescribeRegions(const Caller& caller,
+                                          const v1::DescribeRegionsRequest& req,
+                                          v1::DescribeRegionsResponse* resp) {
+  return store_.RunInReadTransaction([&](storage::ReadTxn& txn) {
+    ASSIGN_OR_RETURN(auto regions, txn.ListRegions());
+    for (const auto& r : regions) {
+      auto* out = resp->add_regions();
+      out->set_region_id(r.region_id);
+      out->set_local_name(r.local_name);
+      out->set_region_endpoint(r.endpoint);
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace ecsimage::domain
