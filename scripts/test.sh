@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 lacks, builds everything and runs every test
+# suite. Long checks run in a bounded mode here; see README for long modes.
+# Env: ECSIMAGE_SKIP=<space-separated stage names> skips stages.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=${ECSIMAGE_BUILD_DIR:-$ROOT/build}
+scripts/install_deps.sh || exit 1
+
+passed=0
+failed=0
+failed_names=()
+stage() {  # stage NAME COMMAND...
+  local name=$1
+  shift
+  case " ${ECSIMAGE_SKIP:-} " in *" $name "*) echo "== $name: skipped"; return 0 ;; esac
+  echo "== $name: $*"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "== $name: ok ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1))
+    failed_names+=("$name")
+    echo "== $name: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+build() {
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+    cmake --build "$BUILD" -j"$(nproc)"
+}
+unit() { (cd "$BUILD" && ctest --output-on-failure -j1); }
+
+stage build build || { echo "0 passed, 1 failed"; exit 1; }
+stage unit unit
+for s in clients_test deploy_check bench_smoke reliability_check sanitizers container_check; do
+  if [ -x "scripts/$s.sh" ]; then
+    stage "$s" "scripts/$s.sh" "$BUILD"
+  fi
+done
+
+echo
+[ ${#failed_names[@]} -gt 0 ] && echo "failed stages: ${failed_names[*]}"
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
