@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+'use strict';
+// The ecsimage story in Node: create an image, copy it, watch the copy go
+// Waiting -> Creating, cancel it, delete (a repeated delete is OK) and meet
+// ImageUsingByInstance, ImageUseShared, OperationDenied.ImageCopying and
+// InvalidImageId.NotFound, each decoded from grpc-status-details-bin.
+//
+//   ECSIMAGE_TARGET=127.0.0.1:50051 ECSIMAGE_TOKEN=<A> ECSIMAGE_TOKEN2=<B> \
+//   ECSIMAGE_ACCOUNT2=<B's account id> node clients/node/example.js
+//
+// Needs a server started with --simulation-control. Prints one line per
+// check ("ok - ..." or "FAIL - ...") and exits 1 if any check failed.
+
+const crypto = require('crypto');
+const { Client, EcsError } = require('./ecsimage_client');
+
+const REQUEST_ID = /^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$/;
+const IMAGE_ID = /^m-[a-z0-9]{20}$/;
+const INSTANCE_ID = /^i-[a-z0-9]{20}$/;
+const SRC = 'cn-hangzhou';
+const DST = 'cn-shanghai';
+const ALL = 'Waiting,Creating,Available,UnAvailable,CreateFailed,Deprecated';
+
+let passed = 0;
+let failed = 0;
+function check(desc, ok, info = '') {
+  if (ok) { passed++; console.log(`ok - ${desc}`); } else { failed++; console.log(`FAIL - ${desc} ${info}`); }
+  return ok;
+}
+const say = (text) => console.log(`# ${text}`);
+const show = (x) => JSON.stringify(x);
+
+function upperSnake(code) {
+  return code.replace(/(?<=[a-z0-9])([A-Z])/g, '_$1').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+}
+
+// Expects the call to fail with that ECS code (null: any), gRPC code name and
+// HTTP status (undefined: any); detail(e) checks the typed detail.
+async function expectError(desc, fn, code, grpcCode, httpStatus, detail) {
+  try {
+    await fn();
+  } catch (e) {
+    if (!(e instanceof EcsError)) { check(desc, false, `unexpected ${e}`); return null; }
+    say(`${desc} -> ${e}`);
+    check(`${desc}: ${code || '*'} / ${grpcCode} / HTTP ${httpStatus}`,
+      (code === null || e.code === code) && e.grpcCodeName === grpcCode &&
+      (httpStatus === undefined || e.httpStatus === httpStatus),
+      `got ${e.code} / ${e.grpcCodeName} / HTTP ${e.httpStatus}`);
+    if (code !== null) {
+      check(`${desc}: RequestId in details and trailer`,
+        REQUEST_ID.test(e.requestId || '') && e.requestId === e.trailerRequestId &&
+        e.requestInfo && e.requestInfo.request_id === e.requestId,
+        `${e.requestId} vs trailer ${e.trailerRequestId}`);
+      check(`${desc}: ErrorInfo reason is UPPER_SNAKE`, e.reason === upperSnake(code), e.reason);
+    }
+    if (detail) check(`${desc}: ${detail.what} detail`, detail(e), show(e.details));
+    return e;
+  }
+  check(desc, false, `call succeeded, expected ${code || grpcCode}`);
+  return null;
+}
+
+function precondition(prefix) {
+  const f = (e) => {
+    const v = e.preconditionFailure && e.preconditionFailure.violations[0];
+    return Boolean(v && v.type === e.code && v.subject.startsWith(prefix));
+  };
+  f.what = 'PreconditionFailure';
+  return f;
+}
+const resourceInfo = (e) => Boolean(e.resourceInfo && e.resourceInfo.resource_name);
+resourceInfo.what = 'ResourceInfo';
+
+async function run(target, token, token2, account2) {
+  const a = new Client(target, token);
+  const b = new Client(target, token2);
+  const sfx = crypto.randomBytes(4).toString('hex');
+  const describe = (region, id, Status = ALL) => a.describeImages({ RegionId: region, ImageId: id, Status });
+
+  const regions = await a.describeRegions({});
+  const names = new Set(regions.Regions.map((r) => r.RegionId));
+  check('DescribeRegions lists cn-hangzhou and cn-shanghai', names.has(SRC) && names.has(DST));
+
+  // 1. Create an image; with --simulation-control it stays Creating until
+  //    driven to Available.
+  const created = await a.createImage({ RegionId: SRC, ImageName: `story-node-${sfx}`, Description: 'node story', Size: 20 });
+  const src = created.ImageId;
+  say(`CreateImage -> ${src} (RequestId ${created.RequestId})`);
+  check('CreateImage returns an m- ImageId', IMAGE_ID.test(src), src);
+  check('CreateImage returns a RequestId', REQUEST_ID.test(created.RequestId), created.RequestId);
+  let moved = await a.advanceTask({ RegionId: SRC, ImageId: src, Phase: 'Available' });
+  check('AdvanceTask makes the image Available', moved.Status === 'Available', show(moved));
+
+  // 2. Copy it: Waiting (QUEUED), then Creating.
+  const copied = await a.copyImage({ RegionId: SRC, ImageId: src, DestinationRegionId: DST, DestinationImageName: `story-node-copy-${sfx}` });
+  const cp = copied.ImageId;
+  say(`CopyImage -> ${cp}`);
+  check('CopyImage returns an m- ImageId', IMAGE_ID.test(cp), cp);
+  let img = (await describe(DST, cp, 'Waiting,Creating')).Images;
+  check('the copy is Waiting (QUEUED, 0%)', img.length === 1 && img[0].Status === 'Waiting' &&
+    img[0].CopyPhase === 'QUEUED' && img[0].Progress === '0%' && img[0].IsCopied, show(img));
+
+  await expectError("DeleteImage of the copy's source", () => a.deleteImage({ RegionId: SRC, ImageId: src }),
+    'OperationDenied.ImageCopying', 'FAILED_PRECONDITION', 403, precondition(''));
+
+  await a.advanceTask({ RegionId: DST, ImageId: cp, Phase: 'PREPARING' });
+  img = (await describe(DST, cp, 'Waiting,Creating')).Images;
+  check('PREPARING: the copy is Creating 0%', img.length === 1 && img[0].Status === 'Creating' && img[0].Progress === '0%', show(img));
+  await a.advanceTask({ RegionId: DST, ImageId: cp, Phase: 'TRANSFERRING', Progress: 40 });
+  img = (await describe(DST, cp, 'Waiting,Creating')).Images;
+  check('TRANSFERRING: the copy is Creating 40%', img.length === 1 && img[0].Status === 'Creating' &&
+    img[0].Progress === '40%' && img[0].CopyPhase === 'TRANSFERRING', show(img));
+
+  // 3. Cancel: CANCELLING (UnAvailable), then CANCELLED (a tombstone).
+  const cancelled = await a.cancelCopyImage({ RegionId: DST, ImageId: cp });
+  check('CancelCopyImage succeeds with a RequestId', REQUEST_ID.test(cancelled.RequestId), show(cancelled));
+  img = (await describe(DST, cp)).Images;
+  check('the cancelled copy is UnAvailable (CANCELLING)', img.length === 1 && img[0].Status === 'UnAvailable' &&
+    img[0].CopyPhase === 'CANCELLING', show(img));
+  moved = await a.advanceTask({ RegionId: DST, ImageId: cp, Phase: 'CANCELLED' });
+  check('CANCELLED: the copy is a tombstone', moved.Phase === 'CANCELLED' && moved.Status === '', show(moved));
+  check('a tombstone is never described', (await describe(DST, cp)).TotalCount === 0);
+
+  // 4. Deleting a tombstone is OK, again and again.
+  for (const n of [1, 2]) {
+    const r = await a.deleteImage({ RegionId: DST, ImageId: cp });
+    check(`DeleteImage of the tombstone #${n} is OK`, REQUEST_ID.test(r.RequestId), show(r));
+  }
+  await expectError('CancelCopyImage of the cancelled copy', () => a.cancelCopyImage({ RegionId: DST, ImageId: cp }),
+    'InvalidImageId.NotFound', 'NOT_FOUND', 404);
+
+  // 5. Blockers of DeleteImage: shares, then instances.
+  const inst = (await a.runInstances({ RegionId: SRC, ImageId: src, Amount: 1 })).InstanceIdSets;
+  check('RunInstances returns an i- InstanceId', inst.length === 1 && INSTANCE_ID.test(inst[0]), show(inst));
+  await a.modifyImageSharePermission({ RegionId: SRC, ImageId: src, AddAccount: [account2] });
+  await expectError('DeleteImage of a shared image', () => a.deleteImage({ RegionId: SRC, ImageId: src }),
+    'ImageUseShared', 'FAILED_PRECONDITION', 403, precondition(''));
+  const shared = (await b.describeImages({ RegionId: SRC, ImageId: src })).Images;
+  check('B sees the shared image as others', shared.length === 1 && shared[0].ImageOwnerAlias === 'others', show(shared));
+  await expectError("B deleting A's shared image", () => b.deleteImage({ RegionId: SRC, ImageId: src }),
+    'InvalidImageId.NotFound', 'NOT_FOUND', 404, resourceInfo);
+  await a.modifyImageSharePermission({ RegionId: SRC, ImageId: src, RemoveAccount: [account2] });
+  const e = await expectError('DeleteImage of an image instances use', () => a.deleteImage({ RegionId: SRC, ImageId: src }),
+    'ImageUsingByInstance', 'FAILED_PRECONDITION', 403, precondition('instance/'));
+  if (e && e.preconditionFailure) {
+    check('ImageUsingByInstance names the instance',
+      e.preconditionFailure.violations[0].subject === `instance/${inst[0]}`, show(e.preconditionFailure));
+  }
+  let r = await a.deleteImage({ RegionId: SRC, ImageId: src, Force: true });
+  check('DeleteImage Force=true succeeds', REQUEST_ID.test(r.RequestId), show(r));
+  r = await a.deleteImage({ RegionId: SRC, ImageId: src });
+  check('a repeated DeleteImage is OK', REQUEST_ID.test(r.RequestId), show(r));
+  check('the deleted image is not described', (await describe(SRC, src)).TotalCount === 0);
+
+  // 6. Ids that never existed; missing and broken tokens.
+  await expectError('DeleteImage of an id that never existed',
+    () => a.deleteImage({ RegionId: SRC, ImageId: `m-${'0'.repeat(20)}` }),
+    'InvalidImageId.NotFound', 'NOT_FOUND', 404, resourceInfo);
+  for (const [desc, tok] of [['a call without a token', null], ['a call with a broken token', 'not-a-token']]) {
+    const c = new Client(target, tok);
+    await expectError(desc, () => c.describeRegions({}), null, 'UNAUTHENTICATED');
+    c.close();
+  }
+  a.close();
+  b.close();
+}
+
+async function main() {
+  const env = process.env;
+  const missing = ['ECSIMAGE_TARGET', 'ECSIMAGE_TOKEN', 'ECSIMAGE_TOKEN2', 'ECSIMAGE_ACCOUNT2'].filter((k) => !env[k]);
+  if (missing.length) {
+    console.error(`set ${missing.join(', ')}`);
+    process.exit(2);
+  }
+  try {
+    await run(env.ECSIMAGE_TARGET, env.ECSIMAGE_TOKEN, env.ECSIMAGE_TOKEN2, env.ECSIMAGE_ACCOUNT2);
+  } catch (e) {
+    check('story ran to the end', false, `unexpected error: ${e}`);
+  }
+  console.log(`node: ${passed} passed, ${failed} failed`);
+  process.exit(failed || !passed ? 1 : 0);
+}
+
+main();
