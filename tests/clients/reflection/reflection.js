@@ -102,6 +102,7 @@ class Pool {
         jsonName: f.jsonName || defaultJsonName(f.name),
         type: f.type,
         typeName: f.typeName || '',
+        scope: full,
         repeated: f.label === 'LABEL_REPEATED',
         // Members of real oneofs and proto3 optionals have presence.
         presence: f.oneofIndex !== undefined && f.oneofIndex !== null,
@@ -117,9 +118,28 @@ class Pool {
     for (const e of fd.enumType) addEnum(e, pkg);
     for (const s of fd.service) {
       const methods = new Map(s.method.map((x) => [x.name, x]));
-      this.services.set(`${pkg}.${s.name}`.slice(1), { desc: s, methods, file: fd.name });
+      this.services.set(`${pkg}.${s.name}`.slice(1), { desc: s, methods, file: fd.name, scope: pkg });
     }
     return fd;
+  }
+
+  // A field's type, fully qualified (descriptors may hold relative names).
+  typeOf(f) {
+    if (f.resolvedTypeName) return f.resolvedTypeName;
+    const resolved = this.resolveName(f.scope, f.typeName);
+    if (resolved) f.resolvedTypeName = resolved;
+    return resolved || f.typeName;
+  }
+
+  resolveName(scope, name) {
+    if (name.startsWith('.')) return name;
+    let sc = scope;
+    for (;;) {
+      const cand = `${sc}.${name}`;
+      if (this.messages.has(cand) || this.enums.has(cand)) return cand;
+      if (!sc) return null;
+      sc = sc.slice(0, sc.lastIndexOf('.'));
+    }
   }
 
   message(typeName) {
@@ -177,7 +197,7 @@ function decode(pool, typeName, bytes) {
     if (!f) { r.skipType(wire); continue; }
     let vals;
     if (f.type === 'TYPE_MESSAGE') {
-      vals = [decode(pool, f.typeName, r.bytes())];
+      vals = [decode(pool, pool.typeOf(f), r.bytes())];
     } else if (f.type === 'TYPE_STRING') {
       vals = [r.string()];
     } else if (f.type === 'TYPE_BYTES') {
@@ -211,7 +231,7 @@ function encode(pool, typeName, obj, w = Writer.create()) {
     for (const v of values) {
       if (f.type === 'TYPE_MESSAGE') {
         w.uint32((f.number << 3) | 2).fork();
-        encode(pool, f.typeName, v, w);
+        encode(pool, pool.typeOf(f), v, w);
         w.ldelim();
       } else if (f.type === 'TYPE_STRING') {
         w.uint32((f.number << 3) | 2).string(v);
@@ -308,7 +328,7 @@ function toJson(pool, typeName, msg, opts) {
     if (f.type === 'TYPE_MESSAGE' && !f.repeated && !present) continue;
     if (!present && (f.presence || !opts.emitDefaults)) continue;
     if (present && !f.presence && !opts.emitDefaults && isDefault(f, v)) continue;
-    const sub = f.type === 'TYPE_MESSAGE' ? pool.message(f.typeName) : null;
+    const sub = f.type === 'TYPE_MESSAGE' ? pool.message(pool.typeOf(f)) : null;
     if (sub && sub.mapEntry) {
       const obj = {};
       const kf = sub.byNumber.get(1); const vf = sub.byNumber.get(2);
@@ -316,13 +336,13 @@ function toJson(pool, typeName, msg, opts) {
       entries.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
       for (const [k, e] of entries) {
         const val = e.value === undefined ? zeroOf(vf) : e.value;
-        obj[k] = vf.type === 'TYPE_MESSAGE' ? toJson(pool, vf.typeName, val || {}, opts) : scalarJson(pool, vf, val);
+        obj[k] = vf.type === 'TYPE_MESSAGE' ? toJson(pool, pool.typeOf(vf), val || {}, opts) : scalarJson(pool, vf, val);
       }
       out[f.jsonName] = obj;
     } else if (f.repeated) {
-      out[f.jsonName] = v.map((x) => (f.type === 'TYPE_MESSAGE' ? toJson(pool, f.typeName, x, opts) : scalarJson(pool, f, x)));
+      out[f.jsonName] = v.map((x) => (f.type === 'TYPE_MESSAGE' ? toJson(pool, pool.typeOf(f), x, opts) : scalarJson(pool, f, x)));
     } else {
-      out[f.jsonName] = f.type === 'TYPE_MESSAGE' ? toJson(pool, f.typeName, v, opts) : scalarJson(pool, f, v);
+      out[f.jsonName] = f.type === 'TYPE_MESSAGE' ? toJson(pool, pool.typeOf(f), v, opts) : scalarJson(pool, f, v);
     }
   }
   return out;
@@ -332,7 +352,7 @@ function scalarJson(pool, f, v) {
   switch (f.type) {
     case 'TYPE_BYTES': return Buffer.from(v).toString('base64');
     case 'TYPE_ENUM': {
-      const e = pool.enumType(f.typeName);
+      const e = pool.enumType(pool.typeOf(f));
       return (e && e.byNumber.get(v)) || v;
     }
     case 'TYPE_DOUBLE': case 'TYPE_FLOAT':
@@ -373,18 +393,18 @@ function fromJson(pool, typeName, json) {
     const f = m.fields.find((x) => x.jsonName === key || x.name === key);
     if (!f) throw new Error(`message type ${m.fullName} has no known field named ${key}`);
     if (value === null) continue;
-    const sub = f.type === 'TYPE_MESSAGE' ? pool.message(f.typeName) : null;
+    const sub = f.type === 'TYPE_MESSAGE' ? pool.message(pool.typeOf(f)) : null;
     if (sub && sub.mapEntry) {
       const kf = sub.byNumber.get(1); const vf = sub.byNumber.get(2);
       out[f.name] = Object.entries(value).map(([k, v]) => ({
         key: scalarFromJson(pool, kf, k),
-        value: vf.type === 'TYPE_MESSAGE' ? fromJson(pool, vf.typeName, v) : scalarFromJson(pool, vf, v),
+        value: vf.type === 'TYPE_MESSAGE' ? fromJson(pool, pool.typeOf(vf), v) : scalarFromJson(pool, vf, v),
       }));
     } else if (f.repeated) {
       if (!Array.isArray(value)) throw new Error(`${key}: expected a JSON array`);
-      out[f.name] = value.map((v) => (sub ? fromJson(pool, f.typeName, v) : scalarFromJson(pool, f, v)));
+      out[f.name] = value.map((v) => (sub ? fromJson(pool, pool.typeOf(f), v) : scalarFromJson(pool, f, v)));
     } else {
-      out[f.name] = sub ? fromJson(pool, f.typeName, value) : scalarFromJson(pool, f, value);
+      out[f.name] = sub ? fromJson(pool, pool.typeOf(f), value) : scalarFromJson(pool, f, value);
     }
   }
   return out;
@@ -400,7 +420,7 @@ function scalarFromJson(pool, f, v) {
     case 'TYPE_BYTES': return Buffer.from(v, 'base64');
     case 'TYPE_ENUM': {
       if (typeof v === 'number') return v;
-      const e = pool.enumType(f.typeName);
+      const e = pool.enumType(pool.typeOf(f));
       if (!e || !e.byName.has(v)) throw new Error(`${f.jsonName}: unknown enum value ${v}`);
       return e.byName.get(v);
     }
@@ -493,7 +513,7 @@ class ReflectionClient {
       if (f.type !== 'TYPE_MESSAGE' || !(f.name in msg)) continue;
       const vals = f.repeated ? msg[f.name] : [msg[f.name]];
       // eslint-disable-next-line no-await-in-loop
-      for (const v of vals) await this._resolveAnys(f.typeName, v);
+      for (const v of vals) await this._resolveAnys(this.pool.typeOf(f), v);
     }
   }
 
@@ -505,7 +525,13 @@ class ReflectionClient {
     if (!svc) throw new Error(`service ${m[1]} not found`);
     const desc = svc.methods.get(m[2]);
     if (!desc) throw new Error(`service ${m[1]} does not include a method named ${m[2]}`);
-    return { service: m[1], name: m[2], path: `/${m[1]}/${m[2]}`, input: desc.inputType, output: desc.outputType };
+    // Make sure the request and reply types (maybe in other files) are known.
+    for (const t of [desc.inputType, desc.outputType]) {
+      if (!this.pool.resolveName(svc.scope, t)) await this.resolveSymbol(t.replace(/^\./, ''));
+    }
+    const input = this.pool.resolveName(svc.scope, desc.inputType);
+    const output = this.pool.resolveName(svc.scope, desc.outputType);
+    return { service: m[1], name: m[2], path: `/${m[1]}/${m[2]}`, input, output };
   }
 
   // Invokes a unary method with a JSON request. Resolves to
