@@ -1,0 +1,302 @@
+// ImportImage, ExportImage, DescribeTasks and CancelTask (api.md §1, §3).
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "service/domain/clock.h"
+#include "service/domain/copy_moves.h"
+#include "service/domain/errors.h"
+#include "service/domain/idempotency.h"
+#include "service/domain/ids.h"
+#include "service/domain/image_domain.h"
+#include "service/domain/image_rules.h"
+#include "service/domain/lookup.h"
+#include "service/domain/validation.h"
+#include "storage/image_store.h"
+#include "util/status_macros.h"
+
+namespace ecsimage::domain {
+namespace {
+
+constexpr int64_t kMibPerGib = 1024;
+constexpr size_t kMaxTaskIds = 100;
+
+const std::vector<std::string_view>& TaskStatuses() {
+  static const auto* statuses = new std::vector<std::string_view>{
+      kTaskWaiting, kTaskProcessing, kTaskFinished, kTaskFailed,
+      kTaskCancelled};
+  return *statuses;
+}
+
+void FillTask(const storage::IoTaskRow& row, v1::Task* task) {
+  task->set_task_id(row.task_id);
+  task->set_task_action(row.action);
+  task->set_task_status(row.status);
+  task->set_task_process(PercentString(row.progress));
+  task->set_support_cancel(row.support_cancel &&
+                           !IsTerminalTaskStatus(row.status));
+  task->set_creation_time(FormatIso8601(row.created_at_ms));
+  if (row.finished_at_ms.has_value()) {
+    task->set_finished_time(FormatIso8601(*row.finished_at_ms));
+  }
+  task->set_resource_id(row.image_id);
+}
+
+}  // namespace
+
+absl::Status TaskNotFound(std::string_view region_id,
+                          std::string_view task_id) {
+  // Ids are echoed back; a hostile long id only in part.
+  const std::string_view echoed = task_id.substr(0, 128);
+  return Error(Err::kInvalidTaskIdNotFound)
+      .Meta("taskId", echoed)
+      .Meta("regionId", region_id.substr(0, 128))
+      .Resource("task", echoed);
+}
+
+absl::StatusOr<storage::IoTaskRow> OwnTask(storage::ReadTxn& txn,
+                                           const Caller& caller,
+                                           std::string_view region_id,
+                                           std::string_view task_id) {
+  if (!IsTaskIdShape(task_id)) return TaskNotFound(region_id, task_id);
+  ASSIGN_OR_RETURN(std::optional<storage::IoTaskRow> task,
+                   txn.GetIoTask(std::string(task_id)));
+  if (!task.has_value() || task->account_id != caller.account_id ||
+      (!region_id.empty() && task->region_id != region_id)) {
+    return TaskNotFound(region_id, task_id);
+  }
+  return *std::move(task);
+}
+
+absl::Status ImageDomain::ImportImage(const Caller& caller,
+                                      const v1::ImportImageRequest& req,
+                                      v1::ImportImageResponse* resp) {
+  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+  RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
+  RETURN_IF_ERROR(Require("OSSObject", req.oss_object()));
+  RETURN_IF_ERROR(CheckOptionalName("ImageName", req.image_name(),
+                                    Err::kInvalidImageNameMalformed));
+  RETURN_IF_ERROR(CheckOptionalDescription("Description", req.description(),
+                                           Err::kInvalidDescriptionMalformed));
+  ASSIGN_OR_RETURN(const int32_t size_gib, CheckSizeGib("Size", req.size()));
+  ASSIGN_OR_RETURN(
+      PlatformSpec platform,
+      CheckPlatform(req.architecture(), req.os_type(), req.platform()));
+  RETURN_IF_ERROR(CheckClientToken(req.client_token()));
+  const std::string fingerprint = Fingerprint(req);
+  const int64_t now_ms = clock_.NowMs();
+
+  return store_.RunInWriteTransaction(
+      [&](storage::WriteTxn& txn) -> absl::Status {
+        resp->Clear();
+        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+        ASSIGN_OR_RETURN(bool replayed,
+                         RecallInto(txn, caller.account_id, "ImportImage",
+                                    req.client_token(), fingerprint, now_ms,
+                                    options_.client_token_ttl_ms, resp));
+        if (replayed) return absl::OkStatus();
+        RETURN_IF_ERROR(CheckNameFree(txn, caller.account_id, req.region_id(),
+                                      req.image_name(), "ImageName",
+                                      Err::kInvalidImageNameDuplicated));
+        RETURN_IF_ERROR(
+            CheckImageQuota(txn, caller.account_id, req.region_id(), options_));
+
+        storage::ImageRow image;
+        image.image_id = ids_.NewImageId();
+        image.region_id = req.region_id();
+        image.owner_account_id = caller.account_id;
+        image.name = req.image_name();
+        image.description = req.description();
+        image.status = "Waiting";
+        image.progress = 0;
+        image.size_gib = size_gib;
+        image.architecture = platform.architecture;
+        image.os_type = platform.os_type;
+        image.platform = platform.platform;
+        image.created_at_ms = now_ms;
+        storage::DiskMappingRow disk;
+        disk.device = "/dev/xvda";
+        disk.type = "system";
+        disk.snapshot_id = ids_.NewSnapshotId();
+        disk.size_gib = size_gib;
+        image.disks.push_back(std::move(disk));
+        RETURN_IF_ERROR(txn.InsertImage(image));
+
+        storage::IoTaskRow task;
+        task.task_id = ids_.NewTaskId();
+        task.account_id = caller.account_id;
+        task.region_id = req.region_id();
+        task.image_rowid = image.rowid;
+        task.image_id = image.image_id;
+        task.action = std::string(kActionImport);
+        task.status = std::string(kTaskWaiting);
+        task.total_mib = int64_t{size_gib} * kMibPerGib;
+        task.support_cancel = true;
+        task.oss_bucket = req.oss_bucket();
+        task.oss_object = req.oss_object();
+        task.created_at_ms = now_ms;
+        RETURN_IF_ERROR(txn.InsertIoTask(task));
+
+        resp->set_region_id(req.region_id());
+        resp->set_image_id(image.image_id);
+        resp->set_task_id(task.task_id);
+        return RememberClientToken(txn, caller.account_id, "ImportImage",
+                                   req.client_token(), fingerprint, *resp,
+                                   now_ms);
+      },
+      {caller.abandoned});
+}
+
+absl::Status ImageDomain::ExportImage(const Caller& caller,
+                                      const v1::ExportImageRequest& req,
+                                      v1::ExportImageResponse* resp) {
+  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+  RETURN_IF_ERROR(Require("ImageId", req.image_id()));
+  RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
+  RETURN_IF_ERROR(CheckClientToken(req.client_token()));
+  const std::string fingerprint = Fingerprint(req);
+  const int64_t now_ms = clock_.NowMs();
+
+  return store_.RunInWriteTransaction(
+      [&](storage::WriteTxn& txn) -> absl::Status {
+        resp->Clear();
+        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+        ASSIGN_OR_RETURN(bool replayed,
+                         RecallInto(txn, caller.account_id, "ExportImage",
+                                    req.client_token(), fingerprint, now_ms,
+                                    options_.client_token_ttl_ms, resp));
+        if (replayed) return absl::OkStatus();
+        ASSIGN_OR_RETURN(
+            storage::ImageRow image,
+            OwnLiveImage(txn, caller, req.region_id(), req.image_id()));
+        const std::string subject = absl::StrCat("image/", image.image_id);
+        if (image.is_public) {
+          return Error(Err::kImageIsPublicExport)
+              .Meta("imageId", image.image_id)
+              .Meta("regionId", image.region_id)
+              .Precondition(subject, "the image is public");
+        }
+        if (image.status != "Available") {
+          return Error(Err::kIncorrectImageStatusNotAvailable)
+              .Meta("imageId", image.image_id)
+              .Meta("regionId", image.region_id)
+              .Meta("status", image.status)
+              .Precondition(subject, absl::StrCat("image is ", image.status));
+        }
+        ASSIGN_OR_RETURN(
+            std::optional<storage::IoTaskRow> exporting,
+            txn.GetActiveIoTask(image.rowid, std::string(kActionExport)));
+        if (exporting.has_value()) {
+          return Error(Err::kImageIsExporting)
+              .Meta("imageId", image.image_id)
+              .Meta("regionId", image.region_id)
+              .Meta("taskId", exporting->task_id)
+              .Precondition(
+                  absl::StrCat("task/", exporting->task_id),
+                  absl::StrCat("ExportImage task ", exporting->status))
+              .RetryAfterMs(IoTaskRemainingMs(*exporting, options_));
+        }
+
+        storage::IoTaskRow task;
+        task.task_id = ids_.NewTaskId();
+        task.account_id = caller.account_id;
+        task.region_id = req.region_id();
+        task.image_rowid = image.rowid;
+        task.image_id = image.image_id;
+        task.action = std::string(kActionExport);
+        task.status = std::string(kTaskWaiting);
+        task.total_mib = int64_t{image.size_gib} * kMibPerGib;
+        task.support_cancel = true;
+        task.oss_bucket = req.oss_bucket();
+        task.oss_object = req.oss_prefix();
+        task.created_at_ms = now_ms;
+        RETURN_IF_ERROR(txn.InsertIoTask(task));
+
+        resp->set_region_id(req.region_id());
+        resp->set_task_id(task.task_id);
+        return RememberClientToken(txn, caller.account_id, "ExportImage",
+                                   req.client_token(), fingerprint, *resp,
+                                   now_ms);
+      },
+      {caller.abandoned});
+}
+
+absl::Status ImageDomain::DescribeTasks(const Caller& caller,
+                                        const v1::DescribeTasksRequest& req,
+                                        v1::DescribeTasksResponse* resp) {
+  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+  storage::IoTaskQuery query;
+  if (!req.task_ids().empty()) {
+    ASSIGN_OR_RETURN(query.task_ids,
+                     SplitList("TaskIds", req.task_ids(), kMaxTaskIds));
+  }
+  if (!req.task_action().empty()) {
+    RETURN_IF_ERROR(CheckOneOf("TaskAction", req.task_action(),
+                               {kActionImport, kActionExport}));
+  }
+  if (!req.task_status().empty()) {
+    RETURN_IF_ERROR(
+        CheckOneOf("TaskStatus", req.task_status(), TaskStatuses()));
+  }
+  ASSIGN_OR_RETURN(const Page page,
+                   CheckPage(req.page_number(), req.page_size()));
+  query.account_id = caller.account_id;
+  query.region_id = req.region_id();
+  query.action = req.task_action();
+  query.status = req.task_status();
+  query.offset = page.offset();
+  query.limit = page.size;
+
+  return store_.RunInReadTransaction(
+      [&](storage::ReadTxn& txn) -> absl::Status {
+        resp->Clear();
+        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+        ASSIGN_OR_RETURN(auto found, txn.ListIoTasks(query));
+        resp->set_region_id(req.region_id());
+        resp->set_total_count(static_cast<int32_t>(found.first));
+        resp->set_page_number(page.number);
+        resp->set_page_size(page.size);
+        for (const storage::IoTaskRow& row : found.second) {
+          FillTask(row, resp->add_task_set());
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::Status ImageDomain::CancelTask(const Caller& caller,
+                                     const v1::CancelTaskRequest& req,
+                                     v1::CancelTaskResponse* resp) {
+  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+  RETURN_IF_ERROR(Require("TaskId", req.task_id()));
+  const int64_t now_ms = clock_.NowMs();
+
+  return store_.RunInWriteTransaction(
+      [&](storage::WriteTxn& txn) -> absl::Status {
+        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+        ASSIGN_OR_RETURN(storage::IoTaskRow task,
+                         OwnTask(txn, caller, req.region_id(), req.task_id()));
+        const std::string subject = absl::StrCat("task/", task.task_id);
+        if (IsTerminalTaskStatus(task.status)) {
+          return Error(Err::kIncorrectTaskStatus)
+              .Meta("taskId", task.task_id)
+              .Meta("regionId", task.region_id)
+              .Meta("taskStatus", task.status)
+              .Precondition(subject, absl::StrCat("task is ", task.status));
+        }
+        if (!task.support_cancel) {
+          return Error(Err::kCancelNotSupported)
+              .Meta("taskId", task.task_id)
+              .Meta("regionId", task.region_id)
+              .Precondition(subject, "the task cannot be cancelled");
+        }
+        return ApplyTaskStatus(txn, task, kTaskCancelled, now_ms);
+      },
+      {caller.abandoned});
+}
+
+}  // namespace ecsimage::domain

@@ -1,0 +1,411 @@
+// Moves copies, import/export tasks and created images along by themselves
+// (TaskEngine), and the single-step moves everybody shares (copy_moves.h).
+//
+// Every timing decision is taken from stored fields (phase_changed_at_ms,
+// transferred_mib, created_at_ms, creating_remaining_ms), never from memory,
+// so a new engine on the same database continues where the old one stopped.
+// The only thing the engine remembers is when it last ticked, to know how
+// much simulated time a tick covers; the first tick of an engine only
+// records it, so downtime is never counted as work done.
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "service/domain/copy_moves.h"
+#include "service/domain/copy_phases.h"
+#include "service/domain/errors.h"
+#include "service/domain/image_domain.h"
+#include "storage/image_store.h"
+#include "util/status_macros.h"
+
+namespace ecsimage::domain {
+namespace {
+
+constexpr std::string_view kImageCreating = "Creating";
+constexpr std::string_view kImageAvailable = "Available";
+constexpr std::string_view kImageCreateFailed = "CreateFailed";
+
+// Rows one tick looks at, of each kind.
+constexpr int64_t kTickBatch = 10000;
+
+int64_t Rate(const DomainOptions& options) {
+  return std::max<int64_t>(1, options.transfer_rate_mib_per_s);
+}
+
+// Milliseconds to move `mib` at the configured rate, rounded up.
+int64_t TransferMs(int64_t mib, const DomainOptions& options) {
+  if (mib <= 0) return 0;
+  const int64_t rate = Rate(options);
+  return (mib * 1000 + rate - 1) / rate;
+}
+
+// MiB moved in `ms` at the configured rate, rounded down.
+int64_t TransferredIn(int64_t ms, const DomainOptions& options) {
+  if (ms <= 0) return 0;
+  return Rate(options) * ms / 1000;
+}
+
+int32_t PercentOf(int64_t done, int64_t total) {
+  if (total <= 0) return 100;
+  return static_cast<int32_t>(std::clamp<int64_t>(done * 100 / total, 0, 100));
+}
+
+absl::StatusOr<storage::ImageRow> ImageOf(storage::ReadTxn& txn,
+                                          int64_t rowid) {
+  ASSIGN_OR_RETURN(std::optional<storage::ImageRow> image,
+                   txn.GetImageByRowid(rowid));
+  if (!image.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("task refers to missing image rowid ", rowid));
+  }
+  return *std::move(image);
+}
+
+// Writes the copy's progress fields and mirrors the progress on its (live)
+// destination image.
+absl::Status WriteCopyProgress(storage::WriteTxn& txn,
+                               const storage::CopyTaskRow& copy) {
+  RETURN_IF_ERROR(txn.UpdateCopy(copy));
+  ASSIGN_OR_RETURN(storage::ImageRow image,
+                   ImageOf(txn, copy.dest_image_rowid));
+  if (image.deleted_at_ms.has_value() || image.progress == copy.progress) {
+    return absl::OkStatus();
+  }
+  image.progress = copy.progress;
+  return txn.UpdateImage(image);
+}
+
+absl::Status WriteTaskProgress(storage::WriteTxn& txn,
+                               const storage::IoTaskRow& task) {
+  RETURN_IF_ERROR(txn.UpdateIoTask(task));
+  if (task.action != kActionImport) return absl::OkStatus();
+  ASSIGN_OR_RETURN(storage::ImageRow image, ImageOf(txn, task.image_rowid));
+  if (image.deleted_at_ms.has_value() || image.progress == task.progress) {
+    return absl::OkStatus();
+  }
+  image.progress = task.progress;
+  return txn.UpdateImage(image);
+}
+
+// Advances one non-QUEUED copy through every phase change that falls in
+// (since_ms, now_ms], each at the simulated time it happens.
+absl::Status AdvanceCopy(storage::WriteTxn& txn, storage::CopyTaskRow& copy,
+                         int64_t since_ms, int64_t now_ms,
+                         const DomainOptions& options) {
+  while (true) {
+    std::optional<CopyPhase> phase = ParsePhase(copy.phase);
+    if (!phase.has_value()) {
+      return absl::InternalError(
+          absl::StrCat("copy ", copy.rowid, " has unknown phase"));
+    }
+    std::optional<std::pair<CopyPhase, int64_t>> next;  // phase, at
+    switch (*phase) {
+      case CopyPhase::kPreparing:
+        next = {CopyPhase::kTransferring,
+                copy.phase_changed_at_ms + kCopyPrepareMs};
+        break;
+      case CopyPhase::kRegistering:
+        next = {CopyPhase::kSucceeded,
+                copy.phase_changed_at_ms + kCopyRegisterMs};
+        break;
+      case CopyPhase::kCancelling:
+        next = {CopyPhase::kCancelled,
+                copy.phase_changed_at_ms + kCopyCancellingMs};
+        break;
+      case CopyPhase::kTransferring: {
+        const int64_t start = std::max(copy.phase_changed_at_ms, since_ms);
+        const int64_t left = copy.total_mib - copy.transferred_mib;
+        const int64_t done_at = start + TransferMs(left, options);
+        if (done_at <= now_ms) {
+          next = {CopyPhase::kRegistering, std::max(done_at, start)};
+          break;
+        }
+        const int64_t gain = TransferredIn(now_ms - start, options);
+        if (gain <= 0) return absl::OkStatus();
+        copy.transferred_mib =
+            std::min(copy.total_mib, copy.transferred_mib + gain);
+        copy.progress = std::max(
+            copy.progress,
+            std::clamp(PercentOf(copy.transferred_mib, copy.total_mib), 1, 99));
+        return WriteCopyProgress(txn, copy);
+      }
+      case CopyPhase::kQueued:  // started by the caller, under the limit
+      case CopyPhase::kSucceeded:
+      case CopyPhase::kFailed:
+      case CopyPhase::kCancelled:
+        return absl::OkStatus();
+    }
+    if (!next.has_value() || next->second > now_ms) return absl::OkStatus();
+    RETURN_IF_ERROR(ApplyCopyPhase(txn, copy, next->first, next->second));
+  }
+}
+
+absl::Status AdvanceIoTask(storage::WriteTxn& txn, storage::IoTaskRow& task,
+                           int64_t since_ms, int64_t now_ms,
+                           const DomainOptions& options) {
+  if (task.status == kTaskWaiting) {
+    RETURN_IF_ERROR(ApplyTaskStatus(txn, task, kTaskProcessing, now_ms));
+  }
+  if (task.status != kTaskProcessing) return absl::OkStatus();
+  // A task works from the moment it was created; before it, there is
+  // nothing to count.
+  const int64_t start = std::max(task.created_at_ms, since_ms);
+  if (now_ms <= start) return absl::OkStatus();
+  const int64_t left = task.total_mib - task.transferred_mib;
+  const int64_t done_at = start + TransferMs(left, options);
+  if (done_at <= now_ms) {
+    return ApplyTaskStatus(txn, task, kTaskFinished, std::max(done_at, start));
+  }
+  const int64_t gain = TransferredIn(now_ms - start, options);
+  if (gain <= 0) return absl::OkStatus();
+  task.transferred_mib = std::min(task.total_mib, task.transferred_mib + gain);
+  task.progress =
+      std::max(task.progress,
+               std::min(PercentOf(task.transferred_mib, task.total_mib), 99));
+  return WriteTaskProgress(txn, task);
+}
+
+absl::Status AdvanceCreatingImage(storage::WriteTxn& txn,
+                                  storage::ImageRow& image, int64_t since_ms,
+                                  int64_t now_ms,
+                                  const DomainOptions& options) {
+  const int64_t worked = now_ms - std::max(image.created_at_ms, since_ms);
+  if (worked <= 0) return absl::OkStatus();
+  const int64_t before = image.creating_remaining_ms;
+  image.creating_remaining_ms = std::max<int64_t>(0, before - worked);
+  if (image.creating_remaining_ms == 0) {
+    image.status = std::string(kImageAvailable);
+    image.progress = 100;
+  } else {
+    const int64_t total = std::max<int64_t>(
+        before, int64_t{image.size_gib} * options.create_ms_per_gib);
+    image.progress = std::max(
+        image.progress,
+        std::min(PercentOf(total - image.creating_remaining_ms, total), 99));
+  }
+  return txn.UpdateImage(image);
+}
+
+absl::Status AdvanceAll(storage::WriteTxn& txn, int64_t since_ms,
+                        int64_t now_ms, const DomainOptions& options) {
+  ASSIGN_OR_RETURN(std::vector<storage::CopyTaskRow> copies,
+                   txn.ListActiveCopies(kTickBatch));
+  // Running copies first, so that the slots they free are seen by the
+  // QUEUED ones below.
+  for (storage::CopyTaskRow& copy : copies) {
+    if (copy.phase == PhaseName(CopyPhase::kQueued)) continue;
+    RETURN_IF_ERROR(AdvanceCopy(txn, copy, since_ms, now_ms, options));
+  }
+  // QUEUED copies start oldest first while their account has room in the
+  // destination region.
+  std::map<std::pair<std::string, std::string>, int64_t> running;
+  for (storage::CopyTaskRow& copy : copies) {
+    if (copy.phase != PhaseName(CopyPhase::kQueued)) continue;
+    auto key = std::make_pair(copy.account_id, copy.dest_region_id);
+    auto it = running.find(key);
+    if (it == running.end()) {
+      ASSIGN_OR_RETURN(
+          int64_t count,
+          txn.CountRunningCopies(copy.account_id, copy.dest_region_id));
+      it = running.emplace(key, count).first;
+    }
+    if (it->second >= options.max_running_copies) continue;
+    RETURN_IF_ERROR(ApplyCopyPhase(txn, copy, CopyPhase::kPreparing, now_ms));
+    ++it->second;
+  }
+
+  ASSIGN_OR_RETURN(std::vector<storage::IoTaskRow> tasks,
+                   txn.ListActiveIoTasks(kTickBatch));
+  for (storage::IoTaskRow& task : tasks) {
+    RETURN_IF_ERROR(AdvanceIoTask(txn, task, since_ms, now_ms, options));
+  }
+
+  ASSIGN_OR_RETURN(std::vector<storage::ImageRow> creating,
+                   txn.ListCreatingImages(kTickBatch));
+  for (storage::ImageRow& image : creating) {
+    RETURN_IF_ERROR(
+        AdvanceCreatingImage(txn, image, since_ms, now_ms, options));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status InvalidTransitionError(std::string_view resource,
+                                    std::string_view id, std::string_view from,
+                                    std::string_view to) {
+  return Error(Err::kInvalidTransition)
+      .Meta(resource == "task" ? "taskId" : "imageId", id)
+      .Meta("from", from)
+      .Meta("to", to)
+      .Precondition(std::string(resource) + "/" + std::string(id),
+                    std::string(from) + " -> " + std::string(to));
+}
+
+absl::Status ApplyCopyPhase(storage::WriteTxn& txn, storage::CopyTaskRow& copy,
+                            CopyPhase to, int64_t now_ms) {
+  std::optional<CopyPhase> from = ParsePhase(copy.phase);
+  if (!from.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("copy ", copy.rowid, " has unknown phase"));
+  }
+  if (!IsLegalMove(*from, to)) {
+    return InvalidTransitionError("image", copy.dest_image_id, copy.phase,
+                                  PhaseName(to));
+  }
+  ASSIGN_OR_RETURN(storage::ImageRow image,
+                   ImageOf(txn, copy.dest_image_rowid));
+
+  copy.phase = std::string(PhaseName(to));
+  copy.phase_changed_at_ms = now_ms;
+  switch (to) {
+    case CopyPhase::kTransferring:
+      copy.progress = std::max(copy.progress, 1);
+      break;
+    case CopyPhase::kRegistering:
+    case CopyPhase::kSucceeded:
+      copy.progress = 100;
+      copy.transferred_mib = copy.total_mib;
+      break;
+    default:
+      break;
+  }
+  RETURN_IF_ERROR(txn.UpdateCopy(copy));
+
+  if (to == CopyPhase::kCancelled) {
+    image.deleted_at_ms = now_ms;
+  } else {
+    image.status = std::string(DestinationStatus(to));
+    image.progress = copy.progress;
+  }
+  return txn.UpdateImage(image);
+}
+
+absl::Status SetCopyProgress(storage::WriteTxn& txn, storage::CopyTaskRow& copy,
+                             int32_t progress) {
+  progress = std::clamp(progress, 1, 99);
+  if (progress <= copy.progress) return absl::OkStatus();
+  copy.progress = progress;
+  copy.transferred_mib =
+      std::max(copy.transferred_mib, copy.total_mib * progress / 100);
+  return WriteCopyProgress(txn, copy);
+}
+
+int64_t CopyRemainingMs(const storage::CopyTaskRow& copy,
+                        const DomainOptions& options) {
+  std::optional<CopyPhase> phase = ParsePhase(copy.phase);
+  if (!phase.has_value()) return 0;
+  switch (*phase) {
+    case CopyPhase::kQueued:
+    case CopyPhase::kPreparing:
+      return kCopyPrepareMs + TransferMs(copy.total_mib, options) +
+             kCopyRegisterMs;
+    case CopyPhase::kTransferring:
+      return TransferMs(copy.total_mib - copy.transferred_mib, options) +
+             kCopyRegisterMs;
+    case CopyPhase::kRegistering:
+      return kCopyRegisterMs;
+    case CopyPhase::kCancelling:
+      return kCopyCancellingMs;
+    case CopyPhase::kSucceeded:
+    case CopyPhase::kFailed:
+    case CopyPhase::kCancelled:
+      return 0;
+  }
+  return 0;
+}
+
+bool IsTerminalTaskStatus(std::string_view status) {
+  return status == kTaskFinished || status == kTaskFailed ||
+         status == kTaskCancelled;
+}
+
+bool IsLegalTaskMove(std::string_view from, std::string_view to) {
+  if (from == kTaskWaiting) {
+    return to == kTaskProcessing || to == kTaskFailed || to == kTaskCancelled;
+  }
+  if (from == kTaskProcessing) {
+    return to == kTaskFinished || to == kTaskFailed || to == kTaskCancelled;
+  }
+  return false;
+}
+
+absl::Status ApplyTaskStatus(storage::WriteTxn& txn, storage::IoTaskRow& task,
+                             std::string_view to, int64_t now_ms) {
+  if (!IsLegalTaskMove(task.status, to)) {
+    return InvalidTransitionError("task", task.task_id, task.status, to);
+  }
+  task.status = std::string(to);
+  if (to == kTaskFinished) {
+    task.progress = 100;
+    task.transferred_mib = task.total_mib;
+  }
+  if (IsTerminalTaskStatus(to)) task.finished_at_ms = now_ms;
+  RETURN_IF_ERROR(txn.UpdateIoTask(task));
+  if (task.action != kActionImport) return absl::OkStatus();
+
+  // An import's image follows its task; an export's stays as it was.
+  ASSIGN_OR_RETURN(storage::ImageRow image, ImageOf(txn, task.image_rowid));
+  if (to == kTaskProcessing) {
+    image.status = std::string(kImageCreating);
+    image.progress = task.progress;
+  } else if (to == kTaskFinished) {
+    image.status = std::string(kImageAvailable);
+    image.progress = 100;
+    image.creating_remaining_ms = 0;
+  } else if (to == kTaskFailed) {
+    image.status = std::string(kImageCreateFailed);
+    image.creating_remaining_ms = 0;
+  } else {  // Cancelled
+    image.deleted_at_ms = now_ms;
+  }
+  return txn.UpdateImage(image);
+}
+
+absl::Status SetTaskProgress(storage::WriteTxn& txn, storage::IoTaskRow& task,
+                             int32_t progress) {
+  progress = std::clamp(progress, 0, 99);
+  if (progress <= task.progress) return absl::OkStatus();
+  task.progress = progress;
+  task.transferred_mib =
+      std::max(task.transferred_mib, task.total_mib * progress / 100);
+  return WriteTaskProgress(txn, task);
+}
+
+int64_t IoTaskRemainingMs(const storage::IoTaskRow& task,
+                          const DomainOptions& options) {
+  if (IsTerminalTaskStatus(task.status)) return 0;
+  return std::max<int64_t>(
+      1, TransferMs(task.total_mib - task.transferred_mib, options));
+}
+
+TaskEngine::TaskEngine(storage::Store& store, Clock& clock,
+                       DomainOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+absl::Status TaskEngine::Tick() {
+  const int64_t now_ms = clock_.NowMs();
+  if (last_tick_ms_ < 0) {
+    last_tick_ms_ = now_ms;
+    return absl::OkStatus();
+  }
+  // A clock that stepped back counts as no time at all.
+  const int64_t since_ms = std::min(last_tick_ms_, now_ms);
+  absl::Status status =
+      store_.RunInWriteTransaction([&](storage::WriteTxn& txn) {
+        return AdvanceAll(txn, since_ms, now_ms, options_);
+      });
+  // On failure nothing was written: the next tick covers this one's time.
+  if (status.ok()) last_tick_ms_ = now_ms;
+  return status;
+}
+
+}  // namespace ecsimage::domain
