@@ -289,6 +289,7 @@ function normalize(text) {
   sub(/\bm-(?!0000000000000000000a)[a-z0-9]{20}\b/g, 'image');
   sub(/\bi-[a-z0-9]{20}\b/g, 'instance');
   sub(/\bt-[a-z0-9]{20}\b/g, 'task');
+  sub(/\bs-[a-z0-9]{20}\b/g, 'snapshot');
   sub(/\b\d{16}\b/g, 'account');
   text = text.replace(/\b[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\b/g, '<RequestId>');
   text = text.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>');

@@ -71,7 +71,7 @@ class Story:
                 self.check(desc + ": ErrorInfo reason is UPPER_SNAKE",
                            e.reason == upper_snake(code), repr(e.reason))
             if detail is not None:
-                self.check(desc + ": " + type(detail).__name__ + " detail",
+                self.check(desc + ": " + detail.__name__ + " detail",
                            detail(e), repr(e.details))
             return e
         except Exception as e:  # noqa: BLE001
