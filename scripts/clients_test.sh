@@ -30,7 +30,6 @@ done
 want() { local x; for x in "${only[@]}"; do [[ "$x" == "$1" ]] && return 0; done; return 1; }
 
 APT_PACKAGES=(
-  nodejs npm
   protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
   golang-github-gogo-googleapis-dev
   golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev
@@ -39,6 +38,10 @@ APT_PACKAGES=(
 
 install_deps() {
   local missing=() p
+  # Node may come from elsewhere (a newer nodejs bundles npm): ask for the
+  # Debian packages only when the commands are missing.
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
