@@ -35,7 +35,11 @@ unit() { (cd "$BUILD" && ctest --output-on-failure -j1); }
 
 stage build build || { echo "0 passed, 1 failed"; exit 1; }
 stage unit unit
-for s in clients_test deploy_check bench_smoke reliability_check sanitizers container_check; do
+# Further suites, each given the build dir (the clients get the binary).
+BIN=$BUILD/service/ecsimage
+[ -x scripts/clients_test.sh ] && stage clients scripts/clients_test.sh "$BIN"
+[ -x scripts/readme_examples.sh ] && stage docs_examples scripts/readme_examples.sh --check "$BIN"
+for s in deploy_check bench_smoke reliability_check sanitizers container_check; do
   if [ -x "scripts/$s.sh" ]; then
     stage "$s" "scripts/$s.sh" "$BUILD"
   fi
