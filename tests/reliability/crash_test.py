@@ -133,10 +133,12 @@ class Worker(threading.Thread):
     def call(self, fn, req, what, changes, on_lost=None):
         import grpc
         self.calls += 1
+        self.last_code = "OK"
         try:
             resp = fn(req, metadata=rl.auth(self.token), timeout=10)
         except grpc.RpcError as e:
             code, ecs, _ = rl.ecs_error(e)
+            self.last_code = code
             self.book.count(code + ("/" + ecs if ecs else ""))
             if code in UNKNOWN_CODES:
                 self.book.lost_call(what, changes)
@@ -145,6 +147,9 @@ class Worker(threading.Thread):
                 self.lost_seen = True
             elif code not in EXPECTED_CODES:
                 self.book.internal.append((what, code, ecs, e.details()))
+            else:
+                self.book.note("REFUSED %s %s %s %s" % (what, code, ecs, " ".join(
+                    "/".join(k) for k, _ in changes)))
             return None
         self.book.count("OK")
         return resp
@@ -186,6 +191,9 @@ class Worker(threading.Thread):
                          ch) is not None:
                 self.st["instances"][iid] = "released"
                 self.book.ack("B.DeleteInstance", ch)
+            elif self.last_code == "NOT_FOUND":
+                # An earlier, lost DeleteInstance took effect.
+                self.st["instances"][iid] = "released"
         else:
             req = s.pb.DescribeImagesRequest(region_id="cn-hangzhou",
                                              image_owner_alias="others")
@@ -300,6 +308,8 @@ class Worker(threading.Thread):
                     is not None:
                 st["instances"][iid] = "released"
                 self.book.ack("DeleteInstance " + iid, ch)
+            elif self.last_code == "NOT_FOUND":
+                st["instances"][iid] = "released"
         elif op == "modify":
             desc = "d%d-%d" % (self.idx, st["next"])
             st["next"] += 1
@@ -553,6 +563,61 @@ def retry_lost_creates(address, token_a, book, workers_state, db):
     return done, problems
 
 
+def startup_phase(binary, work, rng, n, failures):
+    """SIGKILL while `serve` creates, migrates and seeds a new database,
+    then start again: it must come up, healthy, on an intact database."""
+    for i in range(n):
+        d = os.path.join(work, "startup%d" % i)
+        os.makedirs(d, exist_ok=True)
+        db = os.path.join(d, "s.db")
+        srv = rl.Server(binary, db, os.path.join(d, "server.log"))
+        delay = rng.uniform(0.0, 0.25)
+        import subprocess
+        srv.proc = subprocess.Popen(
+            [binary, "serve", "--db", db, "--listen", "127.0.0.1:0",
+             "--log-calls=false"], stdout=subprocess.DEVNULL,
+            stderr=open(srv.log_path, "ab"))
+        time.sleep(delay)
+        srv.kill()
+        try:
+            srv.start()
+            rl.wait_health(srv.address)
+            acc, tok = rl.create_account(binary, db, "after-startup-kill")
+            s = rl.stubs()
+            with rl.channel(srv.address) as ch:
+                s.pbg.ImageServiceStub(ch).CreateImage(
+                    s.pb.CreateImageRequest(region_id="cn-hangzhou",
+                                            image_name="first", size=1),
+                    metadata=rl.auth(tok), timeout=10)
+            if srv.term() != 0:
+                failures.append("startup kill %d: SIGTERM exit not 0" % i)
+            # api.md §6: a new database gets a demo account whose token is
+            # kept beside it; a crash during that first start must not lose
+            # it for good.
+            if not os.path.exists(db + ".token"):
+                failures.append(
+                    "startup kill %d after %.3fs: no demo token file %s.token "
+                    "after restart (DemoTokenSurvivesCrashAtFirstStart)" % (
+                        i, delay, db))
+            ic, fk = rl.integrity(db)
+            if ic != ["ok"] or fk:
+                failures.append("startup kill %d: integrity %s" % (i, ic))
+            con = sqlite3.connect(db)
+            regions = con.execute("SELECT count(*) FROM regions").fetchone()[0]
+            system = con.execute("SELECT count(*) FROM images WHERE is_system"
+                                 ).fetchone()[0]
+            con.close()
+            if regions < 5 or system == 0:
+                failures.append("startup kill %d after %.3fs: %d regions, %d "
+                                "system images after restart" % (
+                                    i, delay, regions, system))
+        except Exception as e:  # noqa: BLE001 - report any way it broke
+            failures.append("startup kill %d after %.3fs: restart failed: %s"
+                            "\n%s" % (i, delay, e, srv.log_tail(10)))
+            srv.kill()
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -562,6 +627,8 @@ def main():
                     help="200 rounds (unless --rounds)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--startup-kills", type=int, default=8,
+                    help="SIGKILLs while a new database is being created")
     ap.add_argument("--min-load-ms", type=int, default=150)
     ap.add_argument("--max-load-ms", type=int, default=1500)
     args = ap.parse_args()
@@ -572,6 +639,11 @@ def main():
     binary, work, keep = rl.setup(args, "crash")
     rl.log("crash_test seed=%d rounds=%d workdir=%s" % (seed, rounds, work))
     rl.stubs()
+    # Kept apart so that a startup defect does not stop the kill rounds.
+    startup_failures = []
+    startup_kills = startup_phase(binary, work, rng, args.startup_kills,
+                                  startup_failures)
+    failures = []
     db = os.path.join(work, "crash.db")
     server = rl.Server(binary, db, os.path.join(work, "server.log"), extra=[
         "--transfer-rate-mib", "2048", "--create-ms-per-gib", "300",
@@ -584,12 +656,12 @@ def main():
     wstate = [{"images": {}, "instances": {}, "tasks": {}, "next": 0}
               for _ in range(args.workers + 1)]
     shared = {}
-    failures = []
     verified = 0
     api_checked = 0
     retried = 0
     moved_checked = 0
     kill_during_start = 0
+    terms = 0
     start_t = time.time()
     peak_rss = 0
     before_tasks = {}
@@ -632,8 +704,20 @@ def main():
         else:
             delay = rng.uniform(args.min_load_ms, args.max_load_ms) / 1000.0
         time.sleep(delay)
-        server.kill()
-        book.note("KILL round %d after %.3fs" % (rnd, delay))
+        # One round in five stops with SIGTERM under load instead: in-flight
+        # calls finish, the exit code is 0, and the same checks follow.
+        graceful = rnd % 5 == 4
+        if graceful:
+            t0 = time.time()
+            code = server.term(timeout=60)
+            terms += 1
+            if code != 0:
+                failures.append("round %d: SIGTERM under load: exit %s "
+                                "after %.1fs" % (rnd, code, time.time() - t0))
+        else:
+            server.kill()
+        book.note("%s round %d after %.3fs" % (
+            "TERM" if graceful else "KILL", rnd, delay))
         stop.set()
         for w in workers:
             w.join(timeout=30)
@@ -698,10 +782,12 @@ def main():
                    api_checked=api_checked, lost_creates_retried=retried,
                    tasks_checked_after_restart=moved_checked,
                    kills_right_after_start=kill_during_start,
+                   sigterm_rounds=terms, startup_kills=startup_kills,
                    peak_rss_kib=peak_rss, drained=drained,
                    seconds=round(time.time() - start_t, 1),
                    codes=dict(sorted(book.codes.items())))
     rl.write_figures(args, "crash_test", figures)
+    failures = startup_failures + failures
     if failures:
         for f in failures[:40]:
             rl.log("FAIL", f)

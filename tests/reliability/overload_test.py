@@ -6,6 +6,8 @@
                thread bound must get RESOURCE_EXHAUSTED quickly; once the
                lock goes, the server serves normally. Also records whether
                Health answered during the saturation.
+  deadline     write calls whose deadline passes while the write lock is
+               held elsewhere answer DEADLINE_EXCEEDED and never commit later.
   throttling   --rate-limit-per-account: a burst from one account gets
                RESOURCE_EXHAUSTED / ECS Throttling / 400 past its budget,
                another account is unaffected, the budget refills.
@@ -109,15 +111,19 @@ def test_concurrency(binary, work, failures, figures):
         rt.join()
         pt.join()
         codes = {}
+        bare = 0  # refusals without an ECS ErrorInfo
         for (code, ecs, _), dt in results:
             codes[code] = codes.get(code, 0) + 1
+            if code != "OK" and not ecs:
+                bare += 1
         exhausted = [dt for (c, _, _), dt in results
                      if c == "RESOURCE_EXHAUSTED"]
         figures["concurrency"] = dict(
             max_threads=max_threads, calls=n, codes=codes,
             exhausted_max_latency_s=round(max(exhausted), 3)
             if exhausted else None,
-            health_while_saturated=health.get("during"))
+            health_while_saturated=health.get("during"),
+            refusals_without_error_info=bare)
         rl.log("concurrency:", figures["concurrency"])
         if not exhausted:
             failures.append("concurrency: no RESOURCE_EXHAUSTED past "
@@ -126,6 +132,13 @@ def test_concurrency(binary, work, failures, figures):
         elif max(exhausted) > 1.0:
             failures.append("concurrency: RESOURCE_EXHAUSTED took %.2fs" %
                             max(exhausted))
+        # api.md §4: every failed call carries ErrorInfo with the ECS code,
+        # "always". gRPC's own thread-pool refusal carries none.
+        if bare:
+            failures.append(
+                "concurrency: %d of %d refusals carry no ECS ErrorInfo "
+                "(OverloadRefusalCarriesEcsErrorInfo)" % (bare, n - codes.get(
+                    "OK", 0)))
         bad = set(codes) - {"OK", "RESOURCE_EXHAUSTED", "UNAVAILABLE"}
         if bad:
             failures.append("concurrency: unexpected codes %s" % codes)
@@ -141,6 +154,50 @@ def test_concurrency(binary, work, failures, figures):
             c.close()
         if server.term() != 0:
             failures.append("concurrency: SIGTERM exit code not 0")
+    finally:
+        server.kill()
+
+
+def test_deadline(binary, work, failures, figures):
+    """Writes whose callers gave up (deadline) while the database was locked
+    must not commit later (api.md §5: a lost reply has no second effect,
+    and an abandoned call none at all)."""
+    s = rl.stubs()
+    db = os.path.join(work, "dl.db")
+    server = rl.Server(binary, db, os.path.join(work, "dl.log"))
+    server.start()
+    try:
+        _, tok = rl.create_account(binary, db, "dl")
+        n = 6
+        with rl.channel(server.address) as ch:
+            stub = s.pbg.ImageServiceStub(ch)
+            with WriteLock(db):
+                res = parallel(n, lambda i: timed(lambda: stub.CreateImage(
+                    s.pb.CreateImageRequest(region_id="cn-hangzhou",
+                                            image_name="late-%d" % i, size=1),
+                    metadata=rl.auth(tok), timeout=0.5)))
+                time.sleep(1.0)
+            time.sleep(1.5)  # the writer gets the lock back
+            (code, _, _), _ = timed(lambda: stub.DescribeRegions(
+                s.pb.DescribeRegionsRequest(), metadata=rl.auth(tok),
+                timeout=10))
+        con = sqlite3.connect(db)
+        stored = con.execute("SELECT count(*) FROM images WHERE name LIKE "
+                             "'late-%'").fetchone()[0]
+        con.close()
+        codes = {}
+        for (c, _, _), _ in res:
+            codes[c] = codes.get(c, 0) + 1
+        figures["deadline"] = dict(calls=n, codes=codes, stored_later=stored)
+        rl.log("deadline:", figures["deadline"])
+        if codes.get("DEADLINE_EXCEEDED", 0) != n:
+            failures.append("deadline: codes %s" % codes)
+        if stored:
+            failures.append("deadline: %d writes whose callers gave up were "
+                            "committed later (AbandonedWriteNeverCommits)" %
+                            stored)
+        if code != "OK" or server.term() != 0:
+            failures.append("deadline: server unhealthy afterwards")
     finally:
         server.kill()
 
@@ -485,7 +542,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=30,
                     help="length of the sustained run")
     ap.add_argument("--only", default="",
-                    help="comma list of concurrency,throttling,oversized,"
+                    help="comma list of concurrency,deadline,throttling,"
+                         "oversized,"
                          "sustained,badtokens")
     args = ap.parse_args()
     binary, work, keep = rl.setup(args, "overload")
@@ -494,6 +552,8 @@ def main():
     failures, figures = [], {}
     tests = [("concurrency", lambda: test_concurrency(binary, work, failures,
                                                       figures)),
+             ("deadline", lambda: test_deadline(binary, work, failures,
+                                                figures)),
              ("throttling", lambda: test_throttling(binary, work, failures,
                                                     figures)),
              ("oversized", lambda: test_oversized(binary, work, failures,
