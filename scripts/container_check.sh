@@ -19,7 +19,7 @@
 # /metrics counters (when the server serves them). Ends "N passed, N failed".
 #
 # Needs root (rootful podman), Debian's mirror and these packages, which it
-# installs when missing: podman runc mmdebstrap python3-grpcio
+# installs when missing: podman runc mmdebstrap eatmydata python3-grpcio
 # python3-protobuf protobuf-compiler grpc-proto golang-github-gogo-googleapis-dev.
 # Bases: no registry is reachable, so debian:12 and debian:12-slim
 # equivalents are bootstrapped with mmdebstrap and `podman import`ed as
@@ -61,7 +61,8 @@ mkdir -p "$WORK"
 
 # ------------------------------------------------------------------ tools
 need=()
-for pair in podman:podman runc:runc mmdebstrap:mmdebstrap protoc:protobuf-compiler; do
+for pair in podman:podman runc:runc mmdebstrap:mmdebstrap eatmydata:eatmydata \
+    protoc:protobuf-compiler; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null ||
@@ -105,7 +106,13 @@ bootstrap() {  # bootstrap TAG [mmdebstrap options...]
   local t=$(date +%s)
   # The cache is hard-linked in for the download and emptied again by
   # mmdebstrap's cleanup (which removes links, not the files here).
-  mmdebstrap --variant=minbase --mode=root --format=tar --quiet \
+  # merged-usr hook: merged /usr as in Debian's images, without the usrmerge
+  # package and the perl it pulls in. eatmydata: no fsync while unpacking.
+  local hooks=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
+  if command -v eatmydata >/dev/null; then
+    hooks+=(--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata)
+  fi
+  mmdebstrap --variant=minbase --mode=root --format=tar --quiet "${hooks[@]}" \
     --aptopt='Acquire::Languages "none"' \
     --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\" && cp -al $APT_CACHE/*.deb \"\$1/var/cache/apt/archives/\" 2>/dev/null || true" \
     "$@" bookworm "$tar" "$MIRROR"
@@ -153,9 +160,10 @@ else
   finish
   exit 1
 fi
-grep -A20 '^runtime packages:' "$WORK/build.log" | sed -n '2,20p' |
-  grep -v '^[-A-Z]' | tr '\n' ' ' | sed 's/^/container_check: runtime packages: /'
-echo
+log "runtime packages: $(sed -n '/^runtime packages:$/,/^-->/p' "$WORK/build.log" |
+  sed '1d;$d' | tr '\n' ' ')"
+log "ccache in the build: $(grep -Ei '^ *(hits|misses)' "$WORK/build.log" |
+  tr -s ' ' | tr '\n' ' ')"
 log "image size: $(podman image inspect "$IMAGE" --format '{{.Size}}' |
   awk '{printf "%.0f MB", $1/1e6}')"
 [[ $BUILD_ONLY -eq 1 ]] && { finish; exit $?; }
