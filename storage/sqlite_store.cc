@@ -1,0 +1,336 @@
+#include "storage/sqlite_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/migrations.h"
+#include "storage/sqlite_migrate.h"
+#include "storage/sqlite_txn.h"
+#include "storage/sqlite_writer.h"
+#include "util/status_macros.h"
+
+namespace ecsimage::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool FileExists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+// Corruption found while opening is kDataLoss (refuse to start), not the
+// kInternal a query would get.
+absl::Status AsOpenError(absl::Status status, const Connection& conn) {
+  if (status.ok() || !IsCorruptionCode(conn.last_error_code())) return status;
+  return absl::DataLossError(absl::StrCat("database ", conn.path(),
+                                          " is corrupt: ", status.message()));
+}
+
+// A configured read-write connection to a checked database.
+absl::StatusOr<std::unique_ptr<Connection>> OpenWriteConnection(
+    const std::string& path, bool create, int busy_timeout_ms,
+    bool check_integrity, ConnectionSettings* settings) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                   Connection::Open(path, create));
+  absl::StatusOr<ConnectionSettings> got =
+      ConfigureConnection(*conn, busy_timeout_ms, /*query_only=*/false);
+  if (!got.ok()) return AsOpenError(got.status(), *conn);
+  *settings = *got;
+  if (check_integrity) RETURN_IF_ERROR(QuickCheck(*conn));
+  return conn;
+}
+
+// Brings the schema to the latest version, or refuses.
+absl::StatusOr<int> BringSchemaUpToDate(Connection& conn, bool migrate) {
+  const int latest = LatestSchemaVersion();
+  absl::StatusOr<int> version = SchemaVersion(conn);
+  if (!version.ok()) return AsOpenError(version.status(), conn);
+  RETURN_IF_ERROR(RefuseNewerSchema(conn.path(), *version, latest));
+  if (*version == latest) return latest;
+  if (!migrate) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database ", conn.path(), " has schema version ", *version,
+                     ", older than this binary's ", latest, "; run migrate"));
+  }
+  ASSIGN_OR_RETURN(int migrated,
+                   ApplyMigrations(conn, EmbeddedMigrations(), latest));
+  // Another process may have migrated past us meanwhile.
+  RETURN_IF_ERROR(RefuseNewerSchema(conn.path(), migrated, latest));
+  return migrated;
+}
+
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path,
+                         int err) {
+  std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
+  if (err == EEXIST) return absl::AlreadyExistsError(message);
+  if (err == ENOENT) return absl::NotFoundError(message);
+  return absl::UnavailableError(message);
+}
+
+absl::Status SyncPath(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(),
+                  O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus("fsync", path, err);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int LatestSchemaVersion() {
+  const std::vector<Migration>& all = EmbeddedMigrations();
+  return all.empty() ? 0 : all.back().version;
+}
+
+absl::StatusOr<int> MigrateDatabase(const std::string& path) {
+  RETURN_IF_ERROR(CheckMigrationLadder(EmbeddedMigrations()));
+  if (!FileExists(path)) {
+    return absl::NotFoundError(
+        absl::StrCat("database file ", path, " does not exist"));
+  }
+  ConnectionSettings settings;
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                   OpenWriteConnection(path, /*create=*/false,
+                                       /*busy_timeout_ms=*/5000,
+                                       /*check_integrity=*/true, &settings));
+  return BringSchemaUpToDate(*conn, /*migrate=*/true);
+}
+
+SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {}
+
+SqliteStore::~SqliteStore() { Shutdown(); }
+
+void SqliteStore::Shutdown() {
+  if (writer_ != nullptr) writer_->Shutdown();
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const SqliteStoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("database path is empty");
+  }
+  if (options.reader_connections < 1 || options.max_batch_size < 1 ||
+      options.busy_timeout_ms < 0) {
+    return absl::InvalidArgumentError(
+        "reader_connections and max_batch_size must be positive");
+  }
+  RETURN_IF_ERROR(CheckMigrationLadder(EmbeddedMigrations()));
+  if (!options.create_if_missing && !FileExists(options.path)) {
+    return absl::NotFoundError(
+        absl::StrCat("database file ", options.path,
+                     " does not exist (and creating one was not asked for)"));
+  }
+
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options.path));
+  ConnectionSettings writer_settings;
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Connection> writer_conn,
+      OpenWriteConnection(options.path, options.create_if_missing,
+                          options.busy_timeout_ms, options.check_integrity,
+                          &writer_settings));
+  store->settings_.push_back(writer_settings);
+  RETURN_IF_ERROR(BringSchemaUpToDate(*writer_conn, options.migrate).status());
+  writer_conn->set_prepare_observer(options.test_hooks.on_prepare);
+
+  for (int i = 0; i < options.reader_connections; ++i) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
+                     Connection::Open(options.path, /*create=*/false));
+    absl::StatusOr<ConnectionSettings> got = ConfigureConnection(
+        *reader, options.busy_timeout_ms, /*query_only=*/true);
+    if (!got.ok()) return AsOpenError(got.status(), *reader);
+    store->settings_.push_back(*got);
+    reader->set_prepare_observer(options.test_hooks.on_prepare);
+    std::lock_guard<std::mutex> lock(store->readers_mu_);
+    store->idle_readers_.push_back(std::move(reader));
+  }
+
+  WriterOptions writer_options;
+  writer_options.group_commit = options.group_commit;
+  writer_options.max_batch_size = options.max_batch_size;
+  writer_options.max_batch_wait = options.max_batch_wait;
+  writer_options.on_queued = options.test_hooks.on_write_queued;
+  writer_options.on_shutdown_started = options.test_hooks.on_shutdown_started;
+  writer_options.commit_hook = options.test_hooks.commit_hook;
+  store->writer_ =
+      std::make_unique<Writer>(std::move(writer_conn), writer_options);
+  return store;
+}
+
+std::unique_ptr<Connection> SqliteStore::AcquireReader() {
+  std::unique_lock<std::mutex> lock(readers_mu_);
+  readers_cv_.wait(lock, [this] { return !idle_readers_.empty(); });
+  std::unique_ptr<Connection> conn = std::move(idle_readers_.back());
+  idle_readers_.pop_back();
+  return conn;
+}
+
+void SqliteStore::ReleaseReader(std::unique_ptr<Connection> conn) {
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    idle_readers_.push_back(std::move(conn));
+  }
+  readers_cv_.notify_one();
+}
+
+namespace {
+
+// Gives a reader connection back to the pool, out of any transaction.
+class ReaderLease {
+ public:
+  ReaderLease(std::unique_ptr<Connection> conn,
+              std::function<void(std::unique_ptr<Connection>)> release)
+      : conn_(std::move(conn)), release_(std::move(release)) {}
+  ~ReaderLease() {
+    if (conn_->InTransaction()) conn_->Exec("ROLLBACK").IgnoreError();
+    release_(std::move(conn_));
+  }
+  Connection& operator*() { return *conn_; }
+  Connection* operator->() { return conn_.get(); }
+
+ private:
+  std::unique_ptr<Connection> conn_;
+  std::function<void(std::unique_ptr<Connection>)> release_;
+};
+
+}  // namespace
+
+absl::Status SqliteStore::RunInWriteTransaction(
+    const std::function<absl::Status(WriteTxn&)>& fn,
+    const WriteOptions& options) {
+  return writer_->Run(fn, options);
+}
+
+absl::Status SqliteStore::RunInReadTransaction(
+    const std::function<absl::Status(ReadTxn&)>& fn) {
+  ReaderLease conn(AcquireReader(), [this](std::unique_ptr<Connection> c) {
+    ReleaseReader(std::move(c));
+  });
+  RETURN_IF_ERROR(conn->Exec("BEGIN"));
+  SqliteTxn txn(*conn);
+  absl::Status status = fn(txn);
+  absl::Status end = conn->Exec(status.ok() ? "COMMIT" : "ROLLBACK");
+  return status.ok() ? end : status;
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::AccountForTokenHash(
+    const std::string& token_sha256) {
+  ReaderLease conn(AcquireReader(), [this](std::unique_ptr<Connection> c) {
+    ReleaseReader(std::move(c));
+  });
+  ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT account_id FROM tokens "
+                                         "WHERE token_sha256 = ?"));
+  q.Bind(Blob{token_sha256});
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::nullopt;
+  return q.Text(0);
+}
+
+absl::Status SqliteStore::CreateAccount(const AccountRow& account,
+                                        const std::string& token_sha256) {
+  return writer_->Run(
+      [&](WriteTxn& txn) {
+        return static_cast<SqliteTxn&>(txn).InsertAccount(account,
+                                                          token_sha256);
+      },
+      {});
+}
+
+absl::Status SqliteStore::SeedIfEmpty(
+    const std::vector<RegionRow>& regions,
+    const std::vector<ImageRow>& system_images) {
+  return writer_->Run(
+      [&](WriteTxn& txn) -> absl::Status {
+        auto& sqlite_txn = static_cast<SqliteTxn&>(txn);
+        ASSIGN_OR_RETURN(std::vector<RegionRow> existing, txn.ListRegions());
+        if (!existing.empty()) return absl::OkStatus();
+        for (const RegionRow& region : regions) {
+          RETURN_IF_ERROR(sqlite_txn.InsertRegion(region));
+        }
+        for (ImageRow image : system_images) {
+          image.owner_account_id.clear();
+          image.is_system = true;
+          RETURN_IF_ERROR(txn.InsertImage(image));
+        }
+        return absl::OkStatus();
+      },
+      {});
+}
+
+absl::Status SqliteStore::PruneClientTokens(int64_t cutoff_ms) {
+  return writer_->Run(
+      [&](WriteTxn& txn) {
+        return static_cast<SqliteTxn&>(txn).PruneClientTokens(cutoff_ms);
+      },
+      {});
+}
+
+absl::Status SqliteStore::BackupTo(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("backup path is empty");
+  if (FileExists(path)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("backup target ", path, " already exists"));
+  }
+  const std::string partial = absl::StrCat(path, ".partial");
+  std::error_code ec;
+  fs::remove(partial, ec);  // left over from an interrupted backup
+  {
+    ReaderLease conn(AcquireReader(), [this](std::unique_ptr<Connection> c) {
+      ReleaseReader(std::move(c));
+    });
+    // VACUUM INTO writes another file; query_only would refuse it.
+    RETURN_IF_ERROR(conn->Exec("PRAGMA query_only = OFF"));
+    absl::Status vacuum = [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(Stmt q, conn->Prepare("VACUUM INTO ?"));
+      q.Bind(partial);
+      return q.Run();
+    }();
+    absl::Status restore = conn->Exec("PRAGMA query_only = ON");
+    if (!vacuum.ok()) {
+      fs::remove(partial, ec);
+      return vacuum;
+    }
+    RETURN_IF_ERROR(restore);
+  }
+  absl::Status status = SyncPath(partial, /*directory=*/false);
+  if (status.ok() && ::link(partial.c_str(), path.c_str()) != 0) {
+    status = ErrnoStatus("link backup to", path, errno);
+  }
+  fs::remove(partial, ec);
+  RETURN_IF_ERROR(status);
+  fs::path parent = fs::absolute(fs::path(path), ec).parent_path();
+  return SyncPath(parent.string(), /*directory=*/true);
+}
+
+absl::StatusOr<int64_t> SqliteStore::DatabaseBytes() {
+  std::error_code ec;
+  uintmax_t main_size = fs::file_size(path_, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("size of ", path_, ": ", ec.message()));
+  }
+  uintmax_t wal_size = fs::file_size(path_ + "-wal", ec);
+  if (ec) wal_size = 0;  // no WAL file right now
+  return static_cast<int64_t>(main_size + wal_size);
+}
+
+SqliteStoreStats SqliteStore::stats() const {
+  WriterStats w = writer_->stats();
+  SqliteStoreStats s;
+  s.commits = w.commits;
+  s.failed_commits = w.failed_commits;
+  s.writes = w.writes;
+  return s;
+}
+
+}  // namespace ecsimage::storage

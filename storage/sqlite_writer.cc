@@ -1,0 +1,207 @@
+// Group commit. The writer takes every queued write (up to the batch size),
+// opens one BEGIN IMMEDIATE transaction and runs each callback inside its
+// own SAVEPOINT, so a callback that fails (or whose caller gave up) rolls
+// back exactly its own changes. One COMMIT then makes the batch durable and
+// only after it returns are the callers answered. If SQLite abandons the
+// transaction midway (e.g. SQLITE_FULL rolls it back by itself), the writes
+// already run in it fail and the rest of the batch continues in a new one.
+#include "storage/sqlite_writer.h"
+
+#include <sqlite3.h>
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace ecsimage::storage {
+namespace {
+
+bool Abandoned(const WriteOptions& options) {
+  return options.abandoned && options.abandoned();
+}
+
+}  // namespace
+
+Writer::Writer(std::unique_ptr<Connection> conn, WriterOptions options)
+    : conn_(std::move(conn)), txn_(*conn_), options_(std::move(options)) {
+  if (options_.commit_hook) {
+    sqlite3_commit_hook(conn_->handle(), &Writer::CommitHook, this);
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Writer::~Writer() { Shutdown(); }
+
+int Writer::CommitHook(void* self) {
+  return static_cast<Writer*>(self)->options_.commit_hook() ? 1 : 0;
+}
+
+WriterStats Writer::stats() const {
+  WriterStats s;
+  s.commits = commits_.load(std::memory_order_relaxed);
+  s.failed_commits = failed_commits_.load(std::memory_order_relaxed);
+  s.writes = writes_.load(std::memory_order_relaxed);
+  return s;
+}
+
+absl::Status Writer::Run(const std::function<absl::Status(WriteTxn&)>& fn,
+                         const WriteOptions& options) {
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    return absl::InternalError(
+        "RunInWriteTransaction called from inside a write transaction");
+  }
+  Request r;
+  r.fn = &fn;
+  r.options = &options;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return absl::UnavailableError("store is shutting down");
+    queue_.push_back(&r);
+  }
+  work_cv_.notify_one();
+  if (options_.on_queued) options_.on_queued();
+  std::unique_lock<std::mutex> lock(mu_);
+  r.cv.wait(lock, [&r] { return r.done; });
+  return std::move(r.result);
+}
+
+void Writer::Shutdown() {
+  std::lock_guard<std::mutex> shutdown_lock(shutdown_mu_);
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    first = !stopping_;
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  if (first && options_.on_shutdown_started) options_.on_shutdown_started();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Writer::Loop() {
+  const size_t max_batch =
+      options_.group_commit
+          ? static_cast<size_t>(std::max(options_.max_batch_size, 1))
+          : 1;
+  std::vector<Request*> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) break;
+      if (options_.max_batch_wait > absl::ZeroDuration() &&
+          queue_.size() < max_batch) {
+        work_cv_.wait_for(
+            lock, absl::ToChronoNanoseconds(options_.max_batch_wait),
+            [&] { return stopping_ || queue_.size() >= max_batch; });
+        if (stopping_) break;
+      }
+      while (!queue_.empty() && batch.size() < max_batch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    RunBatch(batch);
+    {
+      // Notify under the lock: a woken caller destroys its Request.
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Request* r : batch) {
+        r->done = true;
+        r->cv.notify_one();
+      }
+    }
+    batch.clear();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Request* r : queue_) {
+    r->result = absl::UnavailableError("store is shutting down");
+    r->done = true;
+    r->cv.notify_one();
+  }
+  queue_.clear();
+}
+
+bool Writer::RunOne(Request* r) {
+  const WriteOptions& options = *r->options;
+  if (Abandoned(options)) {
+    r->result =
+        absl::DeadlineExceededError("the caller gave up before its write ran");
+    return true;
+  }
+  absl::Status status = conn_->Exec("SAVEPOINT write");
+  if (!status.ok()) {
+    r->result = std::move(status);
+    return false;
+  }
+  writes_.fetch_add(1, std::memory_order_relaxed);
+  try {
+    status = (*r->fn)(txn_);
+  } catch (const std::exception& e) {
+    status = absl::InternalError(
+        absl::StrCat("write transaction threw: ", e.what()));
+  } catch (...) {
+    status = absl::InternalError("write transaction threw");
+  }
+  if (status.ok() && Abandoned(options)) {
+    status = absl::DeadlineExceededError(
+        "the caller gave up before its write committed");
+  }
+  if (!conn_->InTransaction()) {
+    // SQLite rolled the whole transaction back by itself.
+    r->result =
+        status.ok()
+            ? absl::UnavailableError("transaction was rolled back by SQLite")
+            : std::move(status);
+    return false;
+  }
+  if (status.ok()) {
+    absl::Status released = conn_->Exec("RELEASE write");
+    r->result = released;
+    return released.ok();
+  }
+  r->result = std::move(status);
+  return conn_->Exec("ROLLBACK TO write").ok() &&
+         conn_->Exec("RELEASE write").ok();
+}
+
+void Writer::RunBatch(const std::vector<Request*>& batch) {
+  size_t next = 0;
+  while (next < batch.size()) {
+    absl::Status begin = conn_->Exec("BEGIN IMMEDIATE");
+    if (!begin.ok()) {
+      for (; next < batch.size(); ++next) batch[next]->result = begin;
+      return;
+    }
+    std::vector<Request*> pending;  // OK so far, waiting for COMMIT
+    bool usable = true;
+    while (usable && next < batch.size()) {
+      Request* r = batch[next++];
+      usable = RunOne(r);
+      if (usable && r->result.ok()) pending.push_back(r);
+    }
+    absl::Status outcome;
+    if (usable) {
+      outcome = conn_->Exec("COMMIT");
+      if (!outcome.ok()) {
+        outcome = IsCorruptionCode(conn_->last_error_code())
+                      ? absl::InternalError(outcome.message())
+                      : absl::UnavailableError(
+                            absl::StrCat("commit failed: ", outcome.message()));
+      }
+    } else {
+      outcome = absl::UnavailableError(
+          "the transaction of this write failed; nothing was written");
+    }
+    if (conn_->InTransaction()) conn_->Exec("ROLLBACK").IgnoreError();
+    if (outcome.ok()) {
+      commits_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      failed_commits_.fetch_add(1, std::memory_order_relaxed);
+      for (Request* r : pending) r->result = outcome;
+    }
+  }
+}
+
+}  // namespace ecsimage::storage

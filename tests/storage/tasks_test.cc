@@ -1,0 +1,504 @@
+// Copies, import/export tasks, shares, instances and client tokens.
+#include <string>
+#include <vector>
+
+#include "storage/sqlite_store.h"
+#include "tests/storage/storage_test_util.h"
+
+namespace ecsimage::storage::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Eq;
+using ::testing::HasSubstr;
+
+class TasksTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    StoreTest::SetUp();
+    ASSERT_OK_AND_ASSIGN(source_,
+                         Insert(CustomImage(kAlice, kHangzhou, "m-s")));
+  }
+
+  // A destination image plus its copy task in one write.
+  absl::StatusOr<CopyTaskRow> StartCopy(const std::string& dest_id,
+                                        const std::string& dest_region,
+                                        const std::string& phase,
+                                        int64_t source = 0,
+                                        const std::string& account = kAlice) {
+    return WriteWith(
+        store(), [&](WriteTxn& txn) -> absl::StatusOr<CopyTaskRow> {
+          ImageRow dest =
+              CustomImage(account, dest_region, dest_id, "", "Waiting");
+          dest.is_copied = true;
+          absl::Status status = txn.InsertImage(dest);
+          if (!status.ok()) return status;
+          CopyTaskRow copy;
+          copy.account_id = account;
+          copy.source_image_rowid = source != 0 ? source : source_;
+          copy.dest_image_rowid = dest.rowid;
+          copy.phase = phase;
+          copy.total_mib = 40960;
+          copy.encrypted = true;
+          copy.kms_key_id = "key-1";
+          copy.support_cancel = false;
+          copy.created_at_ms = 100;
+          copy.phase_changed_at_ms = 100;
+          status = txn.InsertCopy(copy);
+          if (!status.ok()) return status;
+          return copy;
+        });
+  }
+
+  absl::StatusOr<IoTaskRow> StartTask(const std::string& task_id,
+                                      int64_t image_rowid,
+                                      const std::string& action,
+                                      const std::string& status,
+                                      const std::string& account = kAlice,
+                                      const std::string& region = kHangzhou) {
+    return WriteWith(store(), [&](WriteTxn& txn) -> absl::StatusOr<IoTaskRow> {
+      IoTaskRow task;
+      task.task_id = task_id;
+      task.account_id = account;
+      task.region_id = region;
+      task.image_rowid = image_rowid;
+      task.action = action;
+      task.status = status;
+      task.total_mib = 1024;
+      task.support_cancel = true;
+      task.oss_bucket = "bucket";
+      task.oss_object = "path/" + task_id;
+      task.created_at_ms = 50;
+      absl::Status s = txn.InsertIoTask(task);
+      if (!s.ok()) return s;
+      return task;
+    });
+  }
+
+  absl::StatusOr<InstanceRow> Run(const std::string& instance_id,
+                                  int64_t image_rowid,
+                                  const std::string& account = kAlice,
+                                  const std::string& region = kHangzhou) {
+    return WriteWith(store(),
+                     [&](WriteTxn& txn) -> absl::StatusOr<InstanceRow> {
+                       InstanceRow instance;
+                       instance.instance_id = instance_id;
+                       instance.account_id = account;
+                       instance.region_id = region;
+                       instance.image_rowid = image_rowid;
+                       instance.created_at_ms = 70;
+                       absl::Status s = txn.InsertInstance(instance);
+                       if (!s.ok()) return s;
+                       return instance;
+                     });
+  }
+
+  int64_t source_ = 0;
+};
+
+TEST_F(TasksTest, CopyReadsBackWithFilledFields) {
+  ASSERT_OK_AND_ASSIGN(CopyTaskRow inserted,
+                       StartCopy("m-d", kShanghai, "QUEUED"));
+  EXPECT_GT(inserted.rowid, 0);
+  EXPECT_EQ(inserted.source_image_id, "m-s");
+  EXPECT_EQ(inserted.dest_image_id, "m-d");
+  EXPECT_EQ(inserted.source_region_id, kHangzhou);
+  EXPECT_EQ(inserted.dest_region_id, kShanghai);
+
+  ASSERT_OK_AND_ASSIGN(auto got, ReadWith(store(), [&](ReadTxn& txn) {
+                         return txn.GetCopyByDest(inserted.dest_image_rowid);
+                       }));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->rowid, inserted.rowid);
+  EXPECT_EQ(got->account_id, kAlice);
+  EXPECT_EQ(got->source_image_rowid, source_);
+  EXPECT_EQ(got->phase, "QUEUED");
+  EXPECT_EQ(got->total_mib, 40960);
+  EXPECT_TRUE(got->encrypted);
+  EXPECT_EQ(got->kms_key_id, "key-1");
+  EXPECT_FALSE(got->support_cancel);
+  EXPECT_EQ(got->created_at_ms, 100);
+  EXPECT_EQ(got->source_image_id, "m-s");
+  EXPECT_EQ(got->dest_image_id, "m-d");
+
+  EXPECT_THAT(
+      ReadWith(store(),
+               [&](ReadTxn& txn) { return txn.GetCopyByDest(source_); }),
+      IsOkAndHolds(Eq(std::nullopt)));
+}
+
+TEST_F(TasksTest, ImageIsDestinationOfOneCopyOnly) {
+  ASSERT_OK_AND_ASSIGN(CopyTaskRow copy, StartCopy("m-d", kShanghai, "QUEUED"));
+  absl::Status status = store().RunInWriteTransaction([&](WriteTxn& txn) {
+    CopyTaskRow again = copy;
+    return txn.InsertCopy(again);
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(TasksTest, UpdateCopyAndActiveLookups) {
+  ASSERT_OK_AND_ASSIGN(CopyTaskRow copy, StartCopy("m-d", kShanghai, "QUEUED"));
+  auto active = [&] {
+    return ReadWith(store(), [&](ReadTxn& txn) {
+      return txn.GetActiveCopyBySource(source_);
+    });
+  };
+  ASSERT_OK_AND_ASSIGN(auto found, active());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->rowid, copy.rowid);
+
+  copy.phase = "TRANSFERRING";
+  copy.progress = 40;
+  copy.transferred_mib = 16384;
+  copy.phase_changed_at_ms = 300;
+  ASSERT_OK(store().RunInWriteTransaction(
+      [&](WriteTxn& txn) { return txn.UpdateCopy(copy); }));
+  ASSERT_OK_AND_ASSIGN(found, active());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->phase, "TRANSFERRING");
+  EXPECT_EQ(found->progress, 40);
+  EXPECT_EQ(found->transferred_mib, 16384);
+  EXPECT_EQ(found->phase_changed_at_ms, 300);
+
+  copy.phase = "SUCCEEDED";
+  copy.progress = 100;
+  ASSERT_OK(store().RunInWriteTransaction(
+      [&](WriteTxn& txn) { return txn.UpdateCopy(copy); }));
+  EXPECT_THAT(active(), IsOkAndHolds(Eq(std::nullopt)));
+}
+
+TEST_F(TasksTest, CopyProgressNeverGoesBackwards) {
+  ASSERT_OK_AND_ASSIGN(CopyTaskRow copy,
+                       StartCopy("m-d", kShanghai, "TRANSFERRING"));
+  copy.progress = 50;
+  ASSERT_OK(store().RunInWriteTransaction(
+      [&](WriteTxn& txn) { return txn.UpdateCopy(copy); }));
+  copy.progress = 49;
+  EXPECT_THAT(store().RunInWriteTransaction(
+                  [&](WriteTxn& txn) { return txn.UpdateCopy(copy); }),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("copy progress must not decrease")));
+}
+
+TEST_F(TasksTest, RunningCopiesAreCountedPerAccountAndDestinationRegion) {
+  for (const char* phase :
+       {"QUEUED", "PREPARING", "TRANSFERRING", "REGISTERING", "SUCCEEDED",
+        "FAILED", "CANCELLING", "CANCELLED"}) {
+    ASSERT_OK(StartCopy(absl::StrCat("m-", phase), kShanghai, phase).status());
+  }
+  ASSERT_OK(StartCopy("m-hz", kHangzhou, "TRANSFERRING").status());
+  ASSERT_OK_AND_ASSIGN(int64_t bob_source,
+                       Insert(CustomImage(kBob, kHangzhou, "m-bs")));
+  ASSERT_OK(
+      StartCopy("m-bob", kShanghai, "PREPARING", bob_source, kBob).status());
+  EXPECT_OK(store().RunInReadTransaction([](ReadTxn& txn) {
+    EXPECT_THAT(txn.CountRunningCopies(kAlice, kShanghai), IsOkAndHolds(3));
+    EXPECT_THAT(txn.CountRunningCopies(kAlice, kHangzhou), IsOkAndHolds(1));
+    EXPECT_THAT(txn.CountRunningCopies(kBob, kShanghai), IsOkAndHolds(1));
+    EXPECT_THAT(txn.CountRunningCopies(kCarol, kShanghai), IsOkAndHolds(0));
+    return absl::OkStatus();
+  }));
+}
+
+TEST_F(TasksTest, ActiveCopiesAreNonTerminalOldestFirst) {
+  std::vector<std::string> expected;
+  for (const char* phase :
+       {"QUEUED", "SUCCEEDED", "PREPARING", "FAILED", "TRANSFERRING",
+        "CANCELLED", "REGISTERING", "CANCELLING"}) {
+    std::string id = absl::StrCat("m-", phase);
+    ASSERT_OK(StartCopy(id, kShanghai, phase).status());
+    std::string p = phase;
+    if (p != "SUCCEEDED" && p != "FAILED" && p != "CANCELLED") {
+      expected.push_back(id);
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(auto copies, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.ListActiveCopies(100);
+                       }));
+  std::vector<std::string> got;
+  for (const auto& c : copies) got.push_back(c.dest_image_id);
+  EXPECT_EQ(got, expected);
+  ASSERT_OK_AND_ASSIGN(copies, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.ListActiveCopies(2);
+                       }));
+  ASSERT_EQ(copies.size(), 2u);
+  EXPECT_EQ(copies[1].dest_image_id, "m-PREPARING");
+}
+
+TEST_F(TasksTest, IoTaskReadsBackAndUpdates) {
+  ASSERT_OK_AND_ASSIGN(IoTaskRow task,
+                       StartTask("t-1", source_, "ExportImage", "Waiting"));
+  EXPECT_GT(task.rowid, 0);
+  EXPECT_EQ(task.image_id, "m-s");
+  ASSERT_OK_AND_ASSIGN(auto got, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.GetIoTask("t-1");
+                       }));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->account_id, kAlice);
+  EXPECT_EQ(got->region_id, kHangzhou);
+  EXPECT_EQ(got->image_rowid, source_);
+  EXPECT_EQ(got->image_id, "m-s");
+  EXPECT_EQ(got->action, "ExportImage");
+  EXPECT_EQ(got->status, "Waiting");
+  EXPECT_EQ(got->total_mib, 1024);
+  EXPECT_TRUE(got->support_cancel);
+  EXPECT_EQ(got->oss_bucket, "bucket");
+  EXPECT_EQ(got->oss_object, "path/t-1");
+  EXPECT_EQ(got->created_at_ms, 50);
+  EXPECT_EQ(got->finished_at_ms, std::nullopt);
+
+  task.status = "Finished";
+  task.progress = 100;
+  task.transferred_mib = 1024;
+  task.finished_at_ms = 99;
+  ASSERT_OK(store().RunInWriteTransaction(
+      [&](WriteTxn& txn) { return txn.UpdateIoTask(task); }));
+  ASSERT_OK_AND_ASSIGN(got, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.GetIoTask("t-1");
+                       }));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status, "Finished");
+  EXPECT_EQ(got->progress, 100);
+  EXPECT_EQ(got->transferred_mib, 1024);
+  EXPECT_EQ(got->finished_at_ms, 99);
+  EXPECT_THAT(
+      ReadWith(store(), [](ReadTxn& txn) { return txn.GetIoTask("t-none"); }),
+      IsOkAndHolds(Eq(std::nullopt)));
+  EXPECT_THAT(StartTask("t-1", source_, "ExportImage", "Waiting"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(TasksTest, ActiveIoTasks) {
+  ASSERT_OK(StartTask("t-old", source_, "ExportImage", "Finished").status());
+  ASSERT_OK(StartTask("t-exp", source_, "ExportImage", "Processing").status());
+  ASSERT_OK_AND_ASSIGN(
+      int64_t other,
+      Insert(CustomImage(kAlice, kHangzhou, "m-i", "", "Waiting")));
+  ASSERT_OK(StartTask("t-imp", other, "ImportImage", "Waiting").status());
+  ASSERT_OK(StartTask("t-can", other, "ExportImage", "Cancelled").status());
+  EXPECT_OK(store().RunInReadTransaction([&](ReadTxn& txn) {
+    auto exp = txn.GetActiveIoTask(source_, "ExportImage");
+    EXPECT_TRUE(exp.ok() && exp->has_value() && (*exp)->task_id == "t-exp");
+    EXPECT_THAT(txn.GetActiveIoTask(source_, "ImportImage"),
+                IsOkAndHolds(Eq(std::nullopt)));
+    EXPECT_THAT(txn.GetActiveIoTask(other, "ExportImage"),
+                IsOkAndHolds(Eq(std::nullopt)));
+    auto all = txn.ListActiveIoTasks(10);
+    EXPECT_TRUE(all.ok());
+    if (all.ok()) {
+      std::vector<std::string> ids;
+      for (const auto& t : *all) ids.push_back(t.task_id);
+      EXPECT_THAT(ids, ElementsAre("t-exp", "t-imp"));
+    }
+    return absl::OkStatus();
+  }));
+}
+
+TEST_F(TasksTest, ListIoTasksFiltersPagesAndCounts) {
+  ASSERT_OK_AND_ASSIGN(int64_t bob_image,
+                       Insert(CustomImage(kBob, kHangzhou, "m-b")));
+  ASSERT_OK_AND_ASSIGN(int64_t sh_image,
+                       Insert(CustomImage(kAlice, kShanghai, "m-sh")));
+  ASSERT_OK(StartTask("t-1", source_, "ExportImage", "Finished").status());
+  ASSERT_OK(StartTask("t-2", source_, "ImportImage", "Processing").status());
+  ASSERT_OK(StartTask("t-3", source_, "ExportImage", "Processing").status());
+  ASSERT_OK(StartTask("t-4", source_, "ExportImage", "Failed").status());
+  ASSERT_OK(
+      StartTask("t-bob", bob_image, "ExportImage", "Waiting", kBob).status());
+  ASSERT_OK(
+      StartTask("t-sh", sh_image, "ExportImage", "Waiting", kAlice, kShanghai)
+          .status());
+  auto list = [&](IoTaskQuery q) {
+    q.account_id = kAlice;
+    q.region_id = kHangzhou;
+    return ReadWith(store(), [&](ReadTxn& txn) { return txn.ListIoTasks(q); });
+  };
+  auto ids = [](const std::vector<IoTaskRow>& rows) {
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r.task_id);
+    return out;
+  };
+  IoTaskQuery q;
+  ASSERT_OK_AND_ASSIGN(auto page, list(q));
+  EXPECT_EQ(page.first, 4);
+  EXPECT_THAT(ids(page.second), ElementsAre("t-4", "t-3", "t-2", "t-1"));
+  q.limit = 2;
+  q.offset = 1;
+  ASSERT_OK_AND_ASSIGN(page, list(q));
+  EXPECT_EQ(page.first, 4);
+  EXPECT_THAT(ids(page.second), ElementsAre("t-3", "t-2"));
+  q = IoTaskQuery();
+  q.action = "ExportImage";
+  ASSERT_OK_AND_ASSIGN(page, list(q));
+  EXPECT_EQ(page.first, 3);
+  q.status = "Processing";
+  ASSERT_OK_AND_ASSIGN(page, list(q));
+  EXPECT_THAT(ids(page.second), ElementsAre("t-3"));
+  q = IoTaskQuery();
+  q.task_ids = {"t-1", "t-bob", "t-sh", "t-2"};
+  ASSERT_OK_AND_ASSIGN(page, list(q));
+  EXPECT_EQ(page.first, 2);
+  EXPECT_THAT(ids(page.second), ElementsAre("t-2", "t-1"));
+}
+
+TEST_F(TasksTest, SharesAreIdempotentAndListedOldestFirst) {
+  auto add = [&](const std::string& account, int64_t now) {
+    return store().RunInWriteTransaction(
+        [&](WriteTxn& txn) { return txn.AddShare(source_, account, now); });
+  };
+  ASSERT_OK(add(kCarol, 10));
+  ASSERT_OK(add(kBob, 10));    // same time: insertion order decides
+  ASSERT_OK(add(kCarol, 20));  // already shared: no-op, keeps time 10
+  EXPECT_OK(store().RunInReadTransaction([&](ReadTxn& txn) {
+    EXPECT_THAT(txn.CountShares(source_), IsOkAndHolds(2));
+    EXPECT_THAT(txn.HasShare(source_, kBob), IsOkAndHolds(true));
+    EXPECT_THAT(txn.HasShare(source_, kAlice), IsOkAndHolds(false));
+    auto shares = txn.ListShares(source_, 0, 10);
+    EXPECT_TRUE(shares.ok());
+    EXPECT_TRUE(shares.ok() && shares->size() == 2);
+    if (shares.ok() && shares->size() == 2) {
+      EXPECT_EQ((*shares)[0].account_id, kCarol);
+      EXPECT_EQ((*shares)[0].created_at_ms, 10);
+      EXPECT_EQ((*shares)[1].account_id, kBob);
+    }
+    auto second = txn.ListShares(source_, 1, 10);
+    EXPECT_TRUE(second.ok() && second->size() == 1 &&
+                (*second)[0].account_id == kBob);
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(store().RunInWriteTransaction([&](WriteTxn& txn) {
+    absl::Status s = txn.RemoveShare(source_, kCarol);
+    if (!s.ok()) return s;
+    return txn.RemoveShare(source_, kCarol);  // absent: no-op
+  }));
+  EXPECT_OK(store().RunInReadTransaction([&](ReadTxn& txn) {
+    EXPECT_THAT(txn.CountShares(source_), IsOkAndHolds(1));
+    EXPECT_THAT(txn.HasShare(source_, kCarol), IsOkAndHolds(false));
+    return absl::OkStatus();
+  }));
+}
+
+TEST_F(TasksTest, InstancesReferenceImagesUntilReleased) {
+  ASSERT_OK_AND_ASSIGN(InstanceRow first, Run("i-1", source_, kAlice));
+  EXPECT_GT(first.rowid, 0);
+  EXPECT_EQ(first.image_id, "m-s");
+  ASSERT_OK(Run("i-2", source_, kBob).status());
+  ASSERT_OK(Run("i-3", source_, kCarol).status());
+  EXPECT_THAT(Run("i-1", source_), StatusIs(absl::StatusCode::kAlreadyExists));
+
+  ASSERT_OK_AND_ASSIGN(ImageRow image, Get(source_));
+  EXPECT_EQ(image.live_instance_count, 3);
+  ASSERT_OK_AND_ASSIGN(auto refs, ReadWith(store(), [&](ReadTxn& txn) {
+                         return txn.ListInstanceRefs(source_, 2);
+                       }));
+  EXPECT_EQ(refs.first, 3);
+  ASSERT_EQ(refs.second.size(), 2u);
+  EXPECT_EQ(refs.second[0].instance_id, "i-1");
+  EXPECT_EQ(refs.second[0].account_id, kAlice);
+  EXPECT_EQ(refs.second[1].account_id, kBob);
+
+  ASSERT_OK_AND_ASSIGN(auto live, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.GetLiveInstance("i-1");
+                       }));
+  ASSERT_TRUE(live.has_value());
+  EXPECT_EQ(live->account_id, kAlice);
+  EXPECT_EQ(live->region_id, kHangzhou);
+  EXPECT_EQ(live->image_rowid, source_);
+  EXPECT_EQ(live->image_id, "m-s");
+  EXPECT_EQ(live->created_at_ms, 70);
+
+  // Releasing twice is harmless; the reference ends once.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK(store().RunInWriteTransaction(
+        [&](WriteTxn& txn) { return txn.ReleaseInstance(first.rowid, 80); }));
+  }
+  EXPECT_THAT(ReadWith(store(),
+                       [](ReadTxn& txn) { return txn.GetLiveInstance("i-1"); }),
+              IsOkAndHolds(Eq(std::nullopt)));
+  ASSERT_OK_AND_ASSIGN(image, Get(source_));
+  EXPECT_EQ(image.live_instance_count, 2);
+  ASSERT_OK_AND_ASSIGN(refs, ReadWith(store(), [&](ReadTxn& txn) {
+                         return txn.ListInstanceRefs(source_, 10);
+                       }));
+  EXPECT_EQ(refs.first, 2);
+  EXPECT_EQ(refs.second.size(), 2u);
+
+  EXPECT_THAT(store().RunInWriteTransaction(
+                  [](WriteTxn& txn) { return txn.ReleaseInstance(999, 1); }),
+              StatusIs(absl::StatusCode::kInternal));
+}
+
+TEST_F(TasksTest, ListInstancesOfAnAccountNewestFirst) {
+  ASSERT_OK_AND_ASSIGN(int64_t other,
+                       Insert(CustomImage(kAlice, kHangzhou, "m-o")));
+  ASSERT_OK(Run("i-1", source_).status());
+  ASSERT_OK(Run("i-2", other).status());
+  ASSERT_OK_AND_ASSIGN(InstanceRow third, Run("i-3", source_));
+  ASSERT_OK(Run("i-4", source_, kBob).status());
+  ASSERT_OK_AND_ASSIGN(int64_t sh,
+                       Insert(CustomImage(kAlice, kShanghai, "m-sh")));
+  ASSERT_OK(Run("i-5", sh, kAlice, kShanghai).status());
+  ASSERT_OK(store().RunInWriteTransaction(
+      [&](WriteTxn& txn) { return txn.ReleaseInstance(third.rowid, 9); }));
+  ASSERT_OK(Run("i-6", source_).status());
+
+  auto list = [&](std::optional<int64_t> image, int64_t offset, int64_t limit) {
+    return ReadWith(store(), [&](ReadTxn& txn) {
+      return txn.ListInstances(kAlice, kHangzhou, image, offset, limit);
+    });
+  };
+  auto ids = [](const std::vector<InstanceRow>& rows) {
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r.instance_id);
+    return out;
+  };
+  ASSERT_OK_AND_ASSIGN(auto page, list(std::nullopt, 0, 10));
+  EXPECT_EQ(page.first, 3);
+  EXPECT_THAT(ids(page.second), ElementsAre("i-6", "i-2", "i-1"));
+  EXPECT_EQ(page.second[1].image_id, "m-o");
+  ASSERT_OK_AND_ASSIGN(page, list(source_, 0, 10));
+  EXPECT_EQ(page.first, 2);
+  EXPECT_THAT(ids(page.second), ElementsAre("i-6", "i-1"));
+  ASSERT_OK_AND_ASSIGN(page, list(std::nullopt, 1, 1));
+  EXPECT_EQ(page.first, 3);
+  EXPECT_THAT(ids(page.second), ElementsAre("i-2"));
+}
+
+TEST_F(TasksTest, ClientTokensArePutReadAndPruned) {
+  const std::string binary_fingerprint("\x00\x01\xff", 3);
+  ASSERT_OK(store().RunInWriteTransaction([&](WriteTxn& txn) {
+    absl::Status s = txn.PutClientToken(kAlice, "CreateImage", "tok-1",
+                                        {binary_fingerprint, "m-1", 100});
+    if (!s.ok()) return s;
+    s = txn.PutClientToken(kAlice, "CopyImage", "tok-1", {"f2", "m-2", 200});
+    if (!s.ok()) return s;
+    return txn.PutClientToken(kBob, "CreateImage", "tok-1", {"f3", "m-3", 300});
+  }));
+  EXPECT_OK(store().RunInReadTransaction([&](ReadTxn& txn) {
+    auto row = txn.GetClientToken(kAlice, "CreateImage", "tok-1");
+    EXPECT_TRUE(row.ok() && row->has_value());
+    if (row.ok() && row->has_value()) {
+      EXPECT_EQ((*row)->params_fingerprint, binary_fingerprint);
+      EXPECT_EQ((*row)->response, "m-1");
+      EXPECT_EQ((*row)->created_at_ms, 100);
+    }
+    EXPECT_THAT(txn.GetClientToken(kAlice, "CreateImage", "tok-2"),
+                IsOkAndHolds(Eq(std::nullopt)));
+    EXPECT_THAT(txn.GetClientToken(kCarol, "CreateImage", "tok-1"),
+                IsOkAndHolds(Eq(std::nullopt)));
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(store().PruneClientTokens(200));
+  EXPECT_OK(store().RunInReadTransaction([&](ReadTxn& txn) {
+    EXPECT_THAT(txn.GetClientToken(kAlice, "CreateImage", "tok-1"),
+                IsOkAndHolds(Eq(std::nullopt)));
+    auto kept = txn.GetClientToken(kAlice, "CopyImage", "tok-1");
+    EXPECT_TRUE(kept.ok() && kept->has_value());
+    auto bob = txn.GetClientToken(kBob, "CreateImage", "tok-1");
+    EXPECT_TRUE(bob.ok() && bob->has_value());
+    return absl::OkStatus();
+  }));
+}
+
+}  // namespace
+}  // namespace ecsimage::storage::testing
