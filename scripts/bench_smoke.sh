@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# A seconds-long run of the benchmark harness (small database, every
+# scenario briefly, start-up of a real `ecsimage serve`), so that the harness
+# cannot rot. Fails on any unexpected non-OK status, on a write whose effect
+# is missing from the database, or on a harness error. Performance targets
+# are NOT checked here (see BENCHMARKS.md for the real run).
+#
+#   scripts/bench_smoke.sh BUILD_DIR
+set -euo pipefail
+BUILD=${1:?usage: bench_smoke.sh BUILD_DIR}
+BENCH=$BUILD/bench/ecsimage_bench
+SERVER=$BUILD/service/ecsimage
+for bin in "$BENCH" "$SERVER"; do
+  if [ ! -x "$bin" ]; then
+    echo "bench_smoke: $bin not built (configure with -DECSIMAGE_BUILD_BENCH=ON)" >&2
+    exit 1
+  fi
+done
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ecsimage-bench-smoke.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# Every scenario once (group commit, half-rate delete, single commit,
+# start-up), against a 2k-image database.
+"$BENCH" --scenario=suite --sizes=2000 --duration=0.3 --warmup=0.1 \
+  --concurrency=16 --channels=2 --pool=1500 --startup_describes=20 \
+  --ecsimage="$SERVER" --workdir="$WORK" --json_out="$WORK/smoke.jsonl" \
+  >"$WORK/stdout.jsonl" 2>"$WORK/stderr.txt" || {
+  rc=$?
+  cat "$WORK/stderr.txt" >&2
+  echo "bench_smoke: suite failed (exit $rc)" >&2
+  exit 1
+}
+
+# The single-scenario entry points, briefly.
+for scenario in health describe "delete --group_commit=false" "delete --rate=200"; do
+  # shellcheck disable=SC2086
+  "$BENCH" --scenario=$scenario --images=300 --duration=0.2 --warmup=0 \
+    --concurrency=8 --channels=2 --pool=400 --workdir="$WORK" \
+    >>"$WORK/stdout.jsonl" 2>"$WORK/stderr.txt" || {
+    rc=$?
+    cat "$WORK/stderr.txt" >&2
+    echo "bench_smoke: --scenario=$scenario failed (exit $rc)" >&2
+    exit 1
+  }
+done
+
+# Each phase must have made calls and reported no error; the harness exit
+# code says the same, this checks the JSON it wrote.
+python3 - "$WORK/stdout.jsonl" <<'PY'
+import json, sys
+want = {"health", "describe", "delete", "delete@half", "cancel", "share",
+        "copy", "delete_single", "startup", "delete_single", "delete@rate"}
+seen = set()
+bad = []
+for line in open(sys.argv[1]):
+    rec = json.loads(line)
+    s = rec["scenario"]
+    seen.add(s)
+    if s == "suite_summary":
+        continue
+    if s == "startup":
+        if rec["exit_code"] != 0 or rec["serving_s"] <= 0:
+            bad.append(line)
+        continue
+    if rec["errors"] or rec["health_errors"] or not rec["verified"] or rec["calls"] <= 0:
+        bad.append(line)
+missing = want - seen
+if missing or bad:
+    print("bench_smoke: missing scenarios", sorted(missing), "bad lines", bad)
+    sys.exit(1)
+print("bench_smoke: ok,", len(seen), "scenarios")
+PY
