@@ -15,7 +15,8 @@ class CallObserver {
   // `method` is "/ecs.image.v1.ImageService/DeleteImage"; `ecs_code` is the
   // ECS code of a failure ("" on success); thread-safe, must not block.
   virtual void OnCallDone(std::string_view method, grpc::StatusCode code,
-                          std::string_view ecs_code, double latency_seconds) = 0;
+                          std::string_view ecs_code,
+                          double latency_seconds) = 0;
 };
 
 }  // namespace ecsimage::grpcapi

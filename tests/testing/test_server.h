@@ -14,12 +14,17 @@
 #include "google/rpc/error_details.pb.h"
 #include "service/domain/clock.h"
 #include "service/domain/image_domain.h"
+#include "service/grpc/call_observer.h"
 
 namespace ecsimage::testing {
 
 struct TestServerOptions {
   bool simulation_control = true;
   domain::DomainOptions domain;
+  // Calls per second and account (Throttling), on the FakeClock; 0: off.
+  double rate_limit_per_account = 0;
+  // Sees every finished call (metrics); not owned, may be null.
+  grpcapi::CallObserver* observer = nullptr;
 };
 
 struct TestAccount {
@@ -47,6 +52,8 @@ class TestServer {
   // Stops the server and the store, then starts both again on the same
   // database file (same clock). Channels and stubs must be made anew.
   void Restart();
+  // Health of "" and the API services (SIGTERM's first step).
+  void SetServing(bool serving);
   const std::string& db_path() const;
   int port() const;
 

@@ -1,0 +1,317 @@
+// `ecsimage serve`: the object graph, the server, the background task
+// worker, the demo account of a new database, and the SIGTERM sequence
+// (health NOT_SERVING, grace period, worker stop, Shutdown(deadline)).
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "service/cmd/commands.h"
+#include "service/cmd/db.h"
+#include "service/cmd/flags.h"
+#include "service/domain/clock.h"
+#include "service/domain/ids.h"
+#include "service/domain/image_domain.h"
+#include "service/grpc/json_log.h"
+#include "service/grpc/server.h"
+
+#ifndef ECSIMAGE_VERSION
+#define ECSIMAGE_VERSION "dev"
+#endif
+
+namespace ecsimage::cmd {
+namespace {
+
+using grpcapi::JsonLine;
+
+struct ServeFlags {
+  std::string db = kDefaultDbPath;
+  bool create_if_missing = true;
+  std::string listen = "127.0.0.1:50051";
+  bool simulation_control = false;
+  int64_t transfer_rate_mib = 1024;
+  int64_t create_ms_per_gib = 100;
+  int64_t max_running_copies = 5;
+  int64_t image_quota = 1000;
+  double rate_limit_per_account = 0;
+  int64_t max_threads = 64;
+  int64_t max_receive_message_bytes = 4 * 1024 * 1024;
+  int64_t max_send_message_bytes = 16 * 1024 * 1024;
+  int64_t shutdown_grace_seconds = 5;
+  int64_t shutdown_deadline_seconds = 10;
+  int64_t tick_ms = 200;
+  bool log_calls = true;
+};
+
+void LogError(std::string_view msg, std::string_view detail) {
+  JsonLine().Str("level", "error").Str("msg", msg).Str("error", detail).Emit();
+}
+
+// Ticks the TaskEngine every `period` of real time and prunes remembered
+// ClientTokens now and then. Stops between two ticks: each tick is one
+// write transaction, so the database never sees half a step.
+class TaskWorker {
+ public:
+  TaskWorker(storage::Store& store, domain::Clock& clock,
+             domain::DomainOptions options, std::chrono::milliseconds period,
+             bool tick_tasks)
+      : store_(store),
+        clock_(clock),
+        engine_(store, clock, options),
+        ttl_ms_(options.client_token_ttl_ms),
+        period_(period),
+        tick_tasks_(tick_tasks),
+        thread_([this] { Loop(); }) {}
+
+  ~TaskWorker() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    constexpr auto kPruneEvery = std::chrono::minutes(10);
+    auto next_prune = std::chrono::steady_clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      if (tick_tasks_) {
+        absl::Status s = engine_.Tick();
+        if (!s.ok()) LogError("task tick failed", s.ToString());
+      }
+      if (std::chrono::steady_clock::now() >= next_prune) {
+        absl::Status s = store_.PruneClientTokens(clock_.NowMs() - ttl_ms_);
+        if (!s.ok()) LogError("client token prune failed", s.ToString());
+        next_prune = std::chrono::steady_clock::now() + kPruneEvery;
+      }
+      lock.lock();
+      cv_.wait_for(lock, period_, [this] { return stop_; });
+    }
+  }
+
+  storage::Store& store_;
+  domain::Clock& clock_;
+  domain::TaskEngine engine_;  // used by the worker thread only
+  const int64_t ttl_ms_;
+  const std::chrono::milliseconds period_;
+  const bool tick_tasks_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+// "0.0.0.0:0" + 43121 -> "127.0.0.1:43121": an address a local client can
+// paste.
+std::string DialAddress(const std::string& listen, int port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return absl::StrCat(host, ":", port);
+}
+
+void PrintDemoBanner(const DemoAccount& demo, const std::string& address,
+                     const std::string& token_file) {
+  const std::string auth = absl::StrCat(
+      "grpcurl -plaintext -H 'authorization: Bearer ", demo.token, "'");
+  const std::string svc = absl::StrCat(address, " ecs.image.v1.ImageService/");
+  std::string out = absl::StrCat(
+      "\necsimage demo account (token kept in ", token_file, ")\n",
+      "  account id: ", demo.account_id, "\n", "  token:      ", demo.token,
+      "\n\nTry it:\n", "  grpcurl -plaintext ", address, " list\n", "  ", auth,
+      " ", svc, "DescribeRegions\n", "  ", auth,
+      " -d '{\"RegionId\":\"cn-hangzhou\",\"ImageName\":\"demo-image\","
+      "\"Size\":40}' ",
+      svc, "CreateImage\n",
+      "  # once DescribeImages shows it Available (a few seconds):\n", "  ",
+      auth,
+      " -d '{\"RegionId\":\"cn-hangzhou\",\"ImageId\":\"m-SOURCE\","
+      "\"DestinationRegionId\":\"cn-shanghai\","
+      "\"DestinationImageName\":\"demo-copy\"}' ",
+      svc, "CopyImage\n", "  ", auth,
+      " -d '{\"RegionId\":\"cn-shanghai\",\"Status\":\"Waiting,Creating\"}' ",
+      svc, "DescribeImages\n", "  ", auth,
+      " -d '{\"RegionId\":\"cn-shanghai\",\"ImageId\":\"m-COPY\"}' ", svc,
+      "CancelCopyImage\n", "  ", auth,
+      " -d '{\"RegionId\":\"cn-hangzhou\",\"ImageId\":\"m-SOURCE\"}' ", svc,
+      "DeleteImage\n\n");
+  std::cout << out << std::flush;
+}
+
+// Blocks until SIGTERM or SIGINT; returns its number.
+int WaitForSignal(const sigset_t& signals) {
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  return sig;
+}
+
+// Waits up to `seconds` unless another SIGTERM/SIGINT arrives first.
+void GracePeriod(const sigset_t& signals, int64_t seconds) {
+  if (seconds <= 0) return;
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (true) {
+    auto left = end - std::chrono::steady_clock::now();
+    if (left <= std::chrono::nanoseconds::zero()) return;
+    auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec ts{static_cast<time_t>(ns / 1000000000),
+                static_cast<long>(ns % 1000000000)};
+    int sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig > 0) return;
+    if (sig < 0 && errno == EAGAIN) return;
+  }
+}
+
+}  // namespace
+
+int RunServe(const std::vector<std::string>& args) {
+  ServeFlags f;
+  FlagSet flags("serve");
+  flags.String("db", &f.db, "SQLite database file");
+  flags.Bool("create-if-missing", &f.create_if_missing,
+             "create the database when the file does not exist (set false "
+             "in Kubernetes: a missing volume must not become a new, empty "
+             "database)");
+  flags.String("listen", &f.listen, "host:port to serve on; port 0 picks one");
+  flags.Bool("simulation-control", &f.simulation_control,
+             "register SimulationControl; tasks then move only when driven");
+  flags.Int("transfer-rate-mib", &f.transfer_rate_mib,
+            "simulated copy/import/export rate, MiB/s");
+  flags.Int("create-ms-per-gib", &f.create_ms_per_gib,
+            "simulated CreateImage snapshot time, ms per GiB");
+  flags.Int("max-running-copies", &f.max_running_copies,
+            "running copies per account and destination region");
+  flags.Int("image-quota", &f.image_quota,
+            "live custom images per account and region");
+  flags.Double("rate-limit-per-account", &f.rate_limit_per_account,
+               "calls per second per account (0: unlimited)");
+  flags.Int("max-threads", &f.max_threads, "upper bound of server threads");
+  flags.Int("max-receive-message-bytes", &f.max_receive_message_bytes,
+            "largest request accepted");
+  flags.Int("max-send-message-bytes", &f.max_send_message_bytes,
+            "largest response sent");
+  flags.Int("shutdown-grace-seconds", &f.shutdown_grace_seconds,
+            "after SIGTERM: time NOT_SERVING while still serving");
+  flags.Int("shutdown-deadline-seconds", &f.shutdown_deadline_seconds,
+            "then: time for in-flight calls before they are cancelled");
+  flags.Int("tick-ms", &f.tick_ms, "background task step, ms of real time");
+  flags.Bool("log-calls", &f.log_calls, "one JSON line per call on stderr");
+  if (int rc = ParseOrUsage(flags, args); rc >= 0) return rc;
+
+  // Before any thread exists, so that every thread inherits the mask and
+  // the signals reach sigwait below only.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<OpenedDb> db = OpenDatabase(f.db, f.create_if_missing);
+  if (!db.ok()) {
+    LogError("cannot open database", db.status().ToString());
+    return 1;
+  }
+  domain::SystemClock clock;
+  domain::RandomIdGenerator ids;
+  if (absl::Status s = domain::SeedCatalog(*db->store, clock.NowMs());
+      !s.ok()) {
+    LogError("cannot seed catalog", s.ToString());
+    return 1;
+  }
+  const std::string token_file = TokenFilePath(f.db);
+  if (db->created) {
+    absl::Status s = CreateDemoAccount(*db->store, clock, ids, token_file);
+    if (!s.ok()) {
+      LogError("cannot create demo account", s.ToString());
+      return 1;
+    }
+  }
+
+  domain::DomainOptions options;
+  options.transfer_rate_mib_per_s = f.transfer_rate_mib;
+  options.create_ms_per_gib = f.create_ms_per_gib;
+  options.max_running_copies = f.max_running_copies;
+  options.image_quota_per_region = f.image_quota;
+  domain::ImageDomain domain(*db->store, clock, ids, options);
+  domain::Authenticator authenticator(*db->store);
+
+  grpcapi::ServerOptions server_options;
+  server_options.listen_address = f.listen;
+  server_options.simulation_control = f.simulation_control;
+  server_options.max_threads = static_cast<int>(f.max_threads);
+  server_options.max_receive_message_bytes =
+      static_cast<int>(f.max_receive_message_bytes);
+  server_options.max_send_message_bytes =
+      static_cast<int>(f.max_send_message_bytes);
+  server_options.rate_limit_per_account = f.rate_limit_per_account;
+  server_options.log_calls = f.log_calls;
+  auto server = grpcapi::Server::Start(
+      server_options,
+      grpcapi::ServerDeps{domain, authenticator, ids, clock, nullptr});
+  if (!server.ok()) {
+    LogError("cannot start server", server.status().ToString());
+    return 1;
+  }
+  const int port = (*server)->port();
+  const std::string address = DialAddress(f.listen, port);
+
+  TaskWorker worker(*db->store, clock, options,
+                    std::chrono::milliseconds(f.tick_ms),
+                    /*tick_tasks=*/!f.simulation_control);
+
+  if (absl::StatusOr<DemoAccount> demo = ReadTokenFile(token_file); demo.ok()) {
+    PrintDemoBanner(*demo, address, token_file);
+  }
+  JsonLine()
+      .Str("level", "info")
+      .Str("msg", "started")
+      .Str("version", ECSIMAGE_VERSION)
+      .Str("listen", f.listen)
+      .Str("address", address)
+      .Int("port", port)
+      .Str("db", f.db)
+      .Int("schemaVersion", db->schema_version)
+      .Bool("newDatabase", db->created)
+      .Bool("simulationControl", f.simulation_control)
+      .Int("pid", getpid())
+      .Emit();
+
+  const int sig = WaitForSignal(signals);
+  JsonLine()
+      .Str("level", "info")
+      .Str("msg", "stopping")
+      .Str("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")
+      .Int("graceSeconds", f.shutdown_grace_seconds)
+      .Emit();
+  (*server)->SetServing(false);
+  GracePeriod(signals, f.shutdown_grace_seconds);
+  worker.Stop();
+  (*server)->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(f.shutdown_deadline_seconds));
+  server->reset();
+  db->store.reset();
+  JsonLine().Str("level", "info").Str("msg", "stopped").Emit();
+  return 0;
+}
+
+}  // namespace ecsimage::cmd

@@ -1,0 +1,88 @@
+// The shared wrapper every RPC goes through: RequestId, authentication,
+// optional per-account throttling, the domain call, the x-acs-request-id
+// trailer, status mapping, one access-log line and the CallObserver.
+//
+//   grpc::Status DeleteImage(grpc::ServerContext* ctx, const Req* req,
+//                            Resp* resp) override {
+//     return calls_.Run(ctx, kDeleteImage, *req, resp,
+//                       &domain::ImageDomain::DeleteImage);
+//   }
+#ifndef ECSIMAGE_SERVICE_GRPC_CALL_HANDLER_H_
+#define ECSIMAGE_SERVICE_GRPC_CALL_HANDLER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "service/domain/ids.h"
+#include "service/domain/image_domain.h"
+#include "service/grpc/call_observer.h"
+#include "service/grpc/rate_limiter.h"
+
+namespace ecsimage::grpcapi {
+
+// Trailing metadata that carries the RequestId of every response.
+inline constexpr char kRequestIdTrailer[] = "x-acs-request-id";
+
+struct CallDeps {
+  domain::ImageDomain& domain;
+  domain::Authenticator& authenticator;
+  domain::IdGenerator& ids;
+  AccountRateLimiter* rate_limiter = nullptr;  // null: no throttling
+  CallObserver* observer = nullptr;            // null: no metrics
+  bool log_calls = true;                       // the access log
+};
+
+class CallHandler {
+ public:
+  explicit CallHandler(CallDeps deps) : deps_(deps) {}
+
+  template <typename Req, typename Resp>
+  using DomainMethod = absl::Status (domain::ImageDomain::*)(
+      const domain::Caller&, const Req&, Resp*);
+
+  // `method` is the full gRPC method name, "/pkg.Service/Method".
+  template <typename Req, typename Resp>
+  grpc::Status Run(grpc::ServerContext* context, std::string_view method,
+                   const Req& request, Resp* response,
+                   DomainMethod<Req, Resp> fn) {
+    Call call = Begin(context);
+    absl::Status status = Admit(context, &call);
+    if (status.ok()) {
+      domain::Caller caller;
+      caller.account_id = call.account_id;
+      caller.abandoned = [context] { return Abandoned(context); };
+      status = (deps_.domain.*fn)(caller, request, response);
+    }
+    if (status.ok()) response->set_request_id(call.request_id);
+    return Finish(context, method, call, status);
+  }
+
+ private:
+  struct Call {
+    std::string request_id;
+    std::string account_id;
+    std::chrono::steady_clock::time_point start;
+  };
+
+  static bool Abandoned(grpc::ServerContext* context);
+
+  Call Begin(grpc::ServerContext* context);
+  // Authentication, then throttling; sets call->account_id.
+  absl::Status Admit(grpc::ServerContext* context, Call* call);
+  grpc::Status Finish(grpc::ServerContext* context, std::string_view method,
+                      const Call& call, const absl::Status& status);
+
+  CallDeps deps_;
+};
+
+// The token of an "authorization: Bearer <token>" header; "" when the header
+// is missing or has another shape.
+std::string BearerToken(const grpc::ServerContext& context);
+
+}  // namespace ecsimage::grpcapi
+
+#endif  // ECSIMAGE_SERVICE_GRPC_CALL_HANDLER_H_

@@ -1,0 +1,27 @@
+#include "service/grpc/instance_service_impl.h"
+
+namespace ecsimage::grpcapi {
+
+grpc::Status InstanceServiceImpl::RunInstances(
+    grpc::ServerContext* context, const v1::RunInstancesRequest* request,
+    v1::RunInstancesResponse* response) {
+  return calls_.Run(context, "/ecs.image.v1.InstanceService/RunInstances",
+                    *request, response, &domain::ImageDomain::RunInstances);
+}
+
+grpc::Status InstanceServiceImpl::DeleteInstance(
+    grpc::ServerContext* context, const v1::DeleteInstanceRequest* request,
+    v1::DeleteInstanceResponse* response) {
+  return calls_.Run(context, "/ecs.image.v1.InstanceService/DeleteInstance",
+                    *request, response, &domain::ImageDomain::DeleteInstance);
+}
+
+grpc::Status InstanceServiceImpl::DescribeInstances(
+    grpc::ServerContext* context, const v1::DescribeInstancesRequest* request,
+    v1::DescribeInstancesResponse* response) {
+  return calls_.Run(context, "/ecs.image.v1.InstanceService/DescribeInstances",
+                    *request, response,
+                    &domain::ImageDomain::DescribeInstances);
+}
+
+}  // namespace ecsimage::grpcapi

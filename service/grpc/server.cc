@@ -1,0 +1,132 @@
+#include "service/grpc/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+
+#include <mutex>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "grpc/health/v1/health.pb.h"
+#include "service/grpc/image_service_impl.h"
+#include "service/grpc/instance_service_impl.h"
+#include "service/grpc/simulation_service_impl.h"
+
+namespace ecsimage::grpcapi {
+namespace {
+
+constexpr char kImageServiceName[] = "ecs.image.v1.ImageService";
+constexpr char kInstanceServiceName[] = "ecs.image.v1.InstanceService";
+constexpr char kSimulationServiceName[] = "ecs.image.v1.SimulationControl";
+
+// Process-wide gRPC switches; must run before the first ServerBuilder.
+void InitGrpcOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    // Reflection answers from the generated pool, which only holds files
+    // whose generated code is linked. Naming a descriptor of each keeps
+    // error_details.proto and health.proto in the binary, so grpcurl can
+    // decode error details and call Health without .proto files.
+    (void)google::rpc::ErrorInfo::descriptor();
+    (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  });
+}
+
+}  // namespace
+
+Server::Server(const ServerOptions& options, ServerDeps deps) {
+  if (options.rate_limit_per_account > 0) {
+    rate_limiter_ = std::make_unique<AccountRateLimiter>(
+        options.rate_limit_per_account, options.rate_limit_per_account,
+        deps.clock);
+  }
+  calls_ = std::make_unique<CallHandler>(
+      CallDeps{deps.domain, deps.authenticator, deps.ids, rate_limiter_.get(),
+               deps.observer, options.log_calls});
+  image_service_ = std::make_unique<ImageServiceImpl>(*calls_);
+  instance_service_ = std::make_unique<InstanceServiceImpl>(*calls_);
+  if (options.simulation_control) {
+    simulation_service_ = std::make_unique<SimulationServiceImpl>(*calls_);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerOptions& options, ServerDeps deps) {
+  InitGrpcOnce();
+  std::unique_ptr<Server> s(new Server(options, deps));
+
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(options.listen_address,
+                           grpc::InsecureServerCredentials(), &selected_port);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_send_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             options.keepalive_time_ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             options.keepalive_timeout_ms);
+  // Clients may ping every 10 s without being told off.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             options.max_connection_age_ms);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             options.max_connection_age_grace_ms);
+
+  // The sync server spawns a thread per concurrent call unless bounded;
+  // pollers count against the quota, so keep them few.
+  grpc::ResourceQuota quota("ecsimage");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS,
+                              1);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);
+
+  builder.RegisterService(s->image_service_.get());
+  builder.RegisterService(s->instance_service_.get());
+  if (s->simulation_service_ != nullptr) {
+    builder.RegisterService(s->simulation_service_.get());
+  }
+
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || selected_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address));
+  }
+  s->port_ = selected_port;
+  s->SetServing(true);
+  return s;
+}
+
+Server::~Server() { Shutdown(std::chrono::system_clock::now()); }
+
+void Server::SetServing(bool serving) {
+  grpc::HealthCheckServiceInterface* health =
+      server_ == nullptr ? nullptr : server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(kImageServiceName, serving);
+  health->SetServingStatus(kInstanceServiceName, serving);
+  if (simulation_service_ != nullptr) {
+    health->SetServingStatus(kSimulationServiceName, serving);
+  }
+}
+
+void Server::Shutdown(std::chrono::system_clock::time_point deadline) {
+  std::lock_guard<std::mutex> lock(shutdown_mu_);
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  SetServing(false);
+  server_->Shutdown(deadline);
+  server_->Wait();
+}
+
+}  // namespace ecsimage::grpcapi

@@ -1,0 +1,97 @@
+// The gRPC server: ImageService, InstanceService, SimulationControl (only
+// when asked), grpc.health.v1.Health (service "" and each API service) and
+// server reflection, which also serves google/rpc/error_details.proto and
+// grpc/health/v1/health.proto so grpcurl needs no .proto files.
+#ifndef ECSIMAGE_SERVICE_GRPC_SERVER_H_
+#define ECSIMAGE_SERVICE_GRPC_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "service/domain/clock.h"
+#include "service/domain/ids.h"
+#include "service/domain/image_domain.h"
+#include "service/grpc/call_handler.h"
+#include "service/grpc/call_observer.h"
+#include "service/grpc/rate_limiter.h"
+
+namespace ecsimage::grpcapi {
+
+struct ServerOptions {
+  // host:port; port 0 picks a free port (see Server::port()).
+  std::string listen_address = "127.0.0.1:50051";
+  // Registers SimulationControl.
+  bool simulation_control = false;
+  int max_receive_message_bytes = 4 * 1024 * 1024;
+  int max_send_message_bytes = 16 * 1024 * 1024;
+  // Upper bound of server threads (handlers and pollers).
+  int max_threads = 64;
+  // Server pings an idle connection this often and drops it when the ping is
+  // not answered within the timeout.
+  int keepalive_time_ms = 5 * 60 * 1000;
+  int keepalive_timeout_ms = 20 * 1000;
+  // Connections are closed gracefully after this age so that clients spread
+  // over new pods; in-flight calls get the grace period to finish.
+  int max_connection_age_ms = 30 * 60 * 1000;
+  int max_connection_age_grace_ms = 5 * 60 * 1000;
+  // Calls per second and account; 0 disables throttling.
+  double rate_limit_per_account = 0;
+  // Access log: one JSON line per call on stderr.
+  bool log_calls = true;
+};
+
+struct ServerDeps {
+  domain::ImageDomain& domain;
+  domain::Authenticator& authenticator;
+  domain::IdGenerator& ids;
+  // Time of the rate limiter's buckets.
+  domain::Clock& clock;
+  CallObserver* observer = nullptr;
+};
+
+class Server {
+ public:
+  // Builds and starts the server; fails when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      const ServerOptions& options, ServerDeps deps);
+
+  // Shuts down at once if Shutdown was not called.
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound port (the chosen one when the address asked for port 0).
+  int port() const { return port_; }
+
+  // Health of "" and every API service: SERVING or NOT_SERVING. Calls keep
+  // being served either way; NOT_SERVING tells probes and balancers to go.
+  void SetServing(bool serving);
+
+  // Stops accepting calls, lets in-flight calls finish until `deadline`,
+  // then cancels the rest and waits for the handlers to return. Idempotent.
+  void Shutdown(std::chrono::system_clock::time_point deadline);
+
+ private:
+  Server(const ServerOptions& options, ServerDeps deps);
+
+  std::unique_ptr<AccountRateLimiter> rate_limiter_;
+  std::unique_ptr<CallHandler> calls_;
+  std::unique_ptr<grpc::Service> image_service_;
+  std::unique_ptr<grpc::Service> instance_service_;
+  std::unique_ptr<grpc::Service> simulation_service_;  // may be null
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;  // guarded by shutdown_mu_
+};
+
+}  // namespace ecsimage::grpcapi
+
+#endif  // ECSIMAGE_SERVICE_GRPC_SERVER_H_

@@ -1,0 +1,401 @@
+// The `ecsimage` binary as an operator runs it: `account create`, `migrate`,
+// and `serve` on a free port through its SIGTERM sequence. No sleeps: every
+// wait is on a condition (a log line, a health answer, a pipe's end) with a
+// deadline.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ecs/image/v1/image_service.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/testing/reflection_client.h"
+
+extern char** environ;
+
+namespace ecsimage {
+namespace {
+
+namespace v1 = ::ecs::image::v1;
+using ::testing::HasSubstr;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kTimeout = std::chrono::seconds(30);
+
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+        "/ecsimage_bin_XXXXXX";
+    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child process with its stdout and stderr on pipes.
+class Child {
+ public:
+  Child(const std::vector<std::string>& args,
+        const std::vector<std::string>& extra_env = {}) {
+    int out[2];
+    int err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2";
+      return;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+    // The test process may block signals; the child starts clean.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+
+    std::vector<std::string> argv_strings = {ECSIMAGE_BINARY};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& s : argv_strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string(*e).rfind("ECSIMAGE_", 0) != 0) env_strings.push_back(*e);
+    }
+    env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> envp;
+    for (std::string& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+
+    int rc = posix_spawn(&pid_, ECSIMAGE_BINARY, &actions, &attr, argv.data(),
+                         envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(out[1]);
+    ::close(err[1]);
+    out_fd_ = out[0];
+    err_fd_ = err[0];
+    if (rc != 0) {
+      ADD_FAILURE() << "posix_spawn: " << rc;
+      pid_ = -1;
+    }
+  }
+
+  ~Child() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (out_fd_ >= 0) ::close(out_fd_);
+    if (err_fd_ >= 0) ::close(err_fd_);
+  }
+
+  pid_t pid() const { return pid_; }
+
+  // The next stderr line, or nullopt at EOF or when `deadline` passed.
+  std::optional<std::string> NextErrLine(Clock::time_point deadline) {
+    while (true) {
+      size_t nl = err_buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = err_buf_.substr(0, nl);
+        err_buf_.erase(0, nl + 1);
+        err_text_ += line + "\n";
+        return line;
+      }
+      if (err_eof_) return std::nullopt;
+      if (!Fill(err_fd_, &err_buf_, &err_eof_, deadline, &out_buf_)) {
+        return std::nullopt;
+      }
+    }
+  }
+
+  // Reads stderr until a line contains `needle`.
+  std::optional<std::string> WaitForErrLine(const std::string& needle,
+                                            Clock::time_point deadline) {
+    while (std::optional<std::string> line = NextErrLine(deadline)) {
+      if (line->find(needle) != std::string::npos) return line;
+    }
+    return std::nullopt;
+  }
+
+  // Reads both pipes to EOF and reaps the child; its exit code, or -1 on
+  // timeout or a signal.
+  int Wait(Clock::time_point deadline) {
+    while (!err_eof_ || !out_eof_) {
+      if (!err_eof_) {
+        while (NextErrLine(deadline)) {
+        }
+        if (!err_eof_) return -1;
+      }
+      if (!out_eof_ &&
+          !Fill(out_fd_, &out_buf_, &out_eof_, deadline, nullptr)) {
+        return -1;
+      }
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) != pid_) return -1;
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  // Everything read so far.
+  const std::string& out() const { return out_buf_; }
+  std::string err() const { return err_text_ + err_buf_; }
+
+ private:
+  // Reads what `fd` has; meanwhile drains stdout into `side` so the child
+  // never blocks on a full pipe. False on timeout.
+  bool Fill(int fd, std::string* buf, bool* eof, Clock::time_point deadline,
+            std::string* side) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {out_fd_, POLLIN, 0}};
+    const int nfds = (side != nullptr && fd != out_fd_ && !out_eof_) ? 2 : 1;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    int n = ::poll(fds, nfds, static_cast<int>(left.count()));
+    if (n <= 0) return n < 0 && errno == EINTR;
+    char chunk[4096];
+    if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP)) != 0) {
+      ssize_t r = ::read(out_fd_, chunk, sizeof(chunk));
+      if (r > 0) {
+        side->append(chunk, static_cast<size_t>(r));
+      } else {
+        out_eof_ = true;
+      }
+    }
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      ssize_t r = ::read(fd, chunk, sizeof(chunk));
+      if (r > 0) {
+        buf->append(chunk, static_cast<size_t>(r));
+      } else {
+        *eof = true;
+      }
+    }
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  bool out_eof_ = false;
+  bool err_eof_ = false;
+  std::string out_buf_;
+  std::string err_buf_;
+  std::string err_text_;
+};
+
+// Runs to completion.
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+Result RunBinary(const std::vector<std::string>& args,
+                 const std::vector<std::string>& env = {}) {
+  Child child(args, env);
+  int code = child.Wait(Clock::now() + kTimeout);
+  return {code, child.out(), child.err()};
+}
+
+const std::regex kAccountLine(
+    R"(\{"account_id":"[0-9]{16}","token":"[A-Za-z0-9_-]{20,}"\}\n)");
+
+TEST(BinaryTest, AccountCreatePrintsExactlyOneJsonLine) {
+  TempDir dir;
+  const std::string db = dir.path() + "/e.db";
+  Result migrate = RunBinary({"migrate", "--db", db});
+  ASSERT_EQ(migrate.code, 0) << migrate.err;
+  EXPECT_THAT(migrate.err, HasSubstr("\"schemaVersion\":"));
+
+  Result created =
+      RunBinary({"account", "create", "--name", "alice", "--db", db});
+  ASSERT_EQ(created.code, 0) << created.err;
+  EXPECT_TRUE(std::regex_match(created.out, kAccountLine)) << created.out;
+
+  // Flags also come from ECSIMAGE_* variables.
+  Result from_env = RunBinary({"account", "create"},
+                              {"ECSIMAGE_DB=" + db, "ECSIMAGE_NAME=bob"});
+  ASSERT_EQ(from_env.code, 0) << from_env.err;
+  EXPECT_TRUE(std::regex_match(from_env.out, kAccountLine)) << from_env.out;
+  EXPECT_NE(from_env.out, created.out);
+}
+
+TEST(BinaryTest, AccountCreateRefusesAMissingDatabase) {
+  TempDir dir;
+  const std::string db = dir.path() + "/missing/e.db";
+  Result r = RunBinary({"account", "create", "--name", "alice", "--db", db});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("does not exist"));
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
+
+TEST(BinaryTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(RunBinary({}).code, 2);
+  EXPECT_EQ(RunBinary({"frobnicate"}).code, 2);
+  EXPECT_EQ(RunBinary({"serve", "--no-such-flag"}).code, 2);
+  EXPECT_EQ(RunBinary({"account", "create"}).code, 2);  // --name missing
+  Result help = RunBinary({"serve", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.out, HasSubstr("ECSIMAGE_LISTEN"));
+}
+
+TEST(BinaryTest, ServeRefusesToCreateWhenToldNotTo) {
+  TempDir dir;
+  const std::string db = dir.path() + "/e.db";
+  Result r = RunBinary({"serve", "--db", db, "--listen", "127.0.0.1:0",
+                        "--create-if-missing=false"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(
+    grpc::health::v1::Health::Stub& stub) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status =
+      stub.Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+  if (!status.ok()) return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  return response.status();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(BinaryTest, ServeOnAFreePortDrainsAndExitsZeroOnSigterm) {
+  TempDir dir;
+  const std::string db = dir.path() + "/data/e.db";  // directory created
+  Child serve({"serve", "--listen", "127.0.0.1:0", "--shutdown-grace-seconds",
+               "30", "--log-calls=false"},
+              {"ECSIMAGE_DB=" + db});
+  std::optional<std::string> started =
+      serve.WaitForErrLine("\"msg\":\"started\"", Clock::now() + kTimeout);
+  ASSERT_TRUE(started.has_value()) << serve.err();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*started, m, std::regex(R"("port":(\d+))")))
+      << *started;
+  const std::string address = "127.0.0.1:" + m[1].str();
+  EXPECT_THAT(*started, HasSubstr("\"schemaVersion\":"));
+  EXPECT_THAT(*started, HasSubstr("\"newDatabase\":true"));
+
+  // The demo account: its token file is private and works.
+  const std::string token_file = db + ".token";
+  struct stat st;
+  ASSERT_EQ(::stat(token_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::smatch t;
+  const std::string token_json = ReadFile(token_file);
+  ASSERT_TRUE(
+      std::regex_search(token_json, t, std::regex(R"("token":"([^"]+)\")")));
+  const std::string token = t[1].str();
+
+  auto channel =
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(
+      channel->WaitForConnected(std::chrono::system_clock::now() + kTimeout));
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  EXPECT_EQ(Health(*health), grpc::health::v1::HealthCheckResponse::SERVING);
+  auto images = v1::ImageService::NewStub(channel);
+  auto describe = [&] {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    v1::DescribeRegionsResponse response;
+    return images->DescribeRegions(&context, v1::DescribeRegionsRequest(),
+                                   &response);
+  };
+  EXPECT_TRUE(describe().ok());
+  // The shipped binary (not only the test's) serves the descriptors grpcurl
+  // needs: the services, error details and health.
+  EXPECT_THAT(testing::ListServices(channel),
+              ::testing::IsSupersetOf({"ecs.image.v1.ImageService",
+                                       "ecs.image.v1.InstanceService",
+                                       "grpc.health.v1.Health"}));
+  EXPECT_THAT(
+      testing::ListServices(channel),
+      ::testing::Not(::testing::Contains("ecs.image.v1.SimulationControl")));
+  EXPECT_THAT(testing::FilesContainingSymbol(channel, "google.rpc.ErrorInfo"),
+              ::testing::Contains("google/rpc/error_details.proto"));
+  EXPECT_THAT(testing::FilesContainingSymbol(channel, "grpc.health.v1.Health"),
+              ::testing::Contains("grpc/health/v1/health.proto"));
+
+  ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
+  ASSERT_TRUE(
+      serve.WaitForErrLine("\"msg\":\"stopping\"", Clock::now() + kTimeout)
+          .has_value())
+      << serve.err();
+  // During the grace period: NOT_SERVING, and calls are still answered.
+  const auto until = Clock::now() + kTimeout;
+  auto seen = grpc::health::v1::HealthCheckResponse::SERVING;
+  while (Clock::now() < until &&
+         (seen = Health(*health)) ==
+             grpc::health::v1::HealthCheckResponse::SERVING) {
+  }
+  EXPECT_EQ(seen, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_TRUE(describe().ok());
+
+  // An idle client acks the server's GOAWAY ping only when its backup
+  // poller runs (every 5 s), which would hold Shutdown that long: hang up.
+  health.reset();
+  images.reset();
+  channel.reset();
+  // A second signal ends the grace period early.
+  ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
+  EXPECT_EQ(serve.Wait(Clock::now() + kTimeout), 0) << serve.err();
+  EXPECT_THAT(serve.err(), HasSubstr("\"msg\":\"stopped\""));
+  // The banner names the account and ready-to-paste commands.
+  EXPECT_THAT(serve.out(), HasSubstr(token));
+  EXPECT_THAT(serve.out(),
+              HasSubstr("grpcurl -plaintext " + address + " list"));
+  EXPECT_THAT(serve.out(), HasSubstr("ImageService/CancelCopyImage"));
+  EXPECT_THAT(serve.err(), ::testing::Not(HasSubstr(token)));
+
+  // Restart on the same database: no new account, the same banner.
+  Child again({"serve", "--db", db, "--listen", "127.0.0.1:0",
+               "--shutdown-grace-seconds", "0"});
+  std::optional<std::string> restarted =
+      again.WaitForErrLine("\"msg\":\"started\"", Clock::now() + kTimeout);
+  ASSERT_TRUE(restarted.has_value()) << again.err();
+  EXPECT_THAT(*restarted, HasSubstr("\"newDatabase\":false"));
+  ASSERT_EQ(::kill(again.pid(), SIGINT), 0);
+  EXPECT_EQ(again.Wait(Clock::now() + kTimeout), 0) << again.err();
+  EXPECT_THAT(again.out(), HasSubstr(token));
+  EXPECT_EQ(ReadFile(token_file), token_json);
+}
+
+}  // namespace
+}  // namespace ecsimage
