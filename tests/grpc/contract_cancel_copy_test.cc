@@ -284,5 +284,32 @@ TEST_F(CancelCopyImageTest, GranteeCannotCancelAnImageSharedWithIt) {
   ExpectImageNotFound(TryCancelCopy(bob_, kRegion, copy), copy);
 }
 
+TEST_F(CancelCopyImageTest, PhaseErrorsNameTheImageRegionAndPhase) {
+  for (std::string phase :
+       {"PREPARING", "REGISTERING", "SUCCEEDED", "FAILED", "CANCELLING"}) {
+    SCOPED_TRACE(phase);
+    std::string src = CreateAvailableImage(alice_);
+    std::string copy = StartCopy(alice_, src);
+    AdvanceCopyTo(alice_, copy, phase);
+    Decoded d = TryCancelCopy(alice_, kOtherRegion, copy);
+    EXPECT_EQ(d.ecs_code(), "IncorrectImageStatus");
+    EXPECT_EQ(MetaOf(d, "imageId"), copy);
+    EXPECT_EQ(MetaOf(d, "regionId"), kOtherRegion);
+    EXPECT_EQ(MetaOf(d, "copyPhase"), phase);
+    ASSERT_TRUE(d.has_precondition_failure);
+    EXPECT_NE(d.precondition_failure.DebugString().find(copy),
+              std::string::npos);
+  }
+}
+
+TEST_F(CancelCopyImageTest, DeleteBlockerNamesTheImage) {
+  std::string src = CreateAvailableImage(alice_);
+  std::string copy = StartCopy(alice_, src);
+  Decoded d = TryDelete(alice_, kRegion, src);
+  EXPECT_EQ(d.ecs_code(), "OperationDenied.ImageCopying");
+  EXPECT_EQ(MetaOf(d, "imageId"), src);
+  EXPECT_EQ(MetaOf(d, "regionId"), kRegion);
+}
+
 }  // namespace
 }  // namespace ecsimage::testing::contract
