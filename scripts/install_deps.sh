@@ -9,6 +9,7 @@ PACKAGES=(
   libabsl-dev libsqlite3-dev sqlite3 libssl-dev libcpp-httplib-dev
   golang-github-gogo-googleapis-dev grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
   python3-grpcio python3-protobuf
 )
 PACKAGES+=("$@")

@@ -330,7 +330,30 @@ SqliteStoreStats SqliteStore::stats() const {
   s.commits = w.commits;
   s.failed_commits = w.failed_commits;
   s.writes = w.writes;
+  s.queue_depth = w.queue_depth;
   return s;
+}
+
+absl::StatusOr<std::vector<ActiveTaskCount>> SqliteStore::CountActiveTasks() {
+  ReaderLease conn(AcquireReader(), [this](std::unique_ptr<Connection> c) {
+    ReleaseReader(std::move(c));
+  });
+  ASSIGN_OR_RETURN(
+      Stmt q,
+      conn->Prepare(
+          "SELECT 'copy', phase, COUNT(*) FROM copy_tasks "
+          "WHERE phase NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED') "
+          "GROUP BY phase "
+          "UNION ALL "
+          "SELECT action, status, COUNT(*) FROM io_tasks "
+          "WHERE status IN ('Waiting', 'Processing') GROUP BY action, status"));
+  std::vector<ActiveTaskCount> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back({q.Text(0), q.Text(1), q.Int(2)});
+  }
+  return out;
 }
 
 }  // namespace ecsimage::storage

@@ -60,6 +60,15 @@ struct SqliteStoreStats {
   uint64_t commits = 0;
   uint64_t failed_commits = 0;
   uint64_t writes = 0;
+  uint64_t queue_depth = 0;  // writes waiting for the writer
+};
+
+// Non-terminal tasks in one state, for metrics: kind "copy" (state = phase)
+// or "ImportImage"/"ExportImage" (state = task status).
+struct ActiveTaskCount {
+  std::string kind;
+  std::string state;
+  int64_t count = 0;
 };
 
 class SqliteStore final : public Store {
@@ -100,6 +109,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<int64_t> DatabaseBytes() override;
 
   SqliteStoreStats stats() const;
+  // Counts over the partial indexes of active tasks (never all tasks).
+  absl::StatusOr<std::vector<ActiveTaskCount>> CountActiveTasks();
   // The pragmas every connection read back at open (writer first).
   const std::vector<ConnectionSettings>& connection_settings() const {
     return settings_;

@@ -43,6 +43,8 @@ WriterStats Writer::stats() const {
   s.commits = commits_.load(std::memory_order_relaxed);
   s.failed_commits = failed_commits_.load(std::memory_order_relaxed);
   s.writes = writes_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mu_);
+  s.queue_depth = queue_.size();
   return s;
 }
 

@@ -42,7 +42,8 @@ struct WriterOptions {
 struct WriterStats {
   uint64_t commits = 0;  // transactions that committed
   uint64_t failed_commits = 0;
-  uint64_t writes = 0;  // callbacks run
+  uint64_t writes = 0;       // callbacks run
+  uint64_t queue_depth = 0;  // writes waiting for the writer right now
 };
 
 class Writer {
@@ -86,7 +87,7 @@ class Writer {
   SqliteTxn txn_;
   const WriterOptions options_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

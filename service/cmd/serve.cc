@@ -26,6 +26,8 @@
 #include "service/domain/image_domain.h"
 #include "service/grpc/json_log.h"
 #include "service/grpc/server.h"
+#include "service/metrics/metrics_http_server.h"
+#include "service/metrics/service_metrics.h"
 
 #ifndef ECSIMAGE_VERSION
 #define ECSIMAGE_VERSION "dev"
@@ -53,6 +55,7 @@ struct ServeFlags {
   int64_t shutdown_deadline_seconds = 10;
   int64_t tick_ms = 200;
   bool log_calls = true;
+  std::string metrics_listen;  // "" = no metrics endpoint
 };
 
 void LogError(std::string_view msg, std::string_view detail) {
@@ -216,6 +219,8 @@ int RunServe(const std::vector<std::string>& args) {
             "then: time for in-flight calls before they are cancelled");
   flags.Int("tick-ms", &f.tick_ms, "background task step, ms of real time");
   flags.Bool("log-calls", &f.log_calls, "one JSON line per call on stderr");
+  flags.String("metrics-listen", &f.metrics_listen,
+               "host:port of the Prometheus /metrics endpoint (empty: off)");
   if (int rc = ParseOrUsage(flags, args); rc >= 0) return rc;
 
   // Before any thread exists, so that every thread inherits the mask and
@@ -255,6 +260,42 @@ int RunServe(const std::vector<std::string>& args) {
   domain::ImageDomain domain(*db->store, clock, ids, options);
   domain::Authenticator authenticator(*db->store);
 
+  // Metrics: calls through the CallObserver, the rest read at scrape time.
+  metrics::ServiceMetrics service_metrics;
+  storage::SqliteStore* store = db->store.get();
+  service_metrics.AddGauge(metrics::kDatabaseSizeGauge,
+                           "Database file plus WAL, bytes.",
+                           metrics::FileSizeSum({f.db, f.db + "-wal"}));
+  service_metrics.AddGauge(
+      metrics::kQueueDepthGauge, "Writes waiting for the single writer.",
+      [store] { return static_cast<double>(store->stats().queue_depth); });
+  service_metrics.AddGauge(
+      "ecsimage_write_commits_total_gauge",
+      "Write transactions committed since start.",
+      [store] { return static_cast<double>(store->stats().commits); });
+  service_metrics.AddLabeledGauge(
+      metrics::kTasksGauge, "Tasks not yet finished, by kind and state.",
+      "state", [store] {
+        metrics::LabeledValues values;
+        auto counts = store->CountActiveTasks();
+        if (!counts.ok()) return values;
+        for (const auto& c : *counts) {
+          values.emplace_back(absl::StrCat(c.kind, ":", c.state),
+                              static_cast<double>(c.count));
+        }
+        return values;
+      });
+  std::unique_ptr<metrics::MetricsHttpServer> metrics_server;
+  if (!f.metrics_listen.empty()) {
+    auto started =
+        metrics::MetricsHttpServer::Start(f.metrics_listen, service_metrics);
+    if (!started.ok()) {
+      LogError("cannot start metrics endpoint", started.status().ToString());
+      return 1;
+    }
+    metrics_server = *std::move(started);
+  }
+
   grpcapi::ServerOptions server_options;
   server_options.listen_address = f.listen;
   server_options.simulation_control = f.simulation_control;
@@ -267,7 +308,7 @@ int RunServe(const std::vector<std::string>& args) {
   server_options.log_calls = f.log_calls;
   auto server = grpcapi::Server::Start(
       server_options,
-      grpcapi::ServerDeps{domain, authenticator, ids, clock, nullptr});
+      grpcapi::ServerDeps{domain, authenticator, ids, clock, &service_metrics});
   if (!server.ok()) {
     LogError("cannot start server", server.status().ToString());
     return 1;
@@ -289,6 +330,7 @@ int RunServe(const std::vector<std::string>& args) {
       .Str("listen", f.listen)
       .Str("address", address)
       .Int("port", port)
+      .Int("metricsPort", metrics_server ? metrics_server->port() : 0)
       .Str("db", f.db)
       .Int("schemaVersion", db->schema_version)
       .Bool("newDatabase", db->created)
@@ -309,6 +351,7 @@ int RunServe(const std::vector<std::string>& args) {
   (*server)->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::seconds(f.shutdown_deadline_seconds));
   server->reset();
+  if (metrics_server) metrics_server->Stop();
   db->store.reset();
   JsonLine().Str("level", "info").Str("msg", "stopped").Emit();
   return 0;
