@@ -311,5 +311,13 @@ TEST_F(CancelCopyImageTest, DeleteBlockerNamesTheImage) {
   EXPECT_EQ(MetaOf(d, "regionId"), kRegion);
 }
 
+TEST_F(CancelCopyImageTest, MissingParameterComesBeforeUnknownRegion) {
+  ExpectMissingParameter(TryCancelCopy(alice_, "cn-nowhere", ""), "ImageId");
+}
+
+TEST_F(CancelCopyImageTest, UnknownRegionComesBeforeUnknownImage) {
+  ExpectRegionNotFound(TryCancelCopy(alice_, "cn-nowhere", UnknownImageId()));
+}
+
 }  // namespace
 }  // namespace ecsimage::testing::contract

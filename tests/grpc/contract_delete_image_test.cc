@@ -332,5 +332,22 @@ TEST_F(DeleteImageTest, OwnInstanceIdsShownButGranteeInstanceIdsHidden) {
   }
 }
 
+TEST_F(DeleteImageTest, MissingParameterComesBeforeUnknownRegion) {
+  ExpectMissingParameter(TryDelete(alice_, "xx-nowhere-1", ""), "ImageId");
+}
+
+TEST_F(DeleteImageTest, UnknownRegionComesBeforeTheTombstoneRule) {
+  std::string id = CreateAvailableImage(alice_);
+  EXPECT_CALL_OK(TryDelete(alice_, kRegion, id));
+  ExpectRegionNotFound(TryDelete(alice_, "xx-nowhere-1", id));
+  ExpectRegionNotFound(TryDelete(alice_, "xx-nowhere-1", UnknownImageId()));
+}
+
+TEST_F(DeleteImageTest, TombstoneInAnotherRegionIsImageNotFound) {
+  std::string id = CreateAvailableImage(alice_);
+  EXPECT_CALL_OK(TryDelete(alice_, kRegion, id));
+  ExpectImageNotFound(TryDelete(alice_, kOtherRegion, id), id);
+}
+
 }  // namespace
 }  // namespace ecsimage::testing::contract
