@@ -18,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -26,9 +27,11 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -49,9 +52,12 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "util/status_macros.h"
 
-ABSL_FLAG(std::string, scenario, "health",
-          "health | describe | delete | cancel | copy | share | startup | "
-          "suite (all of them at every --sizes, with targets)");
+ABSL_FLAG(
+    std::string, scenario, "health",
+    "health | regions (DescribeRegions: the cheapest authenticated RPC) | "
+    "describe | delete | cancel | copy | share | startup | "
+    "delete_direct (DeleteImage into the domain, no gRPC) | suite (all "
+    "of them at every --sizes, with targets)");
 ABSL_FLAG(int64_t, images, 1000,
           "images in the database (all scenarios but suite)");
 ABSL_FLAG(std::string, sizes, "1000,100000,1000000",
@@ -180,6 +186,15 @@ class Rpcs {
         ch, &v1::ImageService::Stub::PrepareAsyncModifyImageSharePermission,
         std::move(req), [](const v1::ModifyImageSharePermissionResponse& r) {
           return !r.request_id().empty();
+        });
+  }
+
+  // The cheapest authenticated RPC: token lookup plus a tiny read.
+  std::unique_ptr<Call> Regions(int ch) const {
+    return Make<v1::DescribeRegionsRequest, v1::DescribeRegionsResponse>(
+        ch, &v1::ImageService::Stub::PrepareAsyncDescribeRegions,
+        v1::DescribeRegionsRequest(), [](const v1::DescribeRegionsResponse& r) {
+          return r.regions_size() >= 5;
         });
   }
 
@@ -360,9 +375,9 @@ std::string MeasurementJson(const Measurement& m) {
 }
 
 std::vector<std::string> TableHeader() {
-  return {"scenario", "images",   "commit", "conc",     "calls",
-          "calls/s",  "health/s", "ratio",  "p50 ms",   "p90 ms",
-          "p99 ms",   "p99.9 ms", "err",    "w/commit", "check"};
+  return {"scenario",   "images", "commit",   "conc",   "calls",  "calls/s",
+          "health/s",   "ratio",  "p50 ms",   "p90 ms", "p99 ms", "p99.9 ms",
+          "health p99", "err",    "w/commit", "check"};
 }
 
 std::vector<std::string> TableRow(const Measurement& m) {
@@ -381,6 +396,7 @@ std::vector<std::string> TableRow(const Measurement& m) {
       Fixed(r.Percentile(90), 2),
       Fixed(r.Percentile(99), 2),
       Fixed(r.Percentile(99.9), 2),
+      Fixed(m.health.Percentile(99), 2),
       absl::StrCat(r.errors),
       m.commits > 0 ? Fixed(static_cast<double>(m.writes) / m.commits, 1) : "-",
       m.effects < 0 ? "-" : (m.verified ? "ok" : "MISMATCH")};
@@ -413,9 +429,11 @@ absl::StatusOr<Measurement> Measure(Session& s, const std::string& scenario,
   m.owner_live_images = counts.owner_live_in_region;
   const int num_channels = static_cast<int>(s.channels.size());
   Rpcs* rpcs = s.rpcs.get();
+  // An open-loop phase gets an open-loop baseline at the same rate, so that
+  // its tail latency can be held against what the machine does anyway.
   m.health = Drive(
       "health", [rpcs](int64_t, int ch) { return rpcs->Health(ch); },
-      num_channels, ClosedLoop());
+      num_channels, options.rate > 0 ? options : ClosedLoop());
   const storage::SqliteStoreStats before = s.server->store().stats();
   m.result = Drive(scenario, factory, num_channels, options);
   const storage::SqliteStoreStats after = s.server->store().stats();
@@ -440,6 +458,14 @@ class Scenarios {
     return Measure(
         s_, "health", images_,
         [rpcs](int64_t, int ch) { return rpcs->Health(ch); }, ClosedLoop(), 0,
+        nullptr);
+  }
+
+  absl::StatusOr<Measurement> Regions() {
+    Rpcs* rpcs = s_.rpcs.get();
+    return Measure(
+        s_, "regions", images_,
+        [rpcs](int64_t, int ch) { return rpcs->Regions(ch); }, ClosedLoop(), 0,
         nullptr);
   }
 
@@ -533,6 +559,99 @@ class Scenarios {
             }));
     // Shared images cannot be tombstoned through the API, but the loader
     // writes rows directly: the pool leaves the live count as it was.
+    RETURN_IF_ERROR(s_.loader->TombstoneLive(kRegion, pool));
+    return m;
+  }
+
+  // DeleteImage straight into ImageDomain from `concurrency` threads: no
+  // gRPC, no authentication. Tells the storage/domain share of the cost
+  // from the RPC share (compare with "delete").
+  absl::StatusOr<Measurement> DeleteDirect() {
+    const int64_t pool_size = absl::GetFlag(FLAGS_pool);
+    ASSIGN_OR_RETURN(std::vector<std::string> pool,
+                     s_.loader->AddPlainImages(s_.data, pool_size));
+    const DriveOptions options = ClosedLoop();
+    Measurement m;
+    m.scenario = s_.group_commit ? "delete_direct" : "delete_direct_single";
+    m.images = images_;
+    m.group_commit = s_.group_commit;
+    m.concurrency = options.concurrency;
+    m.pool = pool_size;
+    ASSIGN_OR_RETURN(DatasetCounts counts, s_.loader->Counts(s_.data));
+    m.owner_live_images = counts.owner_live_in_region;
+    Rpcs* rpcs = s_.rpcs.get();
+    m.health = Drive(
+        "health", [rpcs](int64_t, int ch) { return rpcs->Health(ch); },
+        static_cast<int>(s_.channels.size()), options);
+
+    domain::ImageDomain& domain = s_.server->domain();
+    domain::Caller caller;
+    caller.account_id = s_.data.owner.account_id;
+    std::atomic<int64_t> next{0};
+    std::mutex mu;
+    const Clock::time_point t0 = Clock::now();
+    const Clock::time_point end =
+        t0 + std::chrono::duration_cast<Clock::duration>(
+                 std::chrono::duration<double>(options.duration_s));
+    Clock::time_point last = t0;
+    const storage::SqliteStoreStats before = s_.server->store().stats();
+    std::vector<std::thread> threads;
+    for (int k = 0; k < options.concurrency; ++k) {
+      threads.emplace_back([&] {
+        std::vector<double> latencies;
+        int64_t ok = 0;
+        std::map<std::string, int64_t> codes;
+        std::string first_error;
+        while (Clock::now() < end) {
+          const int64_t i = next.fetch_add(1);
+          if (i >= pool_size) break;
+          v1::DeleteImageRequest req;
+          req.set_region_id(kRegion);
+          req.set_image_id(pool[i]);
+          v1::DeleteImageResponse resp;
+          const Clock::time_point c0 = Clock::now();
+          absl::Status st = domain.DeleteImage(caller, req, &resp);
+          latencies.push_back(
+              std::chrono::duration<double, std::milli>(Clock::now() - c0)
+                  .count());
+          if (st.ok()) {
+            ++ok;
+          } else {
+            ++codes[std::string(absl::StatusCodeToString(st.code()))];
+            if (first_error.empty()) first_error = st.ToString();
+          }
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        m.result.ok += ok;
+        for (const auto& [code, n] : codes) {
+          m.result.error_codes[code] += n;
+          m.result.errors += n;
+        }
+        if (m.result.first_error.empty()) m.result.first_error = first_error;
+        m.result.latencies_ms.insert(m.result.latencies_ms.end(),
+                                     latencies.begin(), latencies.end());
+        last = std::max(last, Clock::now());
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    const storage::SqliteStoreStats after = s_.server->store().stats();
+    m.commits = after.commits - before.commits;
+    m.writes = after.writes - before.writes;
+    m.result.name = m.scenario;
+    std::sort(m.result.latencies_ms.begin(), m.result.latencies_ms.end());
+    m.result.calls = static_cast<int64_t>(m.result.latencies_ms.size());
+    m.result.exhausted = next.load() >= pool_size;
+    m.result.seconds = std::chrono::duration<double>(last - t0).count();
+    m.result.calls_per_s =
+        m.result.seconds > 0 ? m.result.calls / m.result.seconds : 0;
+    ASSIGN_OR_RETURN(
+        m.effects,
+        CountImages(kRegion, pool, m.result.calls,
+                    [](storage::ReadTxn&,
+                       const storage::ImageRow& image) -> absl::StatusOr<bool> {
+                      return image.deleted_at_ms.has_value();
+                    }));
+    m.verified = m.effects == m.result.ok;
     RETURN_IF_ERROR(s_.loader->TombstoneLive(kRegion, pool));
     return m;
   }
@@ -707,9 +826,13 @@ absl::Status RunSingle(Report& report, const std::string& scenario) {
   Scenarios scenarios(*session, images);
   if (scenario == "health") return Record(report, scenarios.Health());
   if (scenario == "describe") return Record(report, scenarios.Describe());
+  if (scenario == "regions") return Record(report, scenarios.Regions());
   if (scenario == "cancel") return Record(report, scenarios.Cancel());
   if (scenario == "share") return Record(report, scenarios.Share());
   if (scenario == "copy") return Record(report, scenarios.Copy());
+  if (scenario == "delete_direct") {
+    return Record(report, scenarios.DeleteDirect());
+  }
   if (scenario == "delete") {
     DriveOptions options = ClosedLoop();
     std::string label = session->group_commit ? "delete" : "delete_single";
@@ -743,9 +866,11 @@ absl::Status RunSize(Report& report, int64_t images) {
     ASSIGN_OR_RETURN(auto session, StartSession(db, /*group_commit=*/true));
     Scenarios scenarios(*session, images);
     RETURN_IF_ERROR(Record(report, scenarios.Health()));
+    RETURN_IF_ERROR(Record(report, scenarios.Regions()));
     RETURN_IF_ERROR(Record(report, scenarios.Describe()));
     RETURN_IF_ERROR(
         Record(report, scenarios.Delete(ClosedLoop(), pool, "delete")));
+    RETURN_IF_ERROR(Record(report, scenarios.DeleteDirect()));
     if (absl::GetFlag(FLAGS_half_rate)) {
       const Measurement* full = Find(report, "delete", images);
       DriveOptions half = ClosedLoop();
@@ -765,6 +890,7 @@ absl::Status RunSize(Report& report, int64_t images) {
     Scenarios scenarios(*session, images);
     RETURN_IF_ERROR(
         Record(report, scenarios.Delete(ClosedLoop(), pool, "delete_single")));
+    RETURN_IF_ERROR(Record(report, scenarios.DeleteDirect()));
   }
   if (!absl::GetFlag(FLAGS_ecsimage).empty()) {
     RETURN_IF_ERROR(RunStartup(report, images, db));
@@ -810,8 +936,9 @@ std::vector<Target> EvaluateTargets(const Report& report,
   if (sizes.size() >= 2) {
     const int64_t lo = sizes.front();
     const int64_t hi = sizes.back();
-    for (const char* s : {"health", "describe", "delete", "delete@half",
-                          "delete_single", "cancel", "share", "copy"}) {
+    for (const char* s : {"health", "regions", "describe", "delete",
+                          "delete@half", "delete_direct", "delete_single",
+                          "delete_direct_single", "cancel", "share", "copy"}) {
       const Measurement* a = Find(report, s, lo);
       const Measurement* b = Find(report, s, hi);
       if (a == nullptr || b == nullptr) continue;

@@ -37,6 +37,7 @@ class InProcessServer {
   ~InProcessServer();
 
   storage::SqliteStore& store() { return *store_; }
+  domain::ImageDomain& domain() { return *domain_; }
   std::string target() const;
 
  private:

@@ -48,8 +48,9 @@ done
 # code says the same, this checks the JSON it wrote.
 python3 - "$WORK/stdout.jsonl" <<'PY'
 import json, sys
-want = {"health", "describe", "delete", "delete@half", "cancel", "share",
-        "copy", "delete_single", "startup", "delete_single", "delete@rate"}
+want = {"health", "regions", "describe", "delete", "delete@half",
+        "delete_direct", "cancel", "share", "copy", "delete_single",
+        "delete_direct_single", "startup", "delete@rate"}
 seen = set()
 bad = []
 for line in open(sys.argv[1]):
