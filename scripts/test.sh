@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=${ECSIMAGE_BUILD_DIR:-$ROOT/build}
 scripts/install_deps.sh || exit 1
+# ccache (when present) keyed on paths relative to the checkout, so another
+# clone of the repository on this machine reuses the cache.
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 
 passed=0
 failed=0
