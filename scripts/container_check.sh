@@ -74,7 +74,7 @@ GOOGLEAPIS=/usr/share/gocode/src/github.com/gogo/googleapis
 if [[ ${#need[@]} -gt 0 ]]; then
   log "apt-get install ${need[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1
 fi
 
 # Podman settings for these machines (no systemd, cgroup v1, rlimits that
@@ -115,7 +115,8 @@ bootstrap() {  # bootstrap TAG [mmdebstrap options...]
   mmdebstrap --variant=minbase --mode=root --format=tar --quiet "${hooks[@]}" \
     --aptopt='Acquire::Languages "none"' \
     --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\" && cp -al $APT_CACHE/*.deb \"\$1/var/cache/apt/archives/\" 2>/dev/null || true" \
-    "$@" bookworm "$tar" "$MIRROR"
+    "$@" bookworm "$tar" "$MIRROR" >"$WORK/mmdebstrap.log" 2>&1 ||
+    { tail -30 "$WORK/mmdebstrap.log"; echo "mmdebstrap $tag failed" >&2; exit 1; }
   podman import --quiet "$tar" "$tag" >/dev/null
   rm -f "$tar"
   log "imported $tag ($(( $(date +%s) - t )) s)"
