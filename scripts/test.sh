@@ -27,6 +27,7 @@ stage() {  # stage NAME COMMAND...
     failed=$((failed + 1))
     failed_names+=("$name")
     echo "== $name: FAILED ($((SECONDS - start)) s)"
+    return 1
   fi
 }
 
@@ -37,14 +38,14 @@ build() {
 unit() { (cd "$BUILD" && ctest --output-on-failure -j1); }
 
 stage build build || { echo "0 passed, 1 failed"; exit 1; }
-stage unit unit
+stage unit unit || true
 # Further suites, each given the build dir (the clients get the binary).
 BIN=$BUILD/service/ecsimage
-[ -x scripts/clients_test.sh ] && stage clients scripts/clients_test.sh "$BIN"
-[ -x scripts/readme_examples.sh ] && stage docs_examples scripts/readme_examples.sh --check "$BIN"
+[ -x scripts/clients_test.sh ] && { stage clients scripts/clients_test.sh "$BIN" || true; }
+[ -x scripts/readme_examples.sh ] && { stage docs_examples scripts/readme_examples.sh --check "$BIN" || true; }
 for s in deploy_check bench_smoke reliability_check sanitizers container_check; do
   if [ -x "scripts/$s.sh" ]; then
-    stage "$s" "scripts/$s.sh" "$BUILD"
+    stage "$s" "scripts/$s.sh" "$BUILD" || true
   fi
 done
 
