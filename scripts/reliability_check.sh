@@ -103,7 +103,7 @@ fuzz() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$ASAN_DIR/fuzz/image_domain_fuzzer" -max_total_time="$FUZZ_SECONDS" \
-    -dict="$ROOT/fuzz/image_domain.dict" -rss_limit_mb=2048 -timeout=30 -max_len=4096 \
+    -dict="$ROOT/fuzz/image_domain.dict" -rss_limit_mb=2048 -timeout=30 -max_len=4096 -len_control=0 \
     -print_final_stats=1 -artifact_prefix="$OUT/fuzz_artifacts/" \
     "$corpus" "$ROOT/fuzz/corpus/image_domain" >"$OUT/fuzz.log" 2>&1
   local rc=$?

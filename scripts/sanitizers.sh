@@ -3,8 +3,9 @@
 # build dirs beside BUILD_DIR) and runs it under ctest.
 #
 #   scripts/sanitizers.sh BUILD_DIR           bounded (CI): every test under
-#                                             ASan+UBSan; storage_test and
-#                                             domain_test under TSan
+#                                             ASan+UBSan; storage_test,
+#                                             domain_test and reliability_test
+#                                             under TSan
 #   RELIABILITY_LONG=1 scripts/sanitizers.sh BUILD_DIR
 #                                             long: every test under both
 #
@@ -95,8 +96,9 @@ if [[ " $WHICH " == *" tsan "* ]]; then
         domain_test grpc_test reliability_test)
       filter=()
     else
-      mapfile -t tg < <(targets_of "$TSAN_DIR" storage_test domain_test)
-      filter=(-R '^(storage|domain)_test$')
+      mapfile -t tg < <(targets_of "$TSAN_DIR" storage_test domain_test \
+        reliability_test)
+      filter=(-R '^(storage|domain|reliability)_test$')
     fi
     echo "targets: ${tg[*]}"
     if cmake --build "$TSAN_DIR" -j"$JOBS" --target "${tg[@]}" \

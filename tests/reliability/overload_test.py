@@ -364,6 +364,7 @@ def test_sustained(binary, work, failures, figures, seconds):
         _, tok = rl.create_account(binary, db, "sus")
         stop = threading.Event()
         counts = {}
+        samples_err = {}
         mu = threading.Lock()
 
         def worker(i):
@@ -412,6 +413,13 @@ def test_sustained(binary, work, failures, figures, seconds):
                         code = "OK"
                     except grpc.RpcError as e:
                         code = e.code().name
+                        if code not in ("FAILED_PRECONDITION", "NOT_FOUND"):
+                            with mu:
+                                samples_err.setdefault(
+                                    "%s %s: %s" % (code, rl.ecs_error(e)[1],
+                                                   e.details()), 0)
+                                samples_err["%s %s: %s" % (
+                                    code, rl.ecs_error(e)[1], e.details())] += 1
                     with mu:
                         counts[code] = counts.get(code, 0) + 1
 
@@ -440,10 +448,13 @@ def test_sustained(binary, work, failures, figures, seconds):
             rss_kib_last_median=late_med, rss_kib_max=max(
                 x[0] for x in samples),
             threads_min=min(threads), threads_max=max(threads),
+            errors=samples_err,
             db_bytes=sum(rl.file_sizes(db).values()))
         rl.log("sustained:", figures["sustained"])
         if set(counts) - {"OK", "FAILED_PRECONDITION", "NOT_FOUND"}:
-            failures.append("sustained: unexpected codes %s" % counts)
+            failures.append("sustained: unexpected codes %s %s "
+                            "(SustainedLoadBelowThreadBoundIsNeverRefused)" %
+                            (counts, samples_err))
         # Flat: the last third may exceed the middle third by at most 25%
         # plus 16 MiB (SQLite's page cache grows with the database).
         if late_med > early_med * 1.25 + 16 * 1024:
