@@ -56,6 +56,7 @@ struct ServeFlags {
   int64_t tick_ms = 200;
   bool log_calls = true;
   std::string metrics_listen;  // "" = no metrics endpoint
+  int64_t max_concurrent_calls = 0;
 };
 
 void LogError(std::string_view msg, std::string_view detail) {
@@ -209,6 +210,9 @@ int RunServe(const std::vector<std::string>& args) {
   flags.Double("rate-limit-per-account", &f.rate_limit_per_account,
                "calls per second per account (0: unlimited)");
   flags.Int("max-threads", &f.max_threads, "upper bound of server threads");
+  flags.Int("max-concurrent-calls", &f.max_concurrent_calls,
+            "calls handled at once, the rest refused with Throttling "
+            "(0: half of --max-threads)");
   flags.Int("max-receive-message-bytes", &f.max_receive_message_bytes,
             "largest request accepted");
   flags.Int("max-send-message-bytes", &f.max_send_message_bytes,
@@ -244,7 +248,10 @@ int RunServe(const std::vector<std::string>& args) {
     return 1;
   }
   const std::string token_file = TokenFilePath(f.db);
-  if (db->created) {
+  // By state, not by `created`: a first start killed between creating the
+  // file and writing the token file gets its demo account on the next start.
+  if (db->created ||
+      (f.create_if_missing && !std::filesystem::exists(token_file))) {
     absl::Status s = CreateDemoAccount(*db->store, clock, ids, token_file);
     if (!s.ok()) {
       LogError("cannot create demo account", s.ToString());
@@ -300,6 +307,8 @@ int RunServe(const std::vector<std::string>& args) {
   server_options.listen_address = f.listen;
   server_options.simulation_control = f.simulation_control;
   server_options.max_threads = static_cast<int>(f.max_threads);
+  server_options.max_concurrent_calls =
+      static_cast<int>(f.max_concurrent_calls);
   server_options.max_receive_message_bytes =
       static_cast<int>(f.max_receive_message_bytes);
   server_options.max_send_message_bytes =

@@ -50,6 +50,12 @@ CallHandler::Call CallHandler::Begin(grpc::ServerContext* context) {
   return call;
 }
 
+absl::Status CallHandler::Busy() {
+  return domain::Error(domain::Err::kThrottling)
+      .Meta("reason", "serverBusy")
+      .RetryAfterMs(100);
+}
+
 absl::Status CallHandler::Admit(grpc::ServerContext* context, Call* call) {
   std::string token = BearerToken(*context);
   if (token.empty()) return domain::Error(domain::Err::kInvalidToken);

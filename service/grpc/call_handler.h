@@ -12,6 +12,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -34,6 +35,7 @@ struct CallDeps {
   AccountRateLimiter* rate_limiter = nullptr;  // null: no throttling
   CallObserver* observer = nullptr;            // null: no metrics
   bool log_calls = true;                       // the access log
+  int max_in_flight = 0;                       // 0: no limit
 };
 
 class CallHandler {
@@ -50,7 +52,11 @@ class CallHandler {
                    const Req& request, Resp* response,
                    DomainMethod<Req, Resp> fn) {
     Call call = Begin(context);
-    absl::Status status = Admit(context, &call);
+    InFlight slot(in_flight_);
+    absl::Status status =
+        deps_.max_in_flight > 0 && slot.count > deps_.max_in_flight
+            ? Busy()
+            : Admit(context, &call);
     if (status.ok()) {
       domain::Caller caller;
       caller.account_id = call.account_id;
@@ -68,7 +74,17 @@ class CallHandler {
     std::chrono::steady_clock::time_point start;
   };
 
+  // Counts the calls inside handlers for as long as it lives.
+  struct InFlight {
+    explicit InFlight(std::atomic<int>& n) : counter(n), count(++n) {}
+    ~InFlight() { --counter; }
+    std::atomic<int>& counter;
+    const int count;
+  };
+
   static bool Abandoned(grpc::ServerContext* context);
+  // The refusal past max_in_flight.
+  static absl::Status Busy();
 
   Call Begin(grpc::ServerContext* context);
   // Authentication, then throttling; sets call->account_id.
@@ -77,6 +93,7 @@ class CallHandler {
                       const Call& call, const absl::Status& status);
 
   CallDeps deps_;
+  std::atomic<int> in_flight_{0};
 };
 
 // The token of an "authorization: Bearer <token>" header; "" when the header

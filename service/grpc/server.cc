@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 
+#include <algorithm>
 #include <mutex>
 #include <utility>
 
@@ -45,9 +46,11 @@ Server::Server(const ServerOptions& options, ServerDeps deps) {
         options.rate_limit_per_account, options.rate_limit_per_account,
         deps.clock);
   }
-  calls_ = std::make_unique<CallHandler>(
-      CallDeps{deps.domain, deps.authenticator, deps.ids, rate_limiter_.get(),
-               deps.observer, options.log_calls});
+  calls_ = std::make_unique<CallHandler>(CallDeps{
+      deps.domain, deps.authenticator, deps.ids, rate_limiter_.get(),
+      deps.observer, options.log_calls,
+      options.max_concurrent_calls > 0 ? options.max_concurrent_calls
+                                       : std::max(1, options.max_threads / 2)});
   image_service_ = std::make_unique<ImageServiceImpl>(*calls_);
   instance_service_ = std::make_unique<InstanceServiceImpl>(*calls_);
   if (options.simulation_control) {

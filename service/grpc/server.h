@@ -32,6 +32,10 @@ struct ServerOptions {
   int max_send_message_bytes = 16 * 1024 * 1024;
   // Upper bound of server threads (handlers and pollers).
   int max_threads = 64;
+  // Calls inside handlers at once; past it a call is refused at once with
+  // ECS Throttling (RESOURCE_EXHAUSTED, with details) instead of reaching
+  // gRPC's own bare thread-pool refusal. 0: half of max_threads.
+  int max_concurrent_calls = 0;
   // Server pings an idle connection this often and drops it when the ping is
   // not answered within the timeout.
   int keepalive_time_ms = 5 * 60 * 1000;
