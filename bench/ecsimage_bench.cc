@@ -88,6 +88,11 @@ ABSL_FLAG(int32_t, max_batch_wait_us, 0,
 ABSL_FLAG(int32_t, server_max_threads,
           ecsimage::grpcapi::ServerOptions().max_threads,
           "server option: bound of server threads");
+ABSL_FLAG(int32_t, server_max_concurrent_calls,
+          ecsimage::grpcapi::ServerOptions().max_concurrent_calls,
+          "server option: calls inside handlers at once, past which calls "
+          "are refused with Throttling (0: the server's default share of "
+          "--server_max_threads)");
 ABSL_FLAG(bool, half_rate, true,
           "suite: also DeleteImage open loop at half its measured max");
 ABSL_FLAG(std::string, workdir, "/tmp/ecsimage-bench",
@@ -259,6 +264,8 @@ absl::StatusOr<std::unique_ptr<Session>> StartSession(const std::string& db,
   config.max_batch_wait =
       absl::Microseconds(absl::GetFlag(FLAGS_max_batch_wait_us));
   config.max_threads = absl::GetFlag(FLAGS_server_max_threads);
+  config.max_concurrent_calls =
+      absl::GetFlag(FLAGS_server_max_concurrent_calls);
   ASSIGN_OR_RETURN(s->server, InProcessServer::Start(config));
   s->loader =
       std::make_unique<Loader>(s->server->store(), std::random_device()());

@@ -32,6 +32,7 @@ absl::StatusOr<std::unique_ptr<InProcessServer>> InProcessServer::Start(
   grpcapi::ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";
   server_options.max_threads = config.max_threads;
+  server_options.max_concurrent_calls = config.max_concurrent_calls;
   server_options.log_calls = false;
   ASSIGN_OR_RETURN(
       s->server_,

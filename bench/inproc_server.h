@@ -26,6 +26,8 @@ struct InProcessConfig {
   absl::Duration max_batch_wait = storage::SqliteStoreOptions().max_batch_wait;
   int reader_connections = storage::SqliteStoreOptions().reader_connections;
   int max_threads = grpcapi::ServerOptions().max_threads;
+  // 0: the server's default (a share of max_threads).
+  int max_concurrent_calls = grpcapi::ServerOptions().max_concurrent_calls;
 };
 
 class InProcessServer {
