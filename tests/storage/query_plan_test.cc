@@ -236,6 +236,35 @@ TEST_F(QueryPlanTest, NoStatementScansAGrowingTable) {
   EXPECT_GT(plans, 40);
 }
 
+// The images shared to the caller are found from the caller's shares; the
+// region's images are never walked to probe shares for each of them (that
+// made DescribeImages' TotalCount grow with the region's image count).
+TEST_F(QueryPlanTest, SharedImagesAreFoundFromTheCallersShares) {
+  Exercise();
+  ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(path_, false));
+  // Statistics like a large region's, where walking images looks cheap.
+  ASSERT_OK(conn->Exec(
+      "ANALYZE; DELETE FROM sqlite_stat1; INSERT INTO sqlite_stat1 VALUES "
+      "('images', 'images_live_by_owner', '1000000 1000000 250000 50000 1'),"
+      "('shares', 'shares_by_account', '1000000 20 1'); ANALYZE "
+      "sqlite_schema;"));
+  int arms = 0;
+  for (const std::string& sql : Statements()) {
+    if (sql.find("FROM shares s") == std::string::npos) continue;
+    SCOPED_TRACE(sql);
+    ASSERT_OK_AND_ASSIGN(Stmt plan, conn->Prepare("EXPLAIN QUERY PLAN " + sql));
+    while (true) {
+      ASSERT_OK_AND_ASSIGN(bool row, plan.Step());
+      if (!row) break;
+      const std::string detail = plan.Text(3);
+      if (detail.find("shares_by_account") == std::string::npos) continue;
+      ++arms;
+      EXPECT_NE(detail.find("(account_id=?)"), std::string::npos) << detail;
+    }
+  }
+  EXPECT_GT(arms, 0);
+}
+
 TEST_F(QueryPlanTest, DescribeImagesPagesWalkIndexesWithoutSorting) {
   Exercise();
   ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(path_, false));
