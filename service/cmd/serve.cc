@@ -26,6 +26,7 @@
 #include "service/domain/image_domain.h"
 #include "service/grpc/json_log.h"
 #include "service/grpc/server.h"
+#include "service/grpc/tls_credentials.h"
 #include "service/metrics/metrics_http_server.h"
 #include "service/metrics/service_metrics.h"
 
@@ -57,6 +58,11 @@ struct ServeFlags {
   bool log_calls = true;
   std::string metrics_listen;  // "" = no metrics endpoint
   int64_t max_concurrent_calls = 0;
+  std::string tls_cert;       // "" = plaintext
+  std::string tls_key;        // "" = plaintext
+  std::string tls_client_ca;  // "" = no client certificates
+  int64_t tls_reload_seconds = 60;
+  std::string health_listen;  // "" = no health-only port
 };
 
 void LogError(std::string_view msg, std::string_view detail) {
@@ -132,16 +138,19 @@ std::string DialAddress(const std::string& listen, int port) {
   return absl::StrCat(host, ":", port);
 }
 
+// `transport`: grpcurl's flags for the API port ("-plaintext", or the CA
+// and client certificate options under TLS).
 void PrintDemoBanner(const DemoAccount& demo, const std::string& address,
-                     const std::string& token_file) {
+                     const std::string& token_file,
+                     const std::string& transport) {
   const std::string auth = absl::StrCat(
-      "grpcurl -plaintext -H 'authorization: Bearer ", demo.token, "'");
+      "grpcurl ", transport, " -H 'authorization: Bearer ", demo.token, "'");
   const std::string svc = absl::StrCat(address, " ecs.image.v1.ImageService/");
   std::string out = absl::StrCat(
       "\necsimage demo account (token kept in ", token_file, ")\n",
       "  account id: ", demo.account_id, "\n", "  token:      ", demo.token,
-      "\n\nTry it:\n", "  grpcurl -plaintext ", address, " list\n", "  ", auth,
-      " ", svc, "DescribeRegions\n", "  ", auth,
+      "\n\nTry it:\n", "  grpcurl ", transport, " ", address, " list\n", "  ",
+      auth, " ", svc, "DescribeRegions\n", "  ", auth,
       " -d '{\"RegionId\":\"cn-hangzhou\",\"ImageName\":\"demo-image\","
       "\"Size\":40}' ",
       svc, "CreateImage\n",
@@ -225,7 +234,50 @@ int RunServe(const std::vector<std::string>& args) {
   flags.Bool("log-calls", &f.log_calls, "one JSON line per call on stderr");
   flags.String("metrics-listen", &f.metrics_listen,
                "host:port of the Prometheus /metrics endpoint (empty: off)");
+  flags.String("tls-cert", &f.tls_cert,
+               "PEM certificate chain (leaf first) for TLS on --listen; "
+               "needs --tls-key (empty: plaintext)");
+  flags.String("tls-key", &f.tls_key,
+               "PEM private key of --tls-cert, unencrypted");
+  flags.String("tls-client-ca", &f.tls_client_ca,
+               "PEM CA bundle: require client certificates signed by it "
+               "(mTLS; empty: none asked for)");
+  flags.Int("tls-reload-seconds", &f.tls_reload_seconds,
+            "how often the TLS files are re-read (replace them atomically)");
+  flags.String("health-listen", &f.health_listen,
+               "host:port of a plaintext server with only grpc.health.v1."
+               "Health, for probes when --listen is TLS (empty: off)");
   if (int rc = ParseOrUsage(flags, args); rc >= 0) return rc;
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    LogError("invalid TLS flags",
+             "--tls-cert and --tls-key (ECSIMAGE_TLS_CERT, ECSIMAGE_TLS_KEY) "
+             "go together: set both or neither");
+    return 2;
+  }
+  if (!f.tls_client_ca.empty() && f.tls_cert.empty()) {
+    LogError("invalid TLS flags",
+             "--tls-client-ca (ECSIMAGE_TLS_CLIENT_CA) needs --tls-cert and "
+             "--tls-key");
+    return 2;
+  }
+  if (f.tls_reload_seconds < 1 || f.tls_reload_seconds > 86400) {
+    LogError("invalid TLS flags",
+             "--tls-reload-seconds (ECSIMAGE_TLS_RELOAD_SECONDS) must be "
+             "between 1 and 86400");
+    return 2;
+  }
+  if (!f.tls_cert.empty()) {
+    // Before anything is created: a bad file stops the start here, instead
+    // of a server whose every handshake fails.
+    grpcapi::TlsFiles files{f.tls_cert, f.tls_key, f.tls_client_ca,
+                            static_cast<int>(f.tls_reload_seconds)};
+    if (absl::StatusOr<grpcapi::TlsFileInfo> checked =
+            grpcapi::CheckTlsFiles(files);
+        !checked.ok()) {
+      LogError("invalid TLS files", std::string(checked.status().message()));
+      return 1;
+    }
+  }
 
   // Before any thread exists, so that every thread inherits the mask and
   // the signals reach sigwait below only.
@@ -315,6 +367,11 @@ int RunServe(const std::vector<std::string>& args) {
       static_cast<int>(f.max_send_message_bytes);
   server_options.rate_limit_per_account = f.rate_limit_per_account;
   server_options.log_calls = f.log_calls;
+  server_options.tls.cert_file = f.tls_cert;
+  server_options.tls.key_file = f.tls_key;
+  server_options.tls.client_ca_file = f.tls_client_ca;
+  server_options.tls.reload_seconds = static_cast<int>(f.tls_reload_seconds);
+  server_options.health_listen_address = f.health_listen;
   auto server = grpcapi::Server::Start(
       server_options,
       grpcapi::ServerDeps{domain, authenticator, ids, clock, &service_metrics});
@@ -330,15 +387,37 @@ int RunServe(const std::vector<std::string>& args) {
                     /*tick_tasks=*/!f.simulation_control);
 
   if (absl::StatusOr<DemoAccount> demo = ReadTokenFile(token_file); demo.ok()) {
-    PrintDemoBanner(*demo, address, token_file);
+    std::string transport = "-plaintext";
+    if (!f.tls_cert.empty()) transport = "-cacert CA.pem";
+    if (!f.tls_client_ca.empty()) {
+      transport += " -cert CLIENT.pem -key CLIENT-KEY.pem";
+    }
+    PrintDemoBanner(*demo, address, token_file, transport);
   }
-  JsonLine()
-      .Str("level", "info")
+  const grpcapi::TlsFileInfo* tls = (*server)->tls_info();
+  JsonLine started;
+  started.Str("level", "info")
       .Str("msg", "started")
       .Str("version", ECSIMAGE_VERSION)
       .Str("listen", f.listen)
       .Str("address", address)
       .Int("port", port)
+      .Str("transport", tls == nullptr            ? "plaintext"
+                        : f.tls_client_ca.empty() ? "tls"
+                                                  : "mtls");
+  if (tls != nullptr) {
+    started.Str("tlsCert", f.tls_cert)
+        .Str("tlsSubject", tls->subject)
+        .Str("tlsNotAfter", tls->not_after)
+        .Str("tlsSha256", tls->sha256)
+        .Int("tlsReloadSeconds", f.tls_reload_seconds);
+    if (!f.tls_client_ca.empty()) {
+      started.Str("tlsClientCa", f.tls_client_ca)
+          .Int("tlsClientCaCount", tls->client_ca_count);
+    }
+  }
+  started.Str("healthListen", f.health_listen)
+      .Int("healthPort", (*server)->health_port())
       .Int("metricsPort", metrics_server ? metrics_server->port() : 0)
       .Str("db", f.db)
       .Int("schemaVersion", db->schema_version)

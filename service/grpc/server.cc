@@ -2,11 +2,14 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/resource_quota.h>
 
 #include <algorithm>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -43,6 +46,47 @@ void InitGrpcOnce() {
   });
 }
 
+// Stands in for the process-wide builder plugins (reflection) on the
+// health-only server, so that it offers nothing but Health. That server
+// registers no service itself: grpc::Server adds the default health service
+// at start, after ServerBuilder chose its completion queues from the
+// registered services and plugins. Claiming synchronous methods here gives
+// it the polling threads that serve Health and answer every other method
+// with UNIMPLEMENTED.
+class HealthOnlyPlugin : public grpc::ServerBuilderPlugin {
+ public:
+  std::string name() override { return "ecsimage_health_only"; }
+  void InitServer(grpc::ServerInitializer*) override {}
+  void Finish(grpc::ServerInitializer*) override {}
+  void ChangeArguments(const std::string&, void*) override {}
+  bool has_sync_methods() const override { return true; }
+};
+
+class HealthOnlyPlugins : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    plugins->clear();
+    plugins->push_back(std::make_unique<HealthOnlyPlugin>());
+  }
+};
+
+// The plaintext health-only server: no API service is registered, so the
+// default health service is all it has.
+std::unique_ptr<grpc::Server> StartHealthServer(const std::string& address,
+                                                int* selected_port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
+                           selected_port);
+  builder.SetOption(std::make_unique<HealthOnlyPlugins>());
+  builder.SetMaxReceiveMessageSize(64 * 1024);
+  grpc::ResourceQuota quota("ecsimage-health");
+  quota.SetMaxThreads(8);
+  builder.SetResourceQuota(quota);
+  return builder.BuildAndStart();
+}
+
 }  // namespace
 
 Server::Server(const ServerOptions& options, ServerDeps deps) {
@@ -68,10 +112,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   InitGrpcOnce();
   std::unique_ptr<Server> s(new Server(options, deps));
 
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (options.tls.enabled()) {
+    absl::StatusOr<TlsFileInfo> info = CheckTlsFiles(options.tls);
+    if (!info.ok()) return info.status();
+    auto tls = MakeTlsServerCredentials(options.tls);
+    if (!tls.ok()) return tls.status();
+    credentials = *std::move(tls);
+    s->tls_info_ = *std::move(info);
+  }
+
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(options.listen_address,
-                           grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(options.listen_address, credentials, &selected_port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
@@ -117,6 +171,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
         absl::StrCat("cannot listen on ", options.listen_address));
   }
   s->port_ = selected_port;
+  if (!options.health_listen_address.empty()) {
+    int health_port = 0;
+    s->health_server_ =
+        StartHealthServer(options.health_listen_address, &health_port);
+    if (s->health_server_ == nullptr || health_port == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on ", options.health_listen_address, " (health)"));
+    }
+    s->health_port_ = health_port;
+  }
+  if (s->tls_info_.has_value()) {
+    s->tls_monitor_ =
+        std::make_unique<TlsFileMonitor>(options.tls, *s->tls_info_);
+  }
   s->SetServing(true);
   return s;
 }
@@ -124,14 +192,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
 Server::~Server() { Shutdown(std::chrono::system_clock::now()); }
 
 void Server::SetServing(bool serving) {
-  grpc::HealthCheckServiceInterface* health =
-      server_ == nullptr ? nullptr : server_->GetHealthCheckService();
-  if (health == nullptr) return;
-  health->SetServingStatus("", serving);
-  health->SetServingStatus(kImageServiceName, serving);
-  health->SetServingStatus(kInstanceServiceName, serving);
-  if (simulation_service_ != nullptr) {
-    health->SetServingStatus(kSimulationServiceName, serving);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    grpc::HealthCheckServiceInterface* health =
+        server == nullptr ? nullptr : server->GetHealthCheckService();
+    if (health == nullptr) continue;
+    health->SetServingStatus("", serving);
+    health->SetServingStatus(kImageServiceName, serving);
+    health->SetServingStatus(kInstanceServiceName, serving);
+    if (simulation_service_ != nullptr) {
+      health->SetServingStatus(kSimulationServiceName, serving);
+    }
   }
 }
 
@@ -142,6 +212,13 @@ void Server::Shutdown(std::chrono::system_clock::time_point deadline) {
   SetServing(false);
   server_->Shutdown(deadline);
   server_->Wait();
+  // Last, so that probes see NOT_SERVING rather than a refused connection
+  // while calls drain.
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(std::chrono::system_clock::now());
+    health_server_->Wait();
+  }
+  tls_monitor_.reset();
 }
 
 }  // namespace ecsimage::grpcapi

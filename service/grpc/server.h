@@ -1,7 +1,10 @@
 // The gRPC server: ImageService, InstanceService, SimulationControl (only
 // when asked), grpc.health.v1.Health (service "" and each API service) and
 // server reflection, which also serves google/rpc/error_details.proto and
-// grpc/health/v1/health.proto so grpcurl needs no .proto files.
+// grpc/health/v1/health.proto so grpcurl needs no .proto files. The API
+// port is plaintext or TLS (reloaded from files, optionally mTLS); an
+// optional second, plaintext port serves only Health, for probes that
+// cannot speak TLS.
 #ifndef ECSIMAGE_SERVICE_GRPC_SERVER_H_
 #define ECSIMAGE_SERVICE_GRPC_SERVER_H_
 
@@ -11,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -20,6 +24,7 @@
 #include "service/grpc/call_handler.h"
 #include "service/grpc/call_observer.h"
 #include "service/grpc/rate_limiter.h"
+#include "service/grpc/tls_credentials.h"
 
 namespace ecsimage::grpcapi {
 
@@ -48,6 +53,13 @@ struct ServerOptions {
   double rate_limit_per_account = 0;
   // Access log: one JSON line per call on stderr.
   bool log_calls = true;
+  // TLS on listen_address when cert_file and key_file are set (one alone is
+  // an error); plaintext when neither is.
+  TlsFiles tls;
+  // host:port of a second, plaintext server that serves only
+  // grpc.health.v1.Health, with the same serving status as the API port
+  // (see health_port()); empty: none.
+  std::string health_listen_address;
 };
 
 struct ServerDeps {
@@ -61,7 +73,8 @@ struct ServerDeps {
 
 class Server {
  public:
-  // Builds and starts the server; fails when the address cannot be bound.
+  // Builds and starts the server; fails when an address cannot be bound or
+  // the TLS files are not a usable certificate and key (see CheckTlsFiles).
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options, ServerDeps deps);
 
@@ -73,13 +86,21 @@ class Server {
 
   // The bound port (the chosen one when the address asked for port 0).
   int port() const { return port_; }
+  // The bound health-only port; 0 when health_listen_address was empty.
+  int health_port() const { return health_port_; }
+  // What the start-up check read from the TLS files; null when plaintext.
+  const TlsFileInfo* tls_info() const {
+    return tls_info_.has_value() ? &*tls_info_ : nullptr;
+  }
 
-  // Health of "" and every API service: SERVING or NOT_SERVING. Calls keep
-  // being served either way; NOT_SERVING tells probes and balancers to go.
+  // Health of "" and every API service, on the API port and the health
+  // port: SERVING or NOT_SERVING. Calls keep being served either way;
+  // NOT_SERVING tells probes and balancers to go.
   void SetServing(bool serving);
 
   // Stops accepting calls, lets in-flight calls finish until `deadline`,
-  // then cancels the rest and waits for the handlers to return. Idempotent.
+  // then cancels the rest and waits for the handlers to return; the health
+  // port stops last (NOT_SERVING until then). Idempotent.
   void Shutdown(std::chrono::system_clock::time_point deadline);
 
  private:
@@ -92,6 +113,10 @@ class Server {
   std::unique_ptr<grpc::Service> simulation_service_;  // may be null
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<grpc::Server> health_server_;  // may be null
+  int health_port_ = 0;
+  std::optional<TlsFileInfo> tls_info_;
+  std::unique_ptr<TlsFileMonitor> tls_monitor_;  // may be null
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // guarded by shutdown_mu_
 };

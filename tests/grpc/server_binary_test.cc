@@ -26,6 +26,7 @@
 #include "ecs/image/v1/image_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/testing/reflection_client.h"
+#include "tests/testing/test_certs.h"
 
 extern char** environ;
 
@@ -395,6 +396,80 @@ TEST(BinaryTest, ServeOnAFreePortDrainsAndExitsZeroOnSigterm) {
   EXPECT_EQ(again.Wait(Clock::now() + kTimeout), 0) << again.err();
   EXPECT_THAT(again.out(), HasSubstr(token));
   EXPECT_EQ(ReadFile(token_file), token_json);
+}
+
+TEST(BinaryTest, ServeRefusesHalfATlsConfigurationAndBadTlsFiles) {
+  TempDir dir;
+  const std::string db = dir.path() + "/e.db";
+  const std::string cert = dir.path() + "/missing-cert.pem";
+  const std::string key = dir.path() + "/missing-key.pem";
+  Result only_cert = RunBinary(
+      {"serve", "--db", db, "--listen", "127.0.0.1:0", "--tls-cert", cert});
+  EXPECT_EQ(only_cert.code, 2);
+  EXPECT_THAT(only_cert.err, HasSubstr("set both or neither"));
+  Result only_key = RunBinary({"serve", "--db", db, "--listen", "127.0.0.1:0"},
+                              {"ECSIMAGE_TLS_KEY=" + key});
+  EXPECT_EQ(only_key.code, 2);
+  EXPECT_THAT(only_key.err, HasSubstr("set both or neither"));
+  Result ca_alone = RunBinary({"serve", "--db", db, "--listen", "127.0.0.1:0",
+                               "--tls-client-ca", cert});
+  EXPECT_EQ(ca_alone.code, 2);
+
+  // Both given but unreadable: refused before anything is created.
+  Result missing = RunBinary({"serve", "--db", db, "--listen", "127.0.0.1:0",
+                              "--tls-cert", cert, "--tls-key", key});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("invalid TLS files"));
+  EXPECT_THAT(missing.err, HasSubstr("missing-cert.pem"));
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
+
+TEST(BinaryTest, ServeWithTlsAndAPlaintextHealthPort) {
+  TempDir dir;
+  const std::string db = dir.path() + "/e.db";
+  const testing::CertFiles ca = testing::MakeCa(dir.path(), "ca");
+  const testing::CertFiles leaf = testing::MakeLeaf(dir.path(), "leaf", ca);
+  ASSERT_FALSE(leaf.cert.empty());
+  Child serve(
+      {"serve", "--db", db, "--listen", "127.0.0.1:0", "--health-listen",
+       "127.0.0.1:0", "--shutdown-grace-seconds", "30", "--log-calls=false"},
+      {"ECSIMAGE_TLS_CERT=" + leaf.cert, "ECSIMAGE_TLS_KEY=" + leaf.key});
+  std::optional<std::string> started =
+      serve.WaitForErrLine("\"msg\":\"started\"", Clock::now() + kTimeout);
+  ASSERT_TRUE(started.has_value()) << serve.err();
+  EXPECT_THAT(*started, HasSubstr("\"transport\":\"tls\""));
+  EXPECT_THAT(*started, HasSubstr("\"tlsSubject\":\"CN=leaf\""));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*started, m, std::regex(R"("port":(\d+))")));
+  const std::string api = "127.0.0.1:" + m[1].str();
+  ASSERT_TRUE(
+      std::regex_search(*started, m, std::regex(R"("healthPort":(\d+))")));
+  const std::string health_address = "127.0.0.1:" + m[1].str();
+  EXPECT_THAT(serve.out(), HasSubstr("grpcurl -cacert CA.pem " + api));
+
+  {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = testing::ReadFileText(ca.cert);
+    auto stub = grpc::health::v1::Health::NewStub(
+        grpc::CreateChannel(api, grpc::SslCredentials(tls)));
+    EXPECT_EQ(Health(*stub), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(health_address, grpc::InsecureChannelCredentials()));
+  EXPECT_EQ(Health(*health), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // SIGTERM: the health port says NOT_SERVING during the grace period.
+  ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
+  const auto until = Clock::now() + kTimeout;
+  auto seen = grpc::health::v1::HealthCheckResponse::SERVING;
+  while (Clock::now() < until &&
+         (seen = Health(*health)) ==
+             grpc::health::v1::HealthCheckResponse::SERVING) {
+  }
+  EXPECT_EQ(seen, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  health.reset();  // see above: idle clients hold Shutdown
+  ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
+  EXPECT_EQ(serve.Wait(Clock::now() + kTimeout), 0) << serve.err();
 }
 
 }  // namespace

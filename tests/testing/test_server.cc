@@ -74,6 +74,9 @@ struct TestServer::Impl {
     // logged. ECSIMAGE_TEST_LOG=1 turns it on.
     const char* log = std::getenv("ECSIMAGE_TEST_LOG");
     server_options.log_calls = log != nullptr && std::string(log) == "1";
+    server_options.tls = options.tls;
+    if (options.health_port)
+      server_options.health_listen_address = "127.0.0.1:0";
     auto started = grpcapi::Server::Start(
         server_options, grpcapi::ServerDeps{*domain, *authenticator, ids, clock,
                                             options.observer});
@@ -152,6 +155,15 @@ void TestServer::SetServing(bool serving) {
 const std::string& TestServer::db_path() const { return impl_->db_path; }
 
 int TestServer::port() const { return impl_->server->port(); }
+
+int TestServer::health_port() const { return impl_->server->health_port(); }
+
+grpcapi::Server& TestServer::server() { return *impl_->server; }
+
+grpcapi::ServerDeps TestServer::deps() {
+  return grpcapi::ServerDeps{*impl_->domain, *impl_->authenticator, impl_->ids,
+                             impl_->clock, nullptr};
+}
 
 std::unique_ptr<grpc::ClientContext> AuthContext(const std::string& token) {
   auto context = std::make_unique<grpc::ClientContext>();

@@ -15,6 +15,8 @@
 #include "service/domain/clock.h"
 #include "service/domain/image_domain.h"
 #include "service/grpc/call_observer.h"
+#include "service/grpc/server.h"
+#include "service/grpc/tls_credentials.h"
 
 namespace ecsimage::testing {
 
@@ -25,6 +27,11 @@ struct TestServerOptions {
   double rate_limit_per_account = 0;
   // Sees every finished call (metrics); not owned, may be null.
   grpcapi::CallObserver* observer = nullptr;
+  // TLS on the API port (channel() is plaintext: make a TLS channel
+  // yourself); off by default.
+  grpcapi::TlsFiles tls;
+  // Starts the plaintext health-only server on 127.0.0.1:0.
+  bool health_port = false;
 };
 
 struct TestAccount {
@@ -40,6 +47,7 @@ class TestServer {
   // Creates an account through the operator path; returns id and token.
   TestAccount CreateAccount(const std::string& name);
 
+  // Plaintext, to the API port.
   std::shared_ptr<grpc::Channel> channel();
   std::unique_ptr<ecs::image::v1::ImageService::Stub> images();
   std::unique_ptr<ecs::image::v1::InstanceService::Stub> instances();
@@ -56,6 +64,11 @@ class TestServer {
   void SetServing(bool serving);
   const std::string& db_path() const;
   int port() const;
+  // The health-only port (0 unless options.health_port).
+  int health_port() const;
+  grpcapi::Server& server();
+  // What another grpcapi::Server on the same database needs.
+  grpcapi::ServerDeps deps();
 
  private:
   struct Impl;
