@@ -49,7 +49,7 @@ struct ServeFlags {
   int64_t max_running_copies = 5;
   int64_t image_quota = 1000;
   double rate_limit_per_account = 0;
-  int64_t max_threads = 64;
+  int64_t max_threads = 256;
   int64_t max_receive_message_bytes = 4 * 1024 * 1024;
   int64_t max_send_message_bytes = 16 * 1024 * 1024;
   int64_t shutdown_grace_seconds = 5;

@@ -36,7 +36,7 @@ struct ServerOptions {
   int max_receive_message_bytes = 4 * 1024 * 1024;
   int max_send_message_bytes = 16 * 1024 * 1024;
   // Upper bound of server threads (handlers and pollers).
-  int max_threads = 64;
+  int max_threads = 256;
   // Calls inside handlers at once; past it a call is refused at once with
   // ECS Throttling (RESOURCE_EXHAUSTED, with details) instead of reaching
   // gRPC's own bare thread-pool refusal. 0: half of max_threads.
