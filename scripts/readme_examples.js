@@ -91,7 +91,7 @@ use the ECS parameter names (their \`json_name\`), so grpcurl speaks the ECS voc
 \`\`\`console
 $ ecsimage serve --db ./ecsimage.db --listen 127.0.0.1:50051 --simulation-control &
 $ export TOKEN=$(ecsimage account create --db ./ecsimage.db --name alice | jq -r .token)
-$ ecsimage account create --db ./ecsimage.db --name bob     # prints {"account_id":"…","token":"…"}
+$ ecsimage account create --db ./ecsimage.db --name bob     # prints {"account_id":"…","token":"…","token_id":"…"}
 $ export TOKEN_B=<bob's token> BOB=<bob's account_id>
 \`\`\`
 

@@ -1,5 +1,6 @@
-// ecsimage: one binary, subcommands serve | account create | migrate |
-// backup. Every flag also reads ECSIMAGE_<FLAG> from the environment.
+// ecsimage: one binary, subcommands serve | account create | account token
+// create/list/revoke | migrate | backup. Every flag also reads ECSIMAGE_<FLAG>
+// from the environment.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -13,7 +14,9 @@ constexpr char kUsage[] =
     "  serve                 run the gRPC server (--listen, --db, ...)\n"
     "  account create --name N\n"
     "                        create an account; prints "
-    "{\"account_id\":…,\"token\":…}\n"
+    "{\"account_id\":…,\"token\":…,\"token_id\":…}\n"
+    "  account token create|list|revoke --account ID\n"
+    "                        rotate an account's tokens\n"
     "  migrate               apply schema migrations to --db\n"
     "  backup --to PATH      online, consistent copy of --db\n"
     "Run `ecsimage <command> --help` for its flags.\n";

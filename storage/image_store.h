@@ -298,6 +298,13 @@ struct AccountRow {
   int64_t created_at_ms = 0;
 };
 
+// One bearer token of an account, as stored: only its SHA-256.
+struct TokenRow {
+  std::string token_sha256;  // raw 32 bytes; never logged
+  std::string account_id;
+  int64_t created_at_ms = 0;
+};
+
 // What a write may be told about its caller.
 struct WriteOptions {
   // Checked right before the callback runs and again right before its change
@@ -335,6 +342,23 @@ class Store {
   // Operator actions (run in their own write transaction).
   virtual absl::Status CreateAccount(const AccountRow& account,
                                      const std::string& token_sha256) = 0;
+  // Adds a token to an existing account (operator rotation). False, and
+  // nothing written, if the account does not exist; kAlreadyExists if the
+  // hash already is a token (of any account). Works at once for a server on
+  // the same file (see AccountForTokenHash).
+  virtual absl::StatusOr<bool> AddToken(const TokenRow& token) = 0;
+  // The tokens of `account_id`, oldest first (equal times by hash), from one
+  // snapshot; nullopt if the account does not exist (an account may exist
+  // with no tokens: empty vector).
+  virtual absl::StatusOr<std::optional<std::vector<TokenRow>>> ListTokens(
+      const std::string& account_id) = 0;
+  // Deletes the token with this hash if, and only if, it belongs to
+  // `account_id`; returns how many tokens the account has left after the
+  // delete. nullopt, and nothing deleted, if the account has no such token
+  // (another account's token is never touched). Calls with the token fail
+  // from the commit on, also on a server in another process.
+  virtual absl::StatusOr<std::optional<int64_t>> DeleteToken(
+      const std::string& account_id, const std::string& token_sha256) = 0;
   // Seeds regions and system images if the tables are empty.
   virtual absl::Status SeedIfEmpty(
       const std::vector<RegionRow>& regions,

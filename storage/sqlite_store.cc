@@ -246,6 +246,54 @@ absl::Status SqliteStore::CreateAccount(const AccountRow& account,
       {});
 }
 
+absl::StatusOr<bool> SqliteStore::AddToken(const TokenRow& token) {
+  bool added = false;
+  RETURN_IF_ERROR(writer_->Run(
+      [&](WriteTxn& txn) -> absl::Status {
+        added = false;
+        ASSIGN_OR_RETURN(bool exists, txn.AccountExists(token.account_id));
+        if (!exists) return absl::OkStatus();
+        RETURN_IF_ERROR(static_cast<SqliteTxn&>(txn).InsertToken(token));
+        added = true;
+        return absl::OkStatus();
+      },
+      {}));
+  return added;
+}
+
+absl::StatusOr<std::optional<std::vector<TokenRow>>> SqliteStore::ListTokens(
+    const std::string& account_id) {
+  std::optional<std::vector<TokenRow>> tokens;
+  RETURN_IF_ERROR(RunInReadTransaction([&](ReadTxn& txn) -> absl::Status {
+    tokens.reset();
+    ASSIGN_OR_RETURN(bool exists, txn.AccountExists(account_id));
+    if (!exists) return absl::OkStatus();
+    ASSIGN_OR_RETURN(tokens,
+                     static_cast<SqliteTxn&>(txn).ListTokens(account_id));
+    return absl::OkStatus();
+  }));
+  return tokens;
+}
+
+absl::StatusOr<std::optional<int64_t>> SqliteStore::DeleteToken(
+    const std::string& account_id, const std::string& token_sha256) {
+  std::optional<int64_t> left;
+  RETURN_IF_ERROR(writer_->Run(
+      [&](WriteTxn& txn) -> absl::Status {
+        left.reset();
+        auto& sqlite_txn = static_cast<SqliteTxn&>(txn);
+        ASSIGN_OR_RETURN(int64_t deleted,
+                         sqlite_txn.DeleteToken(account_id, token_sha256));
+        if (deleted == 0) return absl::OkStatus();
+        ASSIGN_OR_RETURN(std::vector<TokenRow> rest,
+                         sqlite_txn.ListTokens(account_id));
+        left = static_cast<int64_t>(rest.size());
+        return absl::OkStatus();
+      },
+      {}));
+  return left;
+}
+
 absl::Status SqliteStore::SeedIfEmpty(
     const std::vector<RegionRow>& regions,
     const std::vector<ImageRow>& system_images) {

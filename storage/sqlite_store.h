@@ -99,6 +99,11 @@ class SqliteStore final : public Store {
       const std::string& token_sha256) override;
   absl::Status CreateAccount(const AccountRow& account,
                              const std::string& token_sha256) override;
+  absl::StatusOr<bool> AddToken(const TokenRow& token) override;
+  absl::StatusOr<std::optional<std::vector<TokenRow>>> ListTokens(
+      const std::string& account_id) override;
+  absl::StatusOr<std::optional<int64_t>> DeleteToken(
+      const std::string& account_id, const std::string& token_sha256) override;
   absl::Status SeedIfEmpty(const std::vector<RegionRow>& regions,
                            const std::vector<ImageRow>& system_images) override;
   absl::Status PruneClientTokens(int64_t cutoff_ms) override;

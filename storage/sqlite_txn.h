@@ -89,9 +89,17 @@ class SqliteTxn final : public WriteTxn {
                               const std::string& rpc, const std::string& token,
                               const ClientTokenRow& row) override;
 
-  // Operator writes behind Store::CreateAccount and Store::SeedIfEmpty.
+  // Operator reads and writes behind the Store methods of the same names
+  // (CreateAccount, AddToken, ListTokens, DeleteToken, SeedIfEmpty).
   absl::Status InsertAccount(const AccountRow& account,
                              const std::string& token_sha256);
+  // kAlreadyExists if the hash is taken; the caller checked the account.
+  absl::Status InsertToken(const TokenRow& token);
+  absl::StatusOr<std::vector<TokenRow>> ListTokens(
+      const std::string& account_id);
+  // Rows deleted: 0 or 1.
+  absl::StatusOr<int64_t> DeleteToken(const std::string& account_id,
+                                      const std::string& token_sha256);
   absl::Status InsertRegion(const RegionRow& region);
   absl::Status PruneClientTokens(int64_t cutoff_ms);
 

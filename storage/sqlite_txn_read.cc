@@ -503,4 +503,17 @@ absl::StatusOr<std::optional<ClientTokenRow>> SqliteTxn::GetClientToken(
   return ClientTokenRow{q.Text(0), q.Text(1), q.Int(2)};
 }
 
+absl::StatusOr<std::vector<TokenRow>> SqliteTxn::ListTokens(
+    const std::string& account_id) {
+  ASSIGN_OR_RETURN(Stmt q,
+                   conn_.Prepare("SELECT token_sha256, account_id, "
+                                 "created_at_ms FROM tokens "
+                                 "WHERE account_id = ? "
+                                 "ORDER BY created_at_ms, token_sha256"));
+  q.Bind(account_id);
+  return ReadAll<TokenRow>(q, [](const Stmt& q) {
+    return TokenRow{q.Text(0), q.Text(1), q.Int(2)};
+  });
+}
+
 }  // namespace ecsimage::storage

@@ -1,5 +1,6 @@
 // WriteTxn methods of SqliteTxn, and the operator writes behind
-// Store::CreateAccount, SeedIfEmpty and PruneClientTokens.
+// Store::CreateAccount, AddToken, DeleteToken, SeedIfEmpty and
+// PruneClientTokens.
 #include <sqlite3.h>
 
 #include <string>
@@ -263,6 +264,24 @@ absl::Status SqliteTxn::InsertAccount(const AccountRow& account,
                                          "VALUES (?, ?, ?)"));
   q.BindAll(Blob{token_sha256}, account.account_id, account.created_at_ms);
   return RunUnique(q, "token already exists");
+}
+
+absl::Status SqliteTxn::InsertToken(const TokenRow& token) {
+  ASSIGN_OR_RETURN(Stmt q, conn_.Prepare("INSERT INTO tokens (token_sha256, "
+                                         "account_id, created_at_ms) "
+                                         "VALUES (?, ?, ?)"));
+  q.BindAll(Blob{token.token_sha256}, token.account_id, token.created_at_ms);
+  return RunUnique(q, "token already exists");
+}
+
+absl::StatusOr<int64_t> SqliteTxn::DeleteToken(
+    const std::string& account_id, const std::string& token_sha256) {
+  ASSIGN_OR_RETURN(Stmt q,
+                   conn_.Prepare("DELETE FROM tokens WHERE "
+                                 "token_sha256 = ? AND account_id = ?"));
+  q.BindAll(Blob{token_sha256}, account_id);
+  RETURN_IF_ERROR(q.Run());
+  return conn_.Changes();
 }
 
 absl::Status SqliteTxn::InsertRegion(const RegionRow& region) {

@@ -10,7 +10,8 @@ namespace ecsimage::cmd {
 
 // serve: the gRPC server until SIGTERM/SIGINT.
 int RunServe(const std::vector<std::string>& args);
-// account create --name N: prints {"account_id":"…","token":"…"}.
+// account create --name N: prints {"account_id":…,"token":…,"token_id":…};
+// account token create|list|revoke --account ID: rotates its tokens.
 int RunAccount(const std::vector<std::string>& args);
 // migrate: applies the embedded schema migrations.
 int RunMigrate(const std::vector<std::string>& args);

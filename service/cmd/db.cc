@@ -80,10 +80,10 @@ std::string TokenFilePath(const std::string& db_path) {
   return db_path + ".token";
 }
 
-std::string AccountJson(const std::string& account_id,
-                        const std::string& token) {
+std::string AccountJson(const std::string& account_id, const std::string& token,
+                        const std::string& token_id) {
   return absl::StrCat("{\"account_id\":\"", account_id, "\",\"token\":\"",
-                      token, "\"}");
+                      token, "\",\"token_id\":\"", token_id, "\"}");
 }
 
 absl::Status CreateDemoAccount(storage::Store& store, domain::Clock& clock,
@@ -101,7 +101,8 @@ absl::Status CreateDemoAccount(storage::Store& store, domain::Clock& clock,
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoError("cannot create", tmp);
   const std::string content =
-      AccountJson(created->account_id, created->token) + "\n";
+      AccountJson(created->account_id, created->token, created->token_id) +
+      "\n";
   std::string_view rest = content;
   while (!rest.empty()) {
     ssize_t n = ::write(fd, rest.data(), rest.size());

@@ -36,9 +36,9 @@ struct DemoAccount {
 
 // "<db>.token".
 std::string TokenFilePath(const std::string& db_path);
-// {"account_id":"…","token":"…"}, no newline.
-std::string AccountJson(const std::string& account_id,
-                        const std::string& token);
+// {"account_id":"…","token":"…","token_id":"…"}, no newline.
+std::string AccountJson(const std::string& account_id, const std::string& token,
+                        const std::string& token_id);
 // Creates the demo account and writes its token file (mode 0600, atomic).
 absl::Status CreateDemoAccount(storage::Store& store, domain::Clock& clock,
                                domain::IdGenerator& ids,

@@ -133,6 +133,7 @@ absl::Status FlagSet::Parse(const std::vector<std::string>& args,
 
 std::string FlagSet::Usage() const {
   std::string out = absl::StrCat("usage: ecsimage ", command_, " [flags]\n");
+  if (!about_.empty()) absl::StrAppend(&out, about_, "\n");
   for (const Flag& f : flags_) {
     absl::StrAppendFormat(&out, "  --%s (env %s, default %s)\n      %s\n",
                           f.name, EnvName(f.name), f.default_text, f.help);

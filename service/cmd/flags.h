@@ -27,6 +27,9 @@ class FlagSet {
  public:
   explicit FlagSet(std::string command) : command_(std::move(command)) {}
 
+  // What the command does: printed by Usage() under its first line.
+  void About(std::string text) { about_ = std::move(text); }
+
   // `target` holds the default and receives the value.
   void String(std::string name, std::string* target, std::string help);
   void Bool(std::string name, bool* target, std::string help);
@@ -57,6 +60,7 @@ class FlagSet {
   const Flag* Find(std::string_view name) const;
 
   std::string command_;
+  std::string about_;
   std::vector<Flag> flags_;
 };
 

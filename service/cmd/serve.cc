@@ -169,6 +169,20 @@ void PrintDemoBanner(const DemoAccount& demo, const std::string& address,
   std::cout << out << std::flush;
 }
 
+// Instead of the banner when the demo token was revoked (`account token
+// revoke`): the file's token is dead, so it is not shown. Serve does not
+// mint a replacement, which would undo the operator's revocation.
+void PrintRevokedDemoNote(const DemoAccount& demo, const std::string& db,
+                          const std::string& token_file) {
+  std::cout << absl::StrCat(
+                   "\necsimage demo account ", demo.account_id,
+                   ": the token kept in ", token_file,
+                   " no longer authenticates (revoked).\n",
+                   "  A new token for it: ecsimage account token create --db ",
+                   db, " --account ", demo.account_id, "\n\n")
+            << std::flush;
+}
+
 // Blocks until SIGTERM or SIGINT; returns its number.
 int WaitForSignal(const sigset_t& signals) {
   int sig = 0;
@@ -387,12 +401,26 @@ int RunServe(const std::vector<std::string>& args) {
                     /*tick_tasks=*/!f.simulation_control);
 
   if (absl::StatusOr<DemoAccount> demo = ReadTokenFile(token_file); demo.ok()) {
-    std::string transport = "-plaintext";
-    if (!f.tls_cert.empty()) transport = "-cacert CA.pem";
-    if (!f.tls_client_ca.empty()) {
-      transport += " -cert CLIENT.pem -key CLIENT-KEY.pem";
+    // Only a token the database no longer knows is left out; if the check
+    // itself fails, the banner is shown as before.
+    absl::StatusOr<std::string> owner = authenticator.Authenticate(demo->token);
+    if (!owner.ok() && absl::IsUnauthenticated(owner.status())) {
+      PrintRevokedDemoNote(*demo, f.db, token_file);
+      JsonLine()
+          .Str("level", "warning")
+          .Str("msg",
+               "the demo token in the token file no longer authenticates")
+          .Str("file", token_file)
+          .Str("account_id", demo->account_id)
+          .Emit();
+    } else {
+      std::string transport = "-plaintext";
+      if (!f.tls_cert.empty()) transport = "-cacert CA.pem";
+      if (!f.tls_client_ca.empty()) {
+        transport += " -cert CLIENT.pem -key CLIENT-KEY.pem";
+      }
+      PrintDemoBanner(*demo, address, token_file, transport);
     }
-    PrintDemoBanner(*demo, address, token_file, transport);
   }
   const grpcapi::TlsFileInfo* tls = (*server)->tls_info();
   JsonLine started;

@@ -1,9 +1,14 @@
 // Identity (api.md §2): tokens, accounts, and the seeded catalog.
 #include <openssl/evp.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/domain/errors.h"
 #include "service/domain/image_domain.h"
+#include "util/absl_compat.h"
 #include "util/status_macros.h"
 
 namespace ecsimage::domain {
@@ -13,6 +18,14 @@ std::string Sha256(std::string_view data) {
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
   return std::string(reinterpret_cast<char*>(digest), len);
+}
+
+std::string TokenIdOfHash(std::string_view token_sha256) {
+  return absl::BytesToHexString(AV(token_sha256.substr(0, 8)));
+}
+
+std::string TokenId(std::string_view token) {
+  return TokenIdOfHash(Sha256(token));
 }
 
 absl::StatusOr<std::string> Authenticator::Authenticate(
@@ -38,7 +51,81 @@ absl::StatusOr<AccountAdmin::Created> AccountAdmin::CreateAccount(
   row.name = name;
   row.created_at_ms = clock_.NowMs();
   RETURN_IF_ERROR(store_.CreateAccount(row, Sha256(created.token)));
+  created.token_id = TokenId(created.token);
   return created;
+}
+
+namespace {
+
+absl::Status NoSuchAccount(const std::string& account_id) {
+  return Error(Err::kInvalidParameter)
+      .Param("account", absl::StrCat("no account ", account_id));
+}
+
+absl::Status NoSuchToken(const std::string& account_id,
+                         const std::string& token_id) {
+  return Error(Err::kInvalidParameter)
+      .Param("token-id",
+             absl::StrCat("account ", account_id,
+                          " has no token with token_id ", token_id));
+}
+
+}  // namespace
+
+absl::StatusOr<AccountAdmin::Created> AccountAdmin::CreateToken(
+    const std::string& account_id) {
+  Created created;
+  created.account_id = account_id;
+  created.token = ids_.NewToken();
+  storage::TokenRow row;
+  row.token_sha256 = Sha256(created.token);
+  row.account_id = account_id;
+  row.created_at_ms = clock_.NowMs();
+  ASSIGN_OR_RETURN(bool added, store_.AddToken(row));
+  if (!added) return NoSuchAccount(account_id);
+  created.token_id = TokenIdOfHash(row.token_sha256);
+  return created;
+}
+
+absl::StatusOr<std::vector<AccountAdmin::TokenInfo>> AccountAdmin::ListTokens(
+    const std::string& account_id) {
+  ASSIGN_OR_RETURN(std::optional<std::vector<storage::TokenRow>> rows,
+                   store_.ListTokens(account_id));
+  if (!rows.has_value()) return NoSuchAccount(account_id);
+  std::vector<TokenInfo> tokens;
+  tokens.reserve(rows->size());
+  for (const storage::TokenRow& row : *rows) {
+    tokens.push_back({TokenIdOfHash(row.token_sha256), row.created_at_ms});
+  }
+  return tokens;
+}
+
+absl::StatusOr<AccountAdmin::Revoked> AccountAdmin::RevokeToken(
+    const std::string& account_id, const std::string& token_id) {
+  ASSIGN_OR_RETURN(std::optional<std::vector<storage::TokenRow>> rows,
+                   store_.ListTokens(account_id));
+  if (!rows.has_value()) return NoSuchAccount(account_id);
+  const storage::TokenRow* match = nullptr;
+  int matches = 0;
+  for (const storage::TokenRow& row : *rows) {
+    if (TokenIdOfHash(row.token_sha256) == token_id) {
+      match = &row;
+      ++matches;
+    }
+  }
+  if (matches > 1) {
+    return Error(Err::kInvalidParameter)
+        .Param("token-id", absl::StrCat("token_id ", token_id, " matches ",
+                                        matches, " tokens of account ",
+                                        account_id, "; nothing revoked"));
+  }
+  if (match == nullptr) return NoSuchToken(account_id, token_id);
+  // Deleted by its full hash and scoped to the account: a token revoked
+  // meanwhile by someone else is reported as absent, never another one.
+  ASSIGN_OR_RETURN(std::optional<int64_t> left,
+                   store_.DeleteToken(account_id, match->token_sha256));
+  if (!left.has_value()) return NoSuchToken(account_id, token_id);
+  return Revoked{token_id, *left};
 }
 
 absl::Status SeedCatalog(storage::Store& store, int64_t now_ms) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -137,9 +138,31 @@ class AccountAdmin {
       : store_(store), clock_(clock), ids_(ids) {}
   struct Created {
     std::string account_id;
-    std::string token;  // shown once
+    std::string token;     // shown once
+    std::string token_id;  // TokenId(token): safe to show and log
   };
   absl::StatusOr<Created> CreateAccount(const std::string& name);
+
+  // Token rotation. Each fails InvalidParameter "account" if the account
+  // does not exist. A new token works at once, old ones keep working until
+  // revoked.
+  absl::StatusOr<Created> CreateToken(const std::string& account_id);
+  struct TokenInfo {
+    std::string token_id;
+    int64_t created_at_ms = 0;
+  };
+  // Oldest first; never the token or its full hash.
+  absl::StatusOr<std::vector<TokenInfo>> ListTokens(
+      const std::string& account_id);
+  struct Revoked {
+    std::string token_id;
+    int64_t tokens_left = 0;  // 0: the account can no longer call
+  };
+  // Deletes the one token of `account_id` whose TokenId is `token_id`.
+  // InvalidParameter "token-id", nothing changed, unless exactly one of that
+  // account's tokens matches (another account's token never does).
+  absl::StatusOr<Revoked> RevokeToken(const std::string& account_id,
+                                      const std::string& token_id);
 
  private:
   storage::Store& store_;
@@ -149,6 +172,12 @@ class AccountAdmin {
 
 // SHA-256 of `data`, raw 32 bytes.
 std::string Sha256(std::string_view data);
+
+// The public handle of a token: the first 16 lowercase hex digits of its
+// SHA-256. Names a token in `account token list/revoke` without revealing
+// it (64 bits of a hash of 256 random bits).
+std::string TokenId(std::string_view token);
+std::string TokenIdOfHash(std::string_view token_sha256);
 
 // Seeds regions and system images on first start.
 absl::Status SeedCatalog(storage::Store& store, int64_t now_ms);

@@ -1,11 +1,13 @@
-// The `ecsimage` binary as an operator runs it: `account create`, `migrate`,
-// and `serve` on a free port through its SIGTERM sequence. No sleeps: every
-// wait is on a condition (a log line, a health answer, a pipe's end) with a
-// deadline.
+// The `ecsimage` binary as an operator runs it: `account create`, token
+// rotation (`account token create|list|revoke`) against a running server,
+// `migrate`, and `serve` on a free port through its SIGTERM sequence. No
+// sleeps: every wait is on a condition (a log line, a health answer, a pipe's
+// end) with a deadline.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -25,8 +27,10 @@
 
 #include "ecs/image/v1/image_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/grpc/contract_helpers.h"
 #include "tests/testing/reflection_client.h"
 #include "tests/testing/test_certs.h"
+#include "tests/testing/test_server.h"
 
 extern char** environ;
 
@@ -228,7 +232,7 @@ Result RunBinary(const std::vector<std::string>& args,
 }
 
 const std::regex kAccountLine(
-    R"(\{"account_id":"[0-9]{16}","token":"[A-Za-z0-9_-]{20,}"\}\n)");
+    R"(\{"account_id":"[0-9]{16}","token":"[A-Za-z0-9_-]{20,}","token_id":"[0-9a-f]{16}"\}\n)");
 
 TEST(BinaryTest, AccountCreatePrintsExactlyOneJsonLine) {
   TempDir dir;
@@ -470,6 +474,256 @@ TEST(BinaryTest, ServeWithTlsAndAPlaintextHealthPort) {
   health.reset();  // see above: idle clients hold Shutdown
   ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
   EXPECT_EQ(serve.Wait(Clock::now() + kTimeout), 0) << serve.err();
+}
+
+// Lowercase hex SHA-256, computed here independently of the service.
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 0xf];
+  }
+  return hex;
+}
+
+// The string value of "key" in a one-line JSON object ("" if absent).
+std::string JsonStr(const std::string& json, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(json, m, std::regex("\"" + key + "\":\"([^\"]*)\""))) {
+    return "";
+  }
+  return m[1].str();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The address in serve's "started" line.
+std::optional<std::string> WaitStarted(Child& serve) {
+  std::optional<std::string> started =
+      serve.WaitForErrLine("\"msg\":\"started\"", Clock::now() + kTimeout);
+  if (!started.has_value()) return std::nullopt;
+  std::smatch m;
+  if (!std::regex_search(*started, m, std::regex(R"("port":(\d+))"))) {
+    return std::nullopt;
+  }
+  return "127.0.0.1:" + m[1].str();
+}
+
+constexpr char kInvalidTokenMessage[] =
+    "The bearer token is missing or not valid.";
+
+TEST(BinaryTest, TokensAreRotatedAndRevokedWhileServing) {
+  TempDir dir;
+  const std::string db = dir.path() + "/e.db";
+  // Call logging on (the default): no token may reach the log.
+  Child serve({"serve", "--db", db, "--listen", "127.0.0.1:0",
+               "--shutdown-grace-seconds", "0"});
+  const std::optional<std::string> address = WaitStarted(serve);
+  ASSERT_TRUE(address.has_value()) << serve.err();
+
+  // The demo account's token file names its token_id too.
+  const std::string token_file = db + ".token";
+  const std::string token_json = ReadFile(token_file);
+  const std::string account = JsonStr(token_json, "account_id");
+  const std::string old_token = JsonStr(token_json, "token");
+  ASSERT_FALSE(old_token.empty()) << token_json;
+  const std::string old_id = Sha256Hex(old_token).substr(0, 16);
+  EXPECT_EQ(JsonStr(token_json, "token_id"), old_id);
+
+  auto channel =
+      grpc::CreateChannel(*address, grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(
+      channel->WaitForConnected(std::chrono::system_clock::now() + kTimeout));
+  auto images = v1::ImageService::NewStub(channel);
+  auto call = [&](const std::string& token) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    v1::DescribeRegionsResponse response;
+    grpc::Status status = images->DescribeRegions(
+        &context, v1::DescribeRegionsRequest(), &response);
+    return testing::Decode(status, context);
+  };
+  auto expect_invalid_token = [](const testing::Decoded& d) {
+    testing::contract::ExpectEcsError(d, grpc::StatusCode::UNAUTHENTICATED,
+                                      "InvalidToken", 401, kInvalidTokenMessage,
+                                      testing::contract::Detail::kNone);
+  };
+  EXPECT_EQ(call(old_token).code, grpc::StatusCode::OK);
+
+  // A second token: works at once on the running server, the old one too.
+  Result created = RunBinary(
+      {"account", "token", "create", "--account", account, "--db", db});
+  ASSERT_EQ(created.code, 0) << created.err;
+  EXPECT_TRUE(std::regex_match(
+      created.out,
+      std::regex(
+          R"(\{"account_id":")" + account +
+          R"(","token":"[A-Za-z0-9_-]{20,}","token_id":"[0-9a-f]{16}"\}\n)")))
+      << created.out;
+  const std::string new_token = JsonStr(created.out, "token");
+  const std::string new_id = JsonStr(created.out, "token_id");
+  EXPECT_EQ(new_id, Sha256Hex(new_token).substr(0, 16));
+  EXPECT_NE(new_token, old_token);
+  EXPECT_EQ(created.err, "");
+  EXPECT_EQ(call(new_token).code, grpc::StatusCode::OK);
+  EXPECT_EQ(call(old_token).code, grpc::StatusCode::OK);
+
+  // The list: token_id and time of each, no secret, no full hash. Flags from
+  // ECSIMAGE_* variables.
+  Result listed =
+      RunBinary({"account", "token", "list"},
+                {"ECSIMAGE_DB=" + db, "ECSIMAGE_ACCOUNT=" + account});
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  const std::regex kListLine(
+      R"re(\{"token_id":"([0-9a-f]{16})","created_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"\})re");
+  std::vector<std::string> ids;
+  for (const std::string& line : Lines(listed.out)) {
+    std::smatch m;
+    EXPECT_TRUE(std::regex_match(line, m, kListLine)) << line;
+    if (m.size() == 2) ids.push_back(m[1].str());
+  }
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre(old_id, new_id));
+  for (const std::string& secret :
+       {old_token, new_token, Sha256Hex(old_token), Sha256Hex(new_token)}) {
+    EXPECT_THAT(listed.out, ::testing::Not(HasSubstr(secret)));
+    EXPECT_THAT(created.err + listed.err, ::testing::Not(HasSubstr(secret)));
+  }
+
+  // Revoke the old (demo) token: refused at once with InvalidToken, the new
+  // one keeps working; the CLI says it was the token file's.
+  Result revoked =
+      RunBinary({"account", "token", "revoke"},
+                {"ECSIMAGE_DB=" + db, "ECSIMAGE_ACCOUNT=" + account,
+                 "ECSIMAGE_TOKEN_ID=" + old_id});
+  ASSERT_EQ(revoked.code, 0) << revoked.err;
+  EXPECT_EQ(revoked.out, "{\"account_id\":\"" + account + "\",\"token_id\":\"" +
+                             old_id + "\",\"tokens_left\":1}\n");
+  EXPECT_THAT(revoked.err,
+              HasSubstr("the revoked token is the one kept in the token file"));
+  EXPECT_THAT(revoked.err, ::testing::Not(HasSubstr("no token left")));
+  expect_invalid_token(call(old_token));
+  EXPECT_EQ(call(new_token).code, grpc::StatusCode::OK);
+
+  // Revoking it again changes nothing and fails.
+  Result again = RunBinary({"account", "token", "revoke", "--account", account,
+                            "--token-id", old_id, "--db", db});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_EQ(again.out, "");
+  EXPECT_THAT(again.err, HasSubstr("account " + account +
+                                   " has no token with token_id " + old_id));
+  Result one_left =
+      RunBinary({"account", "token", "list", "--account", account, "--db", db});
+  ASSERT_EQ(one_left.code, 0) << one_left.err;
+  ASSERT_EQ(Lines(one_left.out).size(), 1u) << one_left.out;
+  EXPECT_EQ(JsonStr(one_left.out, "token_id"), new_id);
+
+  // Another account cannot revoke this account's token.
+  Result alice =
+      RunBinary({"account", "create", "--name", "alice", "--db", db});
+  ASSERT_EQ(alice.code, 0) << alice.err;
+  const std::string alice_id = JsonStr(alice.out, "account_id");
+  const std::string alice_token = JsonStr(alice.out, "token");
+  const std::string alice_tid = JsonStr(alice.out, "token_id");
+  EXPECT_EQ(alice_tid, Sha256Hex(alice_token).substr(0, 16));
+  Result cross = RunBinary({"account", "token", "revoke", "--account", alice_id,
+                            "--token-id", new_id, "--db", db});
+  EXPECT_EQ(cross.code, 1);
+  EXPECT_EQ(cross.out, "");
+  EXPECT_THAT(cross.err, HasSubstr("account " + alice_id +
+                                   " has no token with token_id " + new_id));
+  EXPECT_EQ(call(new_token).code, grpc::StatusCode::OK);
+  EXPECT_EQ(call(alice_token).code, grpc::StatusCode::OK);
+
+  // Unknown accounts: a clear error, nothing printed on stdout.
+  const std::string nobody = "9999999999999999";
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"account", "token", "create", "--account", nobody, "--db", db},
+           {"account", "token", "list", "--account", nobody, "--db", db},
+           {"account", "token", "revoke", "--account", nobody, "--token-id",
+            new_id, "--db", db}}) {
+    Result r = RunBinary(args);
+    EXPECT_EQ(r.code, 1) << args[2];
+    EXPECT_EQ(r.out, "") << args[2];
+    EXPECT_THAT(r.err, HasSubstr("no account " + nobody)) << args[2];
+  }
+
+  // Revoking an account's last token is allowed, with a warning.
+  Result last = RunBinary({"account", "token", "revoke", "--account", alice_id,
+                           "--token-id", alice_tid, "--db", db});
+  ASSERT_EQ(last.code, 0) << last.err;
+  EXPECT_EQ(last.out, "{\"account_id\":\"" + alice_id + "\",\"token_id\":\"" +
+                          alice_tid + "\",\"tokens_left\":0}\n");
+  EXPECT_THAT(last.err, HasSubstr("\"level\":\"warning\""));
+  EXPECT_THAT(last.err, HasSubstr("has no token left"));
+  expect_invalid_token(call(alice_token));
+  Result none = RunBinary(
+      {"account", "token", "list", "--account", alice_id, "--db", db});
+  EXPECT_EQ(none.code, 0) << none.err;
+  EXPECT_EQ(none.out, "");
+
+  images.reset();
+  channel.reset();
+  ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
+  EXPECT_EQ(serve.Wait(Clock::now() + kTimeout), 0) << serve.err();
+  for (const std::string& secret : {old_token, new_token, alice_token}) {
+    EXPECT_THAT(serve.err(), ::testing::Not(HasSubstr(secret)));
+  }
+  EXPECT_THAT(serve.out(), HasSubstr(old_token));  // the first banner
+
+  // Restarted, serve no longer shows the demo token it knows is dead, keeps
+  // the file as it was and makes no new demo account.
+  Child restarted({"serve", "--db", db, "--listen", "127.0.0.1:0",
+                   "--shutdown-grace-seconds", "0"});
+  ASSERT_TRUE(WaitStarted(restarted).has_value()) << restarted.err();
+  ASSERT_EQ(::kill(restarted.pid(), SIGTERM), 0);
+  EXPECT_EQ(restarted.Wait(Clock::now() + kTimeout), 0) << restarted.err();
+  EXPECT_THAT(restarted.out(), ::testing::Not(HasSubstr(old_token)));
+  EXPECT_THAT(restarted.out(), HasSubstr("the token kept in " + token_file +
+                                         " no longer authenticates (revoked)"));
+  EXPECT_THAT(restarted.out(), HasSubstr("ecsimage account token create --db " +
+                                         db + " --account " + account));
+  EXPECT_THAT(restarted.err(),
+              HasSubstr("the demo token in the token file no longer "
+                        "authenticates"));
+  EXPECT_EQ(ReadFile(token_file), token_json);
+}
+
+TEST(BinaryTest, TokenSubcommandsCheckTheirFlags) {
+  TempDir dir;
+  const std::string db = dir.path() + "/e.db";
+  ASSERT_EQ(RunBinary({"migrate", "--db", db}).code, 0);
+  EXPECT_EQ(RunBinary({"account"}).code, 2);
+  EXPECT_EQ(RunBinary({"account", "token"}).code, 2);
+  EXPECT_EQ(RunBinary({"account", "token", "rotate"}).code, 2);
+  EXPECT_EQ(RunBinary({"account", "token", "create", "--db", db}).code, 2);
+  EXPECT_EQ(RunBinary({"account", "token", "list", "--db", db}).code, 2);
+  EXPECT_EQ(RunBinary({"account", "token", "revoke", "--account",
+                       "1000000000000001", "--db", db})
+                .code,
+            2);
+  Result help = RunBinary({"account", "token", "revoke", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.out, HasSubstr("usage: ecsimage account token revoke"));
+  EXPECT_THAT(help.out, HasSubstr("ECSIMAGE_TOKEN_ID"));
+  EXPECT_THAT(help.out, HasSubstr("ECSIMAGE_ACCOUNT"));
+  EXPECT_THAT(help.out, HasSubstr("ECSIMAGE_DB"));
+  // A missing database is never created by a token command.
+  const std::string missing = dir.path() + "/missing.db";
+  Result r = RunBinary(
+      {"account", "token", "create", "--account", "1", "--db", missing});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("does not exist"));
+  EXPECT_FALSE(std::filesystem::exists(missing));
 }
 
 }  // namespace

@@ -111,6 +111,9 @@ class QueryPlanTest : public StoreTest {
     }));
     ASSERT_OK(store().PruneClientTokens(0));
     ASSERT_OK(store().AccountForTokenHash(std::string(32, '1')).status());
+    ASSERT_OK(store().AddToken({std::string(32, 'n'), kAlice, 2}).status());
+    ASSERT_OK(store().ListTokens(kAlice).status());
+    ASSERT_OK(store().DeleteToken(kAlice, std::string(32, 'n')).status());
     ASSERT_OK(store().RunInReadTransaction([&](ReadTxn& txn) -> absl::Status {
       std::vector<absl::Status> results = {
           txn.RegionExists(kHangzhou).status(),
