@@ -359,6 +359,18 @@ class Store {
   // from the commit on, also on a server in another process.
   virtual absl::StatusOr<std::optional<int64_t>> DeleteToken(
       const std::string& account_id, const std::string& token_sha256) = 0;
+  // Bootstrap credentials: makes sure the token with this hash authenticates,
+  // in one write transaction. If it already belongs to an account, nothing
+  // changes; otherwise it is added to the oldest account named
+  // `if_new.name`, and if there is none, that account is created (with
+  // `if_new`'s id and time) holding it. The result says which happened.
+  struct EnsuredToken {
+    std::string account_id;
+    bool account_created = false;
+    bool token_added = false;
+  };
+  virtual absl::StatusOr<EnsuredToken> EnsureAccountToken(
+      const AccountRow& if_new, const std::string& token_sha256) = 0;
   // Seeds regions and system images if the tables are empty.
   virtual absl::Status SeedIfEmpty(
       const std::vector<RegionRow>& regions,

@@ -261,6 +261,37 @@ absl::StatusOr<bool> SqliteStore::AddToken(const TokenRow& token) {
   return added;
 }
 
+absl::StatusOr<Store::EnsuredToken> SqliteStore::EnsureAccountToken(
+    const AccountRow& if_new, const std::string& token_sha256) {
+  EnsuredToken result;
+  RETURN_IF_ERROR(writer_->Run(
+      [&](WriteTxn& txn) -> absl::Status {
+        result = EnsuredToken();
+        auto& sqlite_txn = static_cast<SqliteTxn&>(txn);
+        ASSIGN_OR_RETURN(std::optional<std::string> owner,
+                         sqlite_txn.AccountOfToken(token_sha256));
+        if (owner.has_value()) {
+          result.account_id = *std::move(owner);
+          return absl::OkStatus();
+        }
+        ASSIGN_OR_RETURN(std::optional<std::string> named,
+                         sqlite_txn.OldestAccountNamed(if_new.name));
+        if (!named.has_value()) {
+          RETURN_IF_ERROR(sqlite_txn.InsertAccount(if_new, token_sha256));
+          result.account_id = if_new.account_id;
+          result.account_created = result.token_added = true;
+          return absl::OkStatus();
+        }
+        TokenRow token{token_sha256, *named, if_new.created_at_ms};
+        RETURN_IF_ERROR(sqlite_txn.InsertToken(token));
+        result.account_id = *std::move(named);
+        result.token_added = true;
+        return absl::OkStatus();
+      },
+      {}));
+  return result;
+}
+
 absl::StatusOr<std::optional<std::vector<TokenRow>>> SqliteStore::ListTokens(
     const std::string& account_id) {
   std::optional<std::vector<TokenRow>> tokens;

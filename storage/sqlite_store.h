@@ -100,6 +100,8 @@ class SqliteStore final : public Store {
   absl::Status CreateAccount(const AccountRow& account,
                              const std::string& token_sha256) override;
   absl::StatusOr<bool> AddToken(const TokenRow& token) override;
+  absl::StatusOr<EnsuredToken> EnsureAccountToken(
+      const AccountRow& if_new, const std::string& token_sha256) override;
   absl::StatusOr<std::optional<std::vector<TokenRow>>> ListTokens(
       const std::string& account_id) override;
   absl::StatusOr<std::optional<int64_t>> DeleteToken(

@@ -95,6 +95,11 @@ class SqliteTxn final : public WriteTxn {
                              const std::string& token_sha256);
   // kAlreadyExists if the hash is taken; the caller checked the account.
   absl::Status InsertToken(const TokenRow& token);
+  absl::StatusOr<std::optional<std::string>> AccountOfToken(
+      const std::string& token_sha256);
+  // The first created account with this name (ties: lowest id).
+  absl::StatusOr<std::optional<std::string>> OldestAccountNamed(
+      const std::string& name);
   absl::StatusOr<std::vector<TokenRow>> ListTokens(
       const std::string& account_id);
   // Rows deleted: 0 or 1.

@@ -274,6 +274,27 @@ absl::Status SqliteTxn::InsertToken(const TokenRow& token) {
   return RunUnique(q, "token already exists");
 }
 
+absl::StatusOr<std::optional<std::string>> SqliteTxn::AccountOfToken(
+    const std::string& token_sha256) {
+  ASSIGN_OR_RETURN(Stmt q, conn_.Prepare("SELECT account_id FROM tokens "
+                                         "WHERE token_sha256 = ?"));
+  q.Bind(Blob{token_sha256});
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::nullopt;
+  return q.Text(0);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteTxn::OldestAccountNamed(
+    const std::string& name) {
+  ASSIGN_OR_RETURN(Stmt q, conn_.Prepare("SELECT account_id FROM accounts "
+                                         "WHERE name = ? ORDER BY "
+                                         "created_at_ms, account_id LIMIT 1"));
+  q.Bind(name);
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::nullopt;
+  return q.Text(0);
+}
+
 absl::StatusOr<int64_t> SqliteTxn::DeleteToken(
     const std::string& account_id, const std::string& token_sha256) {
   ASSIGN_OR_RETURN(Stmt q,

@@ -63,6 +63,8 @@ struct ServeFlags {
   std::string tls_client_ca;  // "" = no client certificates
   int64_t tls_reload_seconds = 60;
   std::string health_listen;  // "" = no health-only port
+  std::string bootstrap_token;  // "" = none; never logged
+  std::string bootstrap_account_name = "bootstrap";
 };
 
 void LogError(std::string_view msg, std::string_view detail) {
@@ -261,7 +263,22 @@ int RunServe(const std::vector<std::string>& args) {
   flags.String("health-listen", &f.health_listen,
                "host:port of a plaintext server with only grpc.health.v1."
                "Health, for probes when --listen is TLS (empty: off)");
+  flags.String("bootstrap-token", &f.bootstrap_token,
+               "a token that must authenticate as --bootstrap-account-name "
+               "(from a Secret; the account is created if missing; empty: "
+               "none)");
+  flags.String("bootstrap-account-name", &f.bootstrap_account_name,
+               "name of the account --bootstrap-token belongs to");
   if (int rc = ParseOrUsage(flags, args); rc >= 0) return rc;
+  if (!f.bootstrap_token.empty()) {
+    if (absl::Status s = domain::CheckBootstrapToken(f.bootstrap_token);
+        !s.ok()) {
+      LogError("invalid bootstrap token",
+               "--bootstrap-token (ECSIMAGE_BOOTSTRAP_TOKEN) must be 32-256 "
+               "printable ASCII characters without spaces");
+      return 2;
+    }
+  }
   if (f.tls_cert.empty() != f.tls_key.empty()) {
     LogError("invalid TLS flags",
              "--tls-cert and --tls-key (ECSIMAGE_TLS_CERT, ECSIMAGE_TLS_KEY) "
@@ -312,6 +329,23 @@ int RunServe(const std::vector<std::string>& args) {
       !s.ok()) {
     LogError("cannot seed catalog", s.ToString());
     return 1;
+  }
+  if (!f.bootstrap_token.empty()) {
+    domain::AccountAdmin admin(*db->store, clock, ids);
+    absl::StatusOr<domain::AccountAdmin::Bootstrapped> boot =
+        admin.EnsureBootstrapToken(f.bootstrap_account_name, f.bootstrap_token);
+    if (!boot.ok()) {
+      LogError("cannot apply the bootstrap token", boot.status().ToString());
+      return 1;
+    }
+    JsonLine()
+        .Str("level", "info")
+        .Str("msg", "bootstrap token")
+        .Str("account_id", boot->account_id)
+        .Str("token_id", boot->token_id)
+        .Bool("accountCreated", boot->account_created)
+        .Bool("tokenAdded", boot->token_added)
+        .Emit();
   }
   const std::string token_file = TokenFilePath(f.db);
   // By state, not by `created`: a first start killed between creating the

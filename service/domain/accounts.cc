@@ -38,11 +38,20 @@ absl::StatusOr<std::string> Authenticator::Authenticate(
   return *account;
 }
 
-absl::StatusOr<AccountAdmin::Created> AccountAdmin::CreateAccount(
-    const std::string& name) {
+namespace {
+
+absl::Status CheckAccountName(const std::string& name) {
   if (name.empty() || name.size() > 128) {
     return Error(Err::kInvalidParameter).Param("name", "1-128 characters");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<AccountAdmin::Created> AccountAdmin::CreateAccount(
+    const std::string& name) {
+  RETURN_IF_ERROR(CheckAccountName(name));
   Created created;
   created.account_id = ids_.NewAccountId();
   created.token = ids_.NewToken();
@@ -181,6 +190,38 @@ absl::Status SeedCatalog(storage::Store& store, int64_t now_ms) {
     }
   }
   return store.SeedIfEmpty(regions, images);
+}
+
+absl::Status CheckBootstrapToken(std::string_view token) {
+  // What a Bearer header can carry (no spaces, printable ASCII) and
+  // Authenticate accepts, and long enough not to be guessed.
+  bool printable = true;
+  for (char c : token) printable = printable && c > ' ' && c <= '~';
+  if (token.size() < 32 || token.size() > 256 || !printable) {
+    return Error(Err::kInvalidParameter)
+        .Param("bootstrap-token",
+               "32-256 printable ASCII characters without spaces");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AccountAdmin::Bootstrapped> AccountAdmin::EnsureBootstrapToken(
+    const std::string& name, const std::string& token) {
+  RETURN_IF_ERROR(CheckAccountName(name));
+  RETURN_IF_ERROR(CheckBootstrapToken(token));
+  storage::AccountRow if_new;
+  if_new.account_id = ids_.NewAccountId();
+  if_new.name = name;
+  if_new.created_at_ms = clock_.NowMs();
+  const std::string hash = Sha256(token);
+  ASSIGN_OR_RETURN(storage::Store::EnsuredToken ensured,
+                   store_.EnsureAccountToken(if_new, hash));
+  Bootstrapped out;
+  out.account_id = std::move(ensured.account_id);
+  out.token_id = TokenIdOfHash(hash);
+  out.account_created = ensured.account_created;
+  out.token_added = ensured.token_added;
+  return out;
 }
 
 }  // namespace ecsimage::domain

@@ -164,11 +164,31 @@ class AccountAdmin {
   absl::StatusOr<Revoked> RevokeToken(const std::string& account_id,
                                       const std::string& token_id);
 
+  // Bootstrap credentials (`serve --bootstrap-token`, fed from a Kubernetes
+  // Secret): makes `token` authenticate as the oldest account named `name`,
+  // creating that account if there is none; nothing changes when the token
+  // already works (Store::EnsureAccountToken). A new token (a rotated
+  // Secret) is added to the same account; old ones work until revoked.
+  // InvalidParameter "name" / "bootstrap-token" unless the name is 1-128
+  // characters and the token 32-256 printable ASCII characters, no spaces.
+  struct Bootstrapped {
+    std::string account_id;
+    std::string token_id;
+    bool account_created = false;
+    bool token_added = false;
+  };
+  absl::StatusOr<Bootstrapped> EnsureBootstrapToken(const std::string& name,
+                                                    const std::string& token);
+
  private:
   storage::Store& store_;
   Clock& clock_;
   IdGenerator& ids_;
 };
+
+// The rule EnsureBootstrapToken applies to its token (InvalidParameter
+// "bootstrap-token"), for checking a flag before anything is opened.
+absl::Status CheckBootstrapToken(std::string_view token);
 
 // SHA-256 of `data`, raw 32 bytes.
 std::string Sha256(std::string_view data);

@@ -726,5 +726,98 @@ TEST(BinaryTest, TokenSubcommandsCheckTheirFlags) {
   EXPECT_FALSE(std::filesystem::exists(missing));
 }
 
+// `serve --bootstrap-token` (ECSIMAGE_BOOTSTRAP_TOKEN, from a Kubernetes
+// Secret): the token works as the "bootstrap" account from the first start,
+// a restart changes nothing, a rotated Secret adds its token to the same
+// account, and the token never reaches the output.
+TEST(BinaryTest, BootstrapTokenFromTheEnvironmentSurvivesRestartsAndRotation) {
+  TempDir dir;
+  const std::string db = dir.path() + "/boot.db";
+  const std::string first(40, 'A');
+  const std::string second = "rotated-secret-" + std::string(30, 'z');
+
+  struct Started {
+    std::string log_line;
+    std::string err;
+    bool ok_with_first = false;
+    bool ok_with_second = false;
+  };
+  auto start = [&](const std::string& token) {
+    Started s;
+    Child serve({"serve", "--db", db, "--listen", "127.0.0.1:0",
+                 "--shutdown-grace-seconds", "0"},
+                {"ECSIMAGE_BOOTSTRAP_TOKEN=" + token});
+    std::optional<std::string> boot = serve.WaitForErrLine(
+        "\"msg\":\"bootstrap token\"", Clock::now() + kTimeout);
+    const std::optional<std::string> address = WaitStarted(serve);
+    EXPECT_TRUE(address.has_value()) << serve.err();
+    if (address.has_value()) {
+      auto channel =
+          grpc::CreateChannel(*address, grpc::InsecureChannelCredentials());
+      auto images = v1::ImageService::NewStub(channel);
+      auto ok = [&](const std::string& t) {
+        grpc::ClientContext context;
+        context.AddMetadata("authorization", "Bearer " + t);
+        v1::DescribeRegionsResponse response;
+        return images
+            ->DescribeRegions(&context, v1::DescribeRegionsRequest(), &response)
+            .ok();
+      };
+      s.ok_with_first = ok(first);
+      s.ok_with_second = ok(second);
+    }
+    EXPECT_EQ(::kill(serve.pid(), SIGTERM), 0);
+    EXPECT_EQ(serve.Wait(Clock::now() + kTimeout), 0) << serve.err();
+    s.log_line = boot.value_or("");
+    s.err = serve.err() + serve.out();
+    return s;
+  };
+
+  Started made = start(first);
+  EXPECT_THAT(made.log_line, HasSubstr("\"accountCreated\":true"));
+  EXPECT_THAT(made.log_line, HasSubstr("\"tokenAdded\":true"));
+  EXPECT_EQ(JsonStr(made.log_line, "token_id"), Sha256Hex(first).substr(0, 16));
+  const std::string account = JsonStr(made.log_line, "account_id");
+  EXPECT_TRUE(std::regex_match(account, std::regex("[0-9]{16}"))) << account;
+  EXPECT_TRUE(made.ok_with_first);
+  EXPECT_FALSE(made.ok_with_second);
+
+  Started again = start(first);
+  EXPECT_THAT(again.log_line, HasSubstr("\"accountCreated\":false"));
+  EXPECT_THAT(again.log_line, HasSubstr("\"tokenAdded\":false"));
+  EXPECT_EQ(JsonStr(again.log_line, "account_id"), account);
+  EXPECT_TRUE(again.ok_with_first);
+
+  Started rotated = start(second);
+  EXPECT_THAT(rotated.log_line, HasSubstr("\"accountCreated\":false"));
+  EXPECT_THAT(rotated.log_line, HasSubstr("\"tokenAdded\":true"));
+  EXPECT_EQ(JsonStr(rotated.log_line, "account_id"), account);
+  // The old token works until `account token revoke`.
+  EXPECT_TRUE(rotated.ok_with_first);
+  EXPECT_TRUE(rotated.ok_with_second);
+  Result listed =
+      RunBinary({"account", "token", "list", "--account", account, "--db", db});
+  EXPECT_EQ(Lines(listed.out).size(), 2u) << listed.out;
+
+  for (const Started* s : {&made, &again, &rotated}) {
+    EXPECT_THAT(s->err, ::testing::Not(HasSubstr(first)));
+    EXPECT_THAT(s->err, ::testing::Not(HasSubstr(second)));
+  }
+}
+
+TEST(BinaryTest, ServeRefusesAWeakBootstrapTokenBeforeOpeningTheDatabase) {
+  TempDir dir;
+  const std::string db = dir.path() + "/weak.db";
+  for (const std::string& weak :
+       {std::string("short"), std::string(40, 'a') + " with spaces"}) {
+    Result r = RunBinary({"serve", "--db", db, "--listen", "127.0.0.1:0"},
+                         {"ECSIMAGE_BOOTSTRAP_TOKEN=" + weak});
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("invalid bootstrap token"));
+    EXPECT_THAT(r.err, ::testing::Not(HasSubstr(weak)));
+    EXPECT_FALSE(std::filesystem::exists(db));
+  }
+}
+
 }  // namespace
 }  // namespace ecsimage

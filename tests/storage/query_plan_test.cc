@@ -114,6 +114,10 @@ class QueryPlanTest : public StoreTest {
     ASSERT_OK(store().AddToken({std::string(32, 'n'), kAlice, 2}).status());
     ASSERT_OK(store().ListTokens(kAlice).status());
     ASSERT_OK(store().DeleteToken(kAlice, std::string(32, 'n')).status());
+    ASSERT_OK(store()
+                  .EnsureAccountToken({"5000000000000001", "boot", 3},
+                                      std::string(32, 'b'))
+                  .status());
     ASSERT_OK(store().RunInReadTransaction([&](ReadTxn& txn) -> absl::Status {
       std::vector<absl::Status> results = {
           txn.RegionExists(kHangzhou).status(),

@@ -130,5 +130,68 @@ TEST_F(TokenTest, RotationByAnotherStoreIsSeenAtOnce) {
               IsOkAndHolds(Optional(std::string(kAlice))));
 }
 
+// EnsureAccountToken: the bootstrap token of `serve --bootstrap-token`.
+AccountRow Boot(const std::string& id, const std::string& name, int64_t at) {
+  return AccountRow{id, name, at};
+}
+
+TEST_F(TokenTest, EnsureAccountTokenCreatesTheNamedAccountOnce) {
+  ASSERT_OK_AND_ASSIGN(
+      Store::EnsuredToken first,
+      store().EnsureAccountToken(Boot("5000000000000001", "bootstrap", 9),
+                                 Hash('b')));
+  EXPECT_EQ(first.account_id, "5000000000000001");
+  EXPECT_TRUE(first.account_created);
+  EXPECT_TRUE(first.token_added);
+  EXPECT_THAT(store().AccountForTokenHash(Hash('b')),
+              IsOkAndHolds(Optional(std::string("5000000000000001"))));
+  // A restart with the same Secret: nothing changes, not even a new id.
+  ASSERT_OK_AND_ASSIGN(
+      Store::EnsuredToken again,
+      store().EnsureAccountToken(Boot("5000000000000002", "bootstrap", 10),
+                                 Hash('b')));
+  EXPECT_EQ(again.account_id, "5000000000000001");
+  EXPECT_FALSE(again.account_created);
+  EXPECT_FALSE(again.token_added);
+  EXPECT_THAT(store().ListTokens("5000000000000002"),
+              IsOkAndHolds(Eq(std::nullopt)));
+  EXPECT_THAT(store().ListTokens("5000000000000001"),
+              IsOkAndHolds(Optional(ElementsAre(
+                  FieldsAre(Hash('b'), std::string("5000000000000001"), 9)))));
+}
+
+TEST_F(TokenTest, EnsureAccountTokenAddsARotatedTokenToTheSameAccount) {
+  ASSERT_OK(store()
+                .EnsureAccountToken(Boot("5000000000000001", "bootstrap", 9),
+                                    Hash('b'))
+                .status());
+  ASSERT_OK_AND_ASSIGN(
+      Store::EnsuredToken rotated,
+      store().EnsureAccountToken(Boot("5000000000000002", "bootstrap", 12),
+                                 Hash('c')));
+  EXPECT_EQ(rotated.account_id, "5000000000000001");
+  EXPECT_FALSE(rotated.account_created);
+  EXPECT_TRUE(rotated.token_added);
+  // Both work until the operator revokes the old one.
+  EXPECT_THAT(store().ListTokens("5000000000000001"),
+              IsOkAndHolds(Optional(ElementsAre(
+                  FieldsAre(Hash('b'), std::string("5000000000000001"), 9),
+                  FieldsAre(Hash('c'), std::string("5000000000000001"), 12)))));
+}
+
+TEST_F(TokenTest, EnsureAccountTokenLeavesAnotherAccountsTokenAlone) {
+  // Bob's token offered as the bootstrap token: it already authenticates,
+  // as Bob; no account is created and nothing moves.
+  ASSERT_OK_AND_ASSIGN(
+      Store::EnsuredToken ensured,
+      store().EnsureAccountToken(Boot("5000000000000001", "bootstrap", 9),
+                                 Hash('2')));
+  EXPECT_EQ(ensured.account_id, kBob);
+  EXPECT_FALSE(ensured.account_created);
+  EXPECT_FALSE(ensured.token_added);
+  EXPECT_THAT(store().ListTokens("5000000000000001"),
+              IsOkAndHolds(Eq(std::nullopt)));
+}
+
 }  // namespace
 }  // namespace ecsimage::storage::testing
