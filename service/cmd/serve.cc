@@ -62,7 +62,7 @@ struct ServeFlags {
   std::string tls_key;        // "" = plaintext
   std::string tls_client_ca;  // "" = no client certificates
   int64_t tls_reload_seconds = 60;
-  std::string health_listen;  // "" = no health-only port
+  std::string health_listen;    // "" = no health-only port
   std::string bootstrap_token;  // "" = none; never logged
   std::string bootstrap_account_name = "bootstrap";
 };
