@@ -29,6 +29,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/grpc/contract_helpers.h"
 #include "tests/testing/reflection_client.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_certs.h"
 #include "tests/testing/test_server.h"
 
@@ -37,30 +38,13 @@ extern char** environ;
 namespace ecsimage {
 namespace {
 
+using ::ecsimage::testing::TempDir;
+
 namespace v1 = ::ecs::image::v1;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kTimeout = std::chrono::seconds(30);
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-        "/ecsimage_bin_XXXXXX";
-    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A child process with its stdout and stderr on pipes.
 class Child {

@@ -21,11 +21,14 @@
 #include "service/grpc/server.h"
 #include "service/grpc/tls_credentials.h"
 #include "src/proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_certs.h"
 #include "tests/testing/test_server.h"
 
 namespace ecsimage {
 namespace {
+
+using ::ecsimage::testing::TempDir;
 
 namespace v1 = ::ecs::image::v1;
 namespace health = ::grpc::health::v1;
@@ -35,25 +38,6 @@ using ::testing::HasSubstr;
 using testing::ReadFileText;
 using testing::TestServer;
 using testing::TestServerOptions;
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-        "/ecsimage_tls_XXXXXX";
-    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::chrono::system_clock::time_point In(std::chrono::seconds s) {
   return std::chrono::system_clock::now() + s;

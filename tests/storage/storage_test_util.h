@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "storage/image_store.h"
 #include "storage/sqlite_store.h"
+#include "tests/testing/temp_dir.h"
 
 namespace ecsimage::storage::testing {
 
@@ -86,27 +87,7 @@ MATCHER_P(IsOkAndHolds, matcher, "is OK and holds a matching value") {
   ASSERT_TRUE(tmp.ok()) << tmp.status();           \
   lhs = std::move(tmp).value()
 
-// A directory of its own for each test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "ecsimage_storage_XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    char* made = ::mkdtemp(buf.data());
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ::ecsimage::testing::TempDir;
 
 // std::latch for C++17.
 class Latch {
