@@ -43,6 +43,17 @@ int Fail(std::string_view msg, const absl::Status& status) {
   return 1;
 }
 
+// The one JSON line of a new token: shown this once, never logged.
+int PrintCreated(const absl::StatusOr<domain::AccountAdmin::Created>& created,
+                 std::string_view failure) {
+  if (!created.ok()) return Fail(failure, created.status());
+  std::cout << AccountJson(created->account_id, created->token,
+                           created->token_id)
+            << "\n"
+            << std::flush;
+  return 0;
+}
+
 constexpr char kAccountUsage[] =
     "usage: ecsimage account <command> [flags]\n"
     "  create --name N                  new account and its first token\n"
@@ -88,14 +99,7 @@ int RunAccountCreate(const std::vector<std::string>& args) {
   domain::SystemClock clock;
   domain::RandomIdGenerator ids;
   domain::AccountAdmin admin(*db->store, clock, ids);
-  absl::StatusOr<domain::AccountAdmin::Created> created =
-      admin.CreateAccount(name);
-  if (!created.ok()) return Fail("cannot create account", created.status());
-  std::cout << AccountJson(created->account_id, created->token,
-                           created->token_id)
-            << "\n"
-            << std::flush;
-  return 0;
+  return PrintCreated(admin.CreateAccount(name), "cannot create account");
 }
 
 int RunTokenCreate(const std::vector<std::string>& args) {
@@ -120,14 +124,7 @@ int RunTokenCreate(const std::vector<std::string>& args) {
   domain::SystemClock clock;
   domain::RandomIdGenerator ids;
   domain::AccountAdmin admin(*db->store, clock, ids);
-  absl::StatusOr<domain::AccountAdmin::Created> created =
-      admin.CreateToken(account);
-  if (!created.ok()) return Fail("cannot create token", created.status());
-  std::cout << AccountJson(created->account_id, created->token,
-                           created->token_id)
-            << "\n"
-            << std::flush;
-  return 0;
+  return PrintCreated(admin.CreateToken(account), "cannot create token");
 }
 
 int RunTokenList(const std::vector<std::string>& args) {
