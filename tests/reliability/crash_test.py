@@ -770,10 +770,11 @@ def main():
         rl.wait_health(server.address)
         # The queues the rounds left drain five copies at a time per
         # account and region, so the wait scales with them: it fails when
-        # nothing has moved for 30 s (or after 15 min in all).
+        # nothing has moved for 30 s (or after an hour in all: --long leaves
+        # thousands, each slot ends a copy every ~5 s).
         drain_t0 = time.time()
         last_change, last = time.time(), None
-        while time.time() - last_change < 30 and time.time() - drain_t0 < 900:
+        while time.time() - last_change < 30 and time.time() - drain_t0 < 3600:
             left = active_tasks(db)
             if not left:
                 drained = True
