@@ -7,20 +7,16 @@
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <ctime>
 #include <filesystem>
-#include <iostream>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "service/cmd/commands.h"
 #include "service/cmd/db.h"
+#include "service/cmd/demo_banner.h"
 #include "service/cmd/flags.h"
+#include "service/cmd/task_worker.h"
 #include "service/domain/clock.h"
 #include "service/domain/ids.h"
 #include "service/domain/image_domain.h"
@@ -69,120 +65,6 @@ struct ServeFlags {
 
 void LogError(std::string_view msg, std::string_view detail) {
   JsonLine().Str("level", "error").Str("msg", msg).Str("error", detail).Emit();
-}
-
-// Ticks the TaskEngine every `period` of real time and prunes remembered
-// ClientTokens now and then. Stops between two ticks: each tick is one
-// write transaction, so the database never sees half a step.
-class TaskWorker {
- public:
-  TaskWorker(storage::Store& store, domain::Clock& clock,
-             domain::DomainOptions options, std::chrono::milliseconds period,
-             bool tick_tasks)
-      : store_(store),
-        clock_(clock),
-        engine_(store, clock, options),
-        ttl_ms_(options.client_token_ttl_ms),
-        period_(period),
-        tick_tasks_(tick_tasks),
-        thread_([this] { Loop(); }) {}
-
-  ~TaskWorker() { Stop(); }
-
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void Loop() {
-    constexpr auto kPruneEvery = std::chrono::minutes(10);
-    auto next_prune = std::chrono::steady_clock::now();
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      if (tick_tasks_) {
-        absl::Status s = engine_.Tick();
-        if (!s.ok()) LogError("task tick failed", s.ToString());
-      }
-      if (std::chrono::steady_clock::now() >= next_prune) {
-        absl::Status s = store_.PruneClientTokens(clock_.NowMs() - ttl_ms_);
-        if (!s.ok()) LogError("client token prune failed", s.ToString());
-        next_prune = std::chrono::steady_clock::now() + kPruneEvery;
-      }
-      lock.lock();
-      cv_.wait_for(lock, period_, [this] { return stop_; });
-    }
-  }
-
-  storage::Store& store_;
-  domain::Clock& clock_;
-  domain::TaskEngine engine_;  // used by the worker thread only
-  const int64_t ttl_ms_;
-  const std::chrono::milliseconds period_;
-  const bool tick_tasks_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  std::thread thread_;
-};
-
-// "0.0.0.0:0" + 43121 -> "127.0.0.1:43121": an address a local client can
-// paste.
-std::string DialAddress(const std::string& listen, int port) {
-  std::string host = listen.substr(0, listen.rfind(':'));
-  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
-  return absl::StrCat(host, ":", port);
-}
-
-// `transport`: grpcurl's flags for the API port ("-plaintext", or the CA
-// and client certificate options under TLS).
-void PrintDemoBanner(const DemoAccount& demo, const std::string& address,
-                     const std::string& token_file,
-                     const std::string& transport) {
-  const std::string auth = absl::StrCat(
-      "grpcurl ", transport, " -H 'authorization: Bearer ", demo.token, "'");
-  const std::string svc = absl::StrCat(address, " ecs.image.v1.ImageService/");
-  std::string out = absl::StrCat(
-      "\necsimage demo account (token kept in ", token_file, ")\n",
-      "  account id: ", demo.account_id, "\n", "  token:      ", demo.token,
-      "\n\nTry it:\n", "  grpcurl ", transport, " ", address, " list\n", "  ",
-      auth, " ", svc, "DescribeRegions\n", "  ", auth,
-      " -d '{\"RegionId\":\"cn-hangzhou\",\"ImageName\":\"demo-image\","
-      "\"Size\":40}' ",
-      svc, "CreateImage\n",
-      "  # once DescribeImages shows it Available (a few seconds):\n", "  ",
-      auth,
-      " -d '{\"RegionId\":\"cn-hangzhou\",\"ImageId\":\"m-SOURCE\","
-      "\"DestinationRegionId\":\"cn-shanghai\","
-      "\"DestinationImageName\":\"demo-copy\"}' ",
-      svc, "CopyImage\n", "  ", auth,
-      " -d '{\"RegionId\":\"cn-shanghai\",\"Status\":\"Waiting,Creating\"}' ",
-      svc, "DescribeImages\n", "  ", auth,
-      " -d '{\"RegionId\":\"cn-shanghai\",\"ImageId\":\"m-COPY\"}' ", svc,
-      "CancelCopyImage\n", "  ", auth,
-      " -d '{\"RegionId\":\"cn-hangzhou\",\"ImageId\":\"m-SOURCE\"}' ", svc,
-      "DeleteImage\n\n");
-  std::cout << out << std::flush;
-}
-
-// Instead of the banner when the demo token was revoked (`account token
-// revoke`): the file's token is dead, so it is not shown. Serve does not
-// mint a replacement, which would undo the operator's revocation.
-void PrintRevokedDemoNote(const DemoAccount& demo, const std::string& db,
-                          const std::string& token_file) {
-  std::cout << absl::StrCat(
-                   "\necsimage demo account ", demo.account_id,
-                   ": the token kept in ", token_file,
-                   " no longer authenticates (revoked).\n",
-                   "  A new token for it: ecsimage account token create --db ",
-                   db, " --account ", demo.account_id, "\n\n")
-            << std::flush;
 }
 
 // Blocks until SIGTERM or SIGINT; returns its number.
