@@ -10,8 +10,9 @@
 //   the caller's shares stay the outer loop (a plain JOIN lets the planner
 //   walk every image of the region in that status and probe shares, which
 //   made TotalCount grow with the region: 267x slower at 1M images);
-// - without id/name/usage/copied filters, the own and system totals come
-//   from the trigger-maintained image_counts table. With those filters the
+// - without id/name/usage/copied filters, the totals come from
+//   trigger-maintained counters: own and system images from image_counts,
+//   shared and public ones from visible_counts. With those filters the
 //   count walks the same arms (bounded by the filter or by the account's
 //   images in the asked statuses).
 // The sets are disjoint (own: owner = caller; system: no owner; shared:
@@ -143,11 +144,11 @@ absl::StatusOr<ImagePage> SqliteTxn::ListImages(const ImageQuery& query) {
           "WHERE s.account_id = ",
           caller, live, " AND i.is_public = 0 AND i.owner_account_id <> ",
           caller, filters));
-      counted_arms.push_back(arms.back());
+      if (filtered) counted_arms.push_back(arms.back());
       arms.push_back(absl::StrCat(
           "SELECT i.id, ", kOthers, " FROM images i WHERE i.is_public = 1",
           live, " AND i.owner_account_id <> ", caller, filters));
-      counted_arms.push_back(arms.back());
+      if (filtered) counted_arms.push_back(arms.back());
     }
   }
 
@@ -164,6 +165,18 @@ absl::StatusOr<ImagePage> SqliteTxn::ListImages(const ImageQuery& query) {
       ASSIGN_OR_RETURN(int64_t n,
                        SumImageCounts("", query.region_id, &statuses));
       page.total_count += n;
+    }
+    if (query.include_others && !query.caller_account_id.empty()) {
+      const std::string& me = query.caller_account_id;
+      ASSIGN_OR_RETURN(int64_t shared,
+                       SumVisibleCounts(absl::StrCat("shared:", me),
+                                        query.region_id, statuses));
+      ASSIGN_OR_RETURN(int64_t all_public,
+                       SumVisibleCounts("public", query.region_id, statuses));
+      ASSIGN_OR_RETURN(int64_t own_public,
+                       SumVisibleCounts(absl::StrCat("public:", me),
+                                        query.region_id, statuses));
+      page.total_count += shared + all_public - own_public;
     }
   }
   if (!counted_arms.empty()) {

@@ -122,6 +122,18 @@ class SqliteTxn final : public WriteTxn {
   absl::StatusOr<int64_t> SumImageCounts(
       const std::string& owner_key, const std::string& region_id,
       const std::vector<std::string>* statuses);
+  // The same over visible_counts (migration 0004: 'shared:<account>',
+  // 'public', 'public:<owner>').
+  absl::StatusOr<int64_t> SumVisibleCounts(
+      const std::string& viewer_key, const std::string& region_id,
+      const std::vector<std::string>& statuses);
+  // Sum of `counter_table`'s live_count where `key_column` = key, in the
+  // region, over `statuses` (all if null). Both names are constants.
+  absl::StatusOr<int64_t> SumCounts(const char* counter_table,
+                                    const char* key_column,
+                                    const std::string& key,
+                                    const std::string& region_id,
+                                    const std::vector<std::string>* statuses);
   // kInternal unless the last statement changed exactly one row.
   absl::Status ExpectOneChange(absl::string_view what, int64_t rowid);
 

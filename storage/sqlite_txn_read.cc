@@ -224,9 +224,22 @@ absl::StatusOr<std::optional<ImageRow>> SqliteTxn::FindLiveImageByName(
 absl::StatusOr<int64_t> SqliteTxn::SumImageCounts(
     const std::string& owner_key, const std::string& region_id,
     const std::vector<std::string>* statuses) {
+  return SumCounts("image_counts", "owner_key", owner_key, region_id, statuses);
+}
+
+absl::StatusOr<int64_t> SqliteTxn::SumVisibleCounts(
+    const std::string& viewer_key, const std::string& region_id,
+    const std::vector<std::string>& statuses) {
+  return SumCounts("visible_counts", "viewer_key", viewer_key, region_id,
+                   &statuses);
+}
+
+absl::StatusOr<int64_t> SqliteTxn::SumCounts(
+    const char* counter_table, const char* key_column, const std::string& key,
+    const std::string& region_id, const std::vector<std::string>* statuses) {
   std::string sql =
-      "SELECT coalesce(sum(live_count), 0) FROM image_counts "
-      "WHERE owner_key = ? AND region_id = ?";
+      absl::StrCat("SELECT coalesce(sum(live_count), 0) FROM ", counter_table,
+                   " WHERE ", key_column, " = ? AND region_id = ?");
   if (statuses != nullptr) {
     absl::StrAppend(&sql, " AND status IN (");
     for (size_t i = 0; i < statuses->size(); ++i) {
@@ -235,7 +248,7 @@ absl::StatusOr<int64_t> SqliteTxn::SumImageCounts(
     absl::StrAppend(&sql, ")");
   }
   ASSIGN_OR_RETURN(Stmt q, conn_.Prepare(sql));
-  q.BindAll(owner_key, region_id);
+  q.BindAll(key, region_id);
   if (statuses != nullptr) {
     for (const std::string& s : *statuses) q.Bind(s);
   }

@@ -321,6 +321,31 @@ INVARIANT_QUERIES = {
         WHERE NOT EXISTS (SELECT 1 FROM image_counts k
           WHERE k.owner_key = r.o AND k.region_id = r.region_id
             AND k.status = r.status)""",
+    "visible image counter differs from a recount": """
+        WITH r(k, region_id, status, n) AS (
+          SELECT 'shared:' || s.account_id, i.region_id, i.status, count(*)
+          FROM shares s JOIN images i ON i.id = s.image_rowid
+          WHERE i.deleted_at_ms IS NULL AND i.is_public = 0
+            AND i.owner_account_id IS NOT NULL
+            AND i.owner_account_id <> s.account_id
+          GROUP BY 1, 2, 3
+          UNION ALL
+          SELECT 'public', region_id, status, count(*) FROM images
+          WHERE deleted_at_ms IS NULL AND is_public = 1
+            AND owner_account_id IS NOT NULL GROUP BY 1, 2, 3
+          UNION ALL
+          SELECT 'public:' || owner_account_id, region_id, status, count(*)
+          FROM images WHERE deleted_at_ms IS NULL AND is_public = 1
+            AND owner_account_id IS NOT NULL GROUP BY 1, 2, 3)
+        SELECT k.viewer_key, k.region_id, k.status, k.live_count, r.n
+        FROM visible_counts k LEFT JOIN r ON r.k = k.viewer_key
+          AND r.region_id = k.region_id AND r.status = k.status
+        WHERE k.live_count <> coalesce(r.n, 0)
+        UNION ALL
+        SELECT r.k, r.region_id, r.status, NULL, r.n FROM r
+        WHERE NOT EXISTS (SELECT 1 FROM visible_counts k
+          WHERE k.viewer_key = r.k AND k.region_id = r.region_id
+            AND k.status = r.status)""",
     "live instance counter differs from a recount": """
         SELECT i.image_id, i.live_instance_count,
           (SELECT count(*) FROM instances n WHERE n.image_rowid = i.id
