@@ -311,6 +311,13 @@ int RunServe(const std::vector<std::string>& args) {
   }
   const int port = (*server)->port();
   const std::string address = DialAddress(f.listen, port);
+  if (std::shared_ptr<const grpcapi::TlsStatus> tls = (*server)->tls_status()) {
+    service_metrics.AddGauge(
+        metrics::kTlsExpiryGauge,
+        "Expiry (notAfter) of the TLS certificate being served, Unix "
+        "seconds; follows reloads.",
+        [tls] { return static_cast<double>(tls->Get().not_after_unix); });
+  }
 
   TaskWorker worker(*db->store, clock, options,
                     std::chrono::milliseconds(f.tick_ms),

@@ -182,8 +182,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     s->health_port_ = health_port;
   }
   if (s->tls_info_.has_value()) {
+    s->tls_status_ = std::make_shared<TlsStatus>(*s->tls_info_);
     s->tls_monitor_ =
-        std::make_unique<TlsFileMonitor>(options.tls, *s->tls_info_);
+        std::make_unique<TlsFileMonitor>(options.tls, s->tls_status_);
   }
   s->SetServing(true);
   return s;

@@ -92,6 +92,9 @@ class Server {
   const TlsFileInfo* tls_info() const {
     return tls_info_.has_value() ? &*tls_info_ : nullptr;
   }
+  // The certificate served now (kept current by the file monitor); null
+  // when plaintext. May be kept beyond the server's life.
+  std::shared_ptr<const TlsStatus> tls_status() const { return tls_status_; }
 
   // Health of "" and every API service, on the API port and the health
   // port: SERVING or NOT_SERVING. Calls keep being served either way;
@@ -116,6 +119,7 @@ class Server {
   std::unique_ptr<grpc::Server> health_server_;  // may be null
   int health_port_ = 0;
   std::optional<TlsFileInfo> tls_info_;
+  std::shared_ptr<TlsStatus> tls_status_;        // may be null
   std::unique_ptr<TlsFileMonitor> tls_monitor_;  // may be null
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // guarded by shutdown_mu_

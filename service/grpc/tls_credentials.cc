@@ -16,6 +16,7 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -102,12 +103,14 @@ std::string Subject(X509* cert) {
   return std::string(data, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
-std::string NotAfter(X509* cert) {
+// The leaf's expiry as text and as Unix seconds ("" and 0 if unreadable).
+std::pair<std::string, int64_t> NotAfter(X509* cert) {
   std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return "";
-  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                         tm.tm_sec);
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return {"", 0};
+  return {absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                          tm.tm_sec),
+          static_cast<int64_t>(timegm(&tm))};
 }
 
 std::string Sha256(X509* cert) {
@@ -157,7 +160,7 @@ absl::StatusOr<TlsFileInfo> CheckTlsFiles(const TlsFiles& files) {
   }
   TlsFileInfo info;
   info.subject = Subject(leaf);
-  info.not_after = NotAfter(leaf);
+  std::tie(info.not_after, info.not_after_unix) = NotAfter(leaf);
   info.sha256 = Sha256(leaf);
   if (X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -207,9 +210,11 @@ MakeTlsServerCredentials(const TlsFiles& files) {
   return creds;
 }
 
-TlsFileMonitor::TlsFileMonitor(TlsFiles files, TlsFileInfo initial)
+TlsFileMonitor::TlsFileMonitor(TlsFiles files,
+                               std::shared_ptr<TlsStatus> status)
     : files_(std::move(files)),
-      last_sha256_(std::move(initial.sha256)),
+      status_(std::move(status)),
+      last_sha256_(status_->Get().sha256),
       thread_([this] { Loop(); }) {}
 
 TlsFileMonitor::~TlsFileMonitor() {
@@ -250,6 +255,7 @@ void TlsFileMonitor::Loop() {
       }
       last_error_.clear();
       last_sha256_ = info->sha256;
+      status_->Set(*std::move(info));
     }
     lock.lock();
   }

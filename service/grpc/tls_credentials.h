@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -36,10 +37,11 @@ struct TlsFiles {
 
 // What the start-up check saw; for the logs.
 struct TlsFileInfo {
-  std::string subject;      // leaf subject, RFC 2253
-  std::string not_after;    // leaf expiry, "2030-01-02T03:04:05Z"
-  std::string sha256;       // leaf fingerprint, lowercase hex
-  int client_ca_count = 0;  // certificates in client_ca_file
+  std::string subject;         // leaf subject, RFC 2253
+  std::string not_after;       // leaf expiry, "2030-01-02T03:04:05Z"
+  int64_t not_after_unix = 0;  // the same, Unix seconds
+  std::string sha256;          // leaf fingerprint, lowercase hex
+  int client_ca_count = 0;     // certificates in client_ca_file
 };
 
 // Reads and parses the files: both of cert_file and key_file are set, every
@@ -54,13 +56,34 @@ absl::StatusOr<TlsFileInfo> CheckTlsFiles(const TlsFiles& files);
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>>
 MakeTlsServerCredentials(const TlsFiles& files);
 
+// The certificate being served as last checked, shared between the
+// monitor and readers such as a metrics gauge (which may outlive the
+// server). Thread-safe.
+class TlsStatus {
+ public:
+  explicit TlsStatus(TlsFileInfo info) : info_(std::move(info)) {}
+  TlsFileInfo Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return info_;
+  }
+  void Set(TlsFileInfo info) {
+    std::lock_guard<std::mutex> lock(mu_);
+    info_ = std::move(info);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  TlsFileInfo info_;  // guarded by mu_
+};
+
 // Re-checks the files every reload interval on its own thread and logs a
 // JSON line when they become unusable (gRPC then keeps failing handshakes
 // until they are fixed), when they are usable again, and when the served
 // certificate changes. gRPC does the reloading; this only reports.
 class TlsFileMonitor {
  public:
-  TlsFileMonitor(TlsFiles files, TlsFileInfo initial);
+  // Starts from `status`'s info and keeps it current.
+  TlsFileMonitor(TlsFiles files, std::shared_ptr<TlsStatus> status);
   ~TlsFileMonitor();
 
   TlsFileMonitor(const TlsFileMonitor&) = delete;
@@ -70,6 +93,7 @@ class TlsFileMonitor {
   void Loop();
 
   const TlsFiles files_;
+  const std::shared_ptr<TlsStatus> status_;
   std::string last_sha256_;  // used by the thread only
   std::string last_error_;   // used by the thread only
   std::mutex mu_;

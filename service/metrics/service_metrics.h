@@ -30,6 +30,8 @@ inline constexpr char kBuildInfo[] = "ecsimage_build_info";
 inline constexpr char kTasksGauge[] = "ecsimage_tasks";
 inline constexpr char kQueueDepthGauge[] = "ecsimage_write_queue_depth";
 inline constexpr char kDatabaseSizeGauge[] = "ecsimage_database_size_bytes";
+inline constexpr char kTlsExpiryGauge[] =
+    "ecsimage_tls_certificate_expiry_timestamp_seconds";
 
 // Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.
 inline constexpr std::array<double, 14> kLatencyBuckets = {

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 
 #include "ecs/image/v1/image_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "service/grpc/tls_credentials.h"
 #include "tests/grpc/contract_helpers.h"
 #include "tests/testing/reflection_client.h"
 #include "tests/testing/temp_dir.h"
@@ -420,7 +422,8 @@ TEST(BinaryTest, ServeWithTlsAndAPlaintextHealthPort) {
   ASSERT_FALSE(leaf.cert.empty());
   Child serve(
       {"serve", "--db", db, "--listen", "127.0.0.1:0", "--health-listen",
-       "127.0.0.1:0", "--shutdown-grace-seconds", "30", "--log-calls=false"},
+       "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+       "--shutdown-grace-seconds", "30", "--log-calls=false"},
       {"ECSIMAGE_TLS_CERT=" + leaf.cert, "ECSIMAGE_TLS_KEY=" + leaf.key});
   std::optional<std::string> started =
       serve.WaitForErrLine("\"msg\":\"started\"", Clock::now() + kTimeout);
@@ -434,6 +437,21 @@ TEST(BinaryTest, ServeWithTlsAndAPlaintextHealthPort) {
       std::regex_search(*started, m, std::regex(R"("healthPort":(\d+))")));
   const std::string health_address = "127.0.0.1:" + m[1].str();
   EXPECT_THAT(serve.out(), HasSubstr("grpcurl -cacert CA.pem " + api));
+
+  // /metrics carries the served certificate's expiry for alerts.
+  ASSERT_TRUE(
+      std::regex_search(*started, m, std::regex(R"("metricsPort":(\d+))")));
+  httplib::Client scraper("127.0.0.1", std::stoi(m[1].str()));
+  httplib::Result scraped = scraper.Get("/metrics");
+  ASSERT_TRUE(scraped) << httplib::to_string(scraped.error());
+  grpcapi::TlsFiles files;
+  files.cert_file = leaf.cert;
+  files.key_file = leaf.key;
+  absl::StatusOr<grpcapi::TlsFileInfo> info = grpcapi::CheckTlsFiles(files);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_THAT(scraped->body,
+              HasSubstr("\necsimage_tls_certificate_expiry_timestamp_seconds " +
+                        std::to_string(info->not_after_unix)));
 
   {
     grpc::SslCredentialsOptions tls;

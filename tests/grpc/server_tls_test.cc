@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -294,6 +295,21 @@ TEST_F(ServerTlsTest, ReplacedCertificateIsServedWithoutRestart) {
   }
   EXPECT_TRUE(logs.Contains("TLS certificate changed"));
   EXPECT_TRUE(logs.Contains("\"tlsSubject\":\"CN=leaf2\""));
+  // What the expiry gauge reads (ecsimage_tls_certificate_expiry_...)
+  // follows the reload: it is leaf2's notAfter now.
+  grpcapi::TlsFiles leaf2_files = files_;
+  leaf2_files.cert_file = leaf2.cert;
+  leaf2_files.key_file = leaf2.key;
+  absl::StatusOr<grpcapi::TlsFileInfo> expected =
+      grpcapi::CheckTlsFiles(leaf2_files);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  std::shared_ptr<const grpcapi::TlsStatus> served =
+      server->server().tls_status();
+  ASSERT_NE(served, nullptr);
+  EXPECT_EQ(served->Get().sha256, expected->sha256);
+  EXPECT_NE(expected->sha256, server->server().tls_info()->sha256);
+  EXPECT_EQ(served->Get().not_after_unix, expected->not_after_unix);
+  EXPECT_GT(expected->not_after_unix, std::time(nullptr));
 }
 
 // Bounded wait for `done`, checked every 100 ms.
