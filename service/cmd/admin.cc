@@ -54,6 +54,25 @@ int PrintCreated(const absl::StatusOr<domain::AccountAdmin::Created>& created,
   return 0;
 }
 
+// An opened database with the operator's AccountAdmin on it.
+struct AdminSession {
+  OpenedDb db;
+  domain::SystemClock clock;
+  domain::RandomIdGenerator ids;
+  std::unique_ptr<domain::AccountAdmin> admin;
+};
+
+absl::StatusOr<std::unique_ptr<AdminSession>> OpenAdmin(
+    const std::string& path, bool create_if_missing) {
+  auto session = std::make_unique<AdminSession>();
+  absl::StatusOr<OpenedDb> db = OpenDatabase(path, create_if_missing);
+  if (!db.ok()) return db.status();
+  session->db = *std::move(db);
+  session->admin = std::make_unique<domain::AccountAdmin>(
+      *session->db.store, session->clock, session->ids);
+  return session;
+}
+
 constexpr char kAccountUsage[] =
     "usage: ecsimage account <command> [flags]\n"
     "  create --name N                  new account and its first token\n"
@@ -93,13 +112,10 @@ int RunAccountCreate(const std::vector<std::string>& args) {
     std::cerr << "account create: --name is required\n" << flags.Usage();
     return 2;
   }
-  absl::StatusOr<OpenedDb> db =
-      OpenDatabase(db_flags.path, db_flags.create_if_missing);
-  if (!db.ok()) return Fail("cannot open database", db.status());
-  domain::SystemClock clock;
-  domain::RandomIdGenerator ids;
-  domain::AccountAdmin admin(*db->store, clock, ids);
-  return PrintCreated(admin.CreateAccount(name), "cannot create account");
+  auto session = OpenAdmin(db_flags.path, db_flags.create_if_missing);
+  if (!session.ok()) return Fail("cannot open database", session.status());
+  return PrintCreated((*session)->admin->CreateAccount(name),
+                      "cannot create account");
 }
 
 int RunTokenCreate(const std::vector<std::string>& args) {
@@ -119,11 +135,9 @@ int RunTokenCreate(const std::vector<std::string>& args) {
               << flags.Usage();
     return 2;
   }
-  absl::StatusOr<OpenedDb> db = OpenDatabase(db_flags.path, false);
-  if (!db.ok()) return Fail("cannot open database", db.status());
-  domain::SystemClock clock;
-  domain::RandomIdGenerator ids;
-  domain::AccountAdmin admin(*db->store, clock, ids);
+  auto session = OpenAdmin(db_flags.path, false);
+  if (!session.ok()) return Fail("cannot open database", session.status());
+  domain::AccountAdmin& admin = *(*session)->admin;
   return PrintCreated(admin.CreateToken(account), "cannot create token");
 }
 
@@ -141,11 +155,9 @@ int RunTokenList(const std::vector<std::string>& args) {
     std::cerr << "account token list: --account is required\n" << flags.Usage();
     return 2;
   }
-  absl::StatusOr<OpenedDb> db = OpenDatabase(db_flags.path, false);
-  if (!db.ok()) return Fail("cannot open database", db.status());
-  domain::SystemClock clock;
-  domain::RandomIdGenerator ids;
-  domain::AccountAdmin admin(*db->store, clock, ids);
+  auto session = OpenAdmin(db_flags.path, false);
+  if (!session.ok()) return Fail("cannot open database", session.status());
+  domain::AccountAdmin& admin = *(*session)->admin;
   absl::StatusOr<std::vector<domain::AccountAdmin::TokenInfo>> tokens =
       admin.ListTokens(account);
   if (!tokens.ok()) return Fail("cannot list tokens", tokens.status());
@@ -180,11 +192,9 @@ int RunTokenRevoke(const std::vector<std::string>& args) {
               << flags.Usage();
     return 2;
   }
-  absl::StatusOr<OpenedDb> db = OpenDatabase(db_flags.path, false);
-  if (!db.ok()) return Fail("cannot open database", db.status());
-  domain::SystemClock clock;
-  domain::RandomIdGenerator ids;
-  domain::AccountAdmin admin(*db->store, clock, ids);
+  auto session = OpenAdmin(db_flags.path, false);
+  if (!session.ok()) return Fail("cannot open database", session.status());
+  domain::AccountAdmin& admin = *(*session)->admin;
   absl::StatusOr<domain::AccountAdmin::Revoked> revoked =
       admin.RevokeToken(account, token_id);
   if (!revoked.ok()) return Fail("cannot revoke token", revoked.status());
