@@ -329,6 +329,15 @@ class Store {
       const std::function<absl::Status(WriteTxn&)>& fn,
       const WriteOptions& options = {}) = 0;
 
+  // RunInWriteTransaction without blocking: queues `fn` and returns;
+  // `done` is called exactly once with the status RunInWriteTransaction
+  // would return, after the commit, on the writer thread (so it must be
+  // quick and must not wait for another write). `fn` and `options` are kept
+  // until then; what they refer to must live as long.
+  virtual void RunInWriteTransactionAsync(
+      std::function<absl::Status(WriteTxn&)> fn, WriteOptions options,
+      std::function<void(absl::Status)> done) = 0;
+
   // Runs `fn` on a reader connection inside one snapshot.
   virtual absl::Status RunInReadTransaction(
       const std::function<absl::Status(ReadTxn&)>& fn) = 0;

@@ -211,6 +211,12 @@ absl::Status SqliteStore::RunInWriteTransaction(
   return writer_->Run(fn, options);
 }
 
+void SqliteStore::RunInWriteTransactionAsync(
+    std::function<absl::Status(WriteTxn&)> fn, WriteOptions options,
+    std::function<void(absl::Status)> done) {
+  writer_->RunAsync(std::move(fn), std::move(options), std::move(done));
+}
+
 absl::Status SqliteStore::RunInReadTransaction(
     const std::function<absl::Status(ReadTxn&)>& fn) {
   ReaderLease conn(AcquireReader(), [this](std::unique_ptr<Connection> c) {

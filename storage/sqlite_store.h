@@ -90,6 +90,9 @@ class SqliteStore final : public Store {
   // writer thread. Reads keep working until destruction. Idempotent.
   void Shutdown();
 
+  void RunInWriteTransactionAsync(
+      std::function<absl::Status(WriteTxn&)> fn, WriteOptions options,
+      std::function<void(absl::Status)> done) override;
   absl::Status RunInWriteTransaction(
       const std::function<absl::Status(WriteTxn&)>& fn,
       const WriteOptions& options = {}) override;

@@ -29,6 +29,7 @@ Writer::Writer(std::unique_ptr<Connection> conn, WriterOptions options)
   if (options_.commit_hook) {
     sqlite3_commit_hook(conn_->handle(), &Writer::CommitHook, this);
   }
+  completer_ = std::thread([this] { CompleteLoop(); });
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -69,6 +70,44 @@ absl::Status Writer::Run(const std::function<absl::Status(WriteTxn&)>& fn,
   return std::move(r.result);
 }
 
+void Writer::RunAsync(std::function<absl::Status(WriteTxn&)> fn,
+                      WriteOptions options,
+                      std::function<void(absl::Status)> done) {
+  auto* r = new Request;
+  r->owned_fn = std::move(fn);
+  r->owned_options = std::move(options);
+  r->fn = &r->owned_fn;
+  r->options = &r->owned_options;
+  r->on_done = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(r);
+      r = nullptr;
+    }
+  }
+  if (r != nullptr) {
+    std::function<void(absl::Status)> on_done = std::move(r->on_done);
+    delete r;
+    on_done(absl::UnavailableError("store is shutting down"));
+    return;
+  }
+  work_cv_.notify_one();
+  if (options_.on_queued) options_.on_queued();
+}
+
+void Writer::Answer(Request* r) {
+  if (r->on_done) {
+    std::function<void(absl::Status)> on_done = std::move(r->on_done);
+    absl::Status result = std::move(r->result);
+    delete r;
+    on_done(std::move(result));
+    return;
+  }
+  r->done = true;
+  r->cv.notify_one();
+}
+
 void Writer::Shutdown() {
   std::lock_guard<std::mutex> shutdown_lock(shutdown_mu_);
   bool first = false;
@@ -80,6 +119,39 @@ void Writer::Shutdown() {
   work_cv_.notify_all();
   if (first && options_.on_shutdown_started) options_.on_shutdown_started();
   if (thread_.joinable()) thread_.join();
+  // The writer handed over every async request it answered; the completer
+  // finishes them and stops.
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    done_stopping_ = true;
+  }
+  done_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
+}
+
+void Writer::HandOver(std::vector<Request*>* answered) {
+  if (answered->empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    done_queue_.insert(done_queue_.end(), answered->begin(), answered->end());
+  }
+  answered->clear();
+  done_cv_.notify_one();
+}
+
+void Writer::CompleteLoop() {
+  std::vector<Request*> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(done_mu_);
+      done_cv_.wait(lock,
+                    [this] { return done_stopping_ || !done_queue_.empty(); });
+      if (done_queue_.empty()) return;  // stopping, nothing left
+      batch.swap(done_queue_);
+    }
+    for (Request* r : batch) Answer(r);
+    batch.clear();
+  }
 }
 
 void Writer::Loop() {
@@ -106,23 +178,38 @@ void Writer::Loop() {
       }
     }
     RunBatch(batch);
+    // Run callers are answered under the lock (a woken caller destroys its
+    // Request, so nothing may touch one after it is answered); async ones
+    // are handed to the completer thread, so that their callbacks (which
+    // finish RPCs, and may queue new writes) never hold up the next batch.
+    std::vector<Request*> async;
     {
-      // Notify under the lock: a woken caller destroys its Request.
       std::lock_guard<std::mutex> lock(mu_);
       for (Request* r : batch) {
-        r->done = true;
-        r->cv.notify_one();
+        if (r->on_done) {
+          async.push_back(r);
+        } else {
+          Answer(r);
+        }
       }
     }
+    HandOver(&async);
     batch.clear();
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  for (Request* r : queue_) {
-    r->result = absl::UnavailableError("store is shutting down");
-    r->done = true;
-    r->cv.notify_one();
+  std::vector<Request*> async;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Request* r : queue_) {
+      r->result = absl::UnavailableError("store is shutting down");
+      if (r->on_done) {
+        async.push_back(r);
+      } else {
+        Answer(r);
+      }
+    }
+    queue_.clear();
   }
-  queue_.clear();
+  HandOver(&async);
 }
 
 bool Writer::RunOne(Request* r) {

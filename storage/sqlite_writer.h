@@ -59,6 +59,11 @@ class Writer {
   // or it was rolled back (see Store::RunInWriteTransaction).
   absl::Status Run(const std::function<absl::Status(WriteTxn&)>& fn,
                    const WriteOptions& options);
+  // Queues `fn` and returns at once; `done` gets the same answer Run would
+  // give, on the writer thread, after the commit (see
+  // Store::RunInWriteTransactionAsync).
+  void RunAsync(std::function<absl::Status(WriteTxn&)> fn, WriteOptions options,
+                std::function<void(absl::Status)> done);
 
   // Refuses new writes (kUnavailable), lets the batch in progress finish,
   // answers writes still queued kUnavailable "shutting down", and joins the
@@ -74,9 +79,21 @@ class Writer {
     absl::Status result;
     bool done = false;
     std::condition_variable cv;
+    // RunAsync: the request owns its callback and options, and is answered
+    // through on_done (then deleted) instead of cv.
+    std::function<absl::Status(WriteTxn&)> owned_fn;
+    WriteOptions owned_options;
+    std::function<void(absl::Status)> on_done;
   };
+  // Answers `r`: wakes a Run caller, or calls and deletes an async request.
+  // Needs mu_ held for Run callers only; async ones are answered unlocked.
+  void Answer(Request* r);
 
   void Loop();
+  // Queues answered async requests for CompleteLoop; empties `answered`.
+  void HandOver(std::vector<Request*>* answered);
+  // The completer thread: calls async requests' callbacks, in commit order.
+  void CompleteLoop();
   void RunBatch(const std::vector<Request*>& batch);
   // Runs one callback inside its own savepoint; true if the transaction is
   // still usable afterwards. Sets r->result (OK = pending commit).
@@ -92,7 +109,13 @@ class Writer {
   std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::vector<Request*> done_queue_ ABSL_GUARDED_BY(done_mu_);
+  bool done_stopping_ ABSL_GUARDED_BY(done_mu_) = false;
+
   std::mutex shutdown_mu_;  // serialises Shutdown callers around join()
+  std::thread completer_;
   std::thread thread_;
 
   std::atomic<uint64_t> commits_{0};

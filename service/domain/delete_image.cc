@@ -96,46 +96,64 @@ absl::Status ImageDomain::DeleteImage(const Caller& caller,
   RETURN_IF_ERROR(Require("RegionId", req.region_id()));
   RETURN_IF_ERROR(Require("ImageId", req.image_id()));
   return store_.RunInWriteTransaction(
-      [&](storage::WriteTxn& txn) -> absl::Status {
-        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
-        // Step 2: only the caller's own custom images exist for DeleteImage.
-        if (!IsImageIdShape(req.image_id())) {
-          return ImageNotFound(req.region_id(), req.image_id());
-        }
-        ASSIGN_OR_RETURN(auto image,
-                         txn.GetImage(req.region_id(), req.image_id()));
-        if (!image.has_value() || image->is_system ||
-            image->owner_account_id != caller.account_id) {
-          return ImageNotFound(req.region_id(), req.image_id());
-        }
-        if (image->deleted_at_ms.has_value()) return absl::OkStatus();
-        RETURN_IF_ERROR(CheckNoIoTask(txn, *image, "ImportImage",
-                                      Err::kImageIsImporting, options_));
-        RETURN_IF_ERROR(CheckNotCopying(txn, caller, *image, options_));
-        RETURN_IF_ERROR(CheckNoIoTask(txn, *image, "ExportImage",
-                                      Err::kImageIsExporting, options_));
-        if (image->is_public) {
-          return Error(Err::kImageIsPublic)
-              .Meta("imageId", image->image_id)
-              .Meta("regionId", image->region_id)
-              .Precondition(absl::StrCat("image/", image->image_id),
-                            "the image is public");
-        }
-        ASSIGN_OR_RETURN(int64_t shares, txn.CountShares(image->rowid));
-        if (shares > 0) {
-          return Error(Err::kImageUseShared)
-              .Meta("imageId", image->image_id)
-              .Meta("regionId", image->region_id)
-              .Meta("shareCount", absl::StrCat(shares))
-              .Precondition(absl::StrCat("image/", image->image_id),
-                            absl::StrCat("shared with ", shares, " accounts"));
-        }
-        if (!req.force())
-          RETURN_IF_ERROR(CheckNoInstances(txn, caller, *image));
-        image->deleted_at_ms = clock_.NowMs();
-        return txn.UpdateImage(*image);
+      [&](storage::WriteTxn& txn) {
+        return DeleteImageInTxn(txn, caller, req);
       },
       {caller.abandoned});
+}
+
+void ImageDomain::DeleteImageAsync(const Caller& caller,
+                                   const v1::DeleteImageRequest& req,
+                                   v1::DeleteImageResponse* resp,
+                                   std::function<void(absl::Status)> done) {
+  absl::Status missing = Require("RegionId", req.region_id());
+  if (missing.ok()) missing = Require("ImageId", req.image_id());
+  if (!missing.ok()) return done(std::move(missing));
+  store_.RunInWriteTransactionAsync(
+      [this, caller, &req](storage::WriteTxn& txn) {
+        return DeleteImageInTxn(txn, caller, req);
+      },
+      {caller.abandoned}, std::move(done));
+}
+
+absl::Status ImageDomain::DeleteImageInTxn(storage::WriteTxn& txn,
+                                           const Caller& caller,
+                                           const v1::DeleteImageRequest& req) {
+  RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+  // Step 2: only the caller's own custom images exist for DeleteImage.
+  if (!IsImageIdShape(req.image_id())) {
+    return ImageNotFound(req.region_id(), req.image_id());
+  }
+  ASSIGN_OR_RETURN(auto image, txn.GetImage(req.region_id(), req.image_id()));
+  if (!image.has_value() || image->is_system ||
+      image->owner_account_id != caller.account_id) {
+    return ImageNotFound(req.region_id(), req.image_id());
+  }
+  if (image->deleted_at_ms.has_value()) return absl::OkStatus();
+  RETURN_IF_ERROR(CheckNoIoTask(txn, *image, "ImportImage",
+                                Err::kImageIsImporting, options_));
+  RETURN_IF_ERROR(CheckNotCopying(txn, caller, *image, options_));
+  RETURN_IF_ERROR(CheckNoIoTask(txn, *image, "ExportImage",
+                                Err::kImageIsExporting, options_));
+  if (image->is_public) {
+    return Error(Err::kImageIsPublic)
+        .Meta("imageId", image->image_id)
+        .Meta("regionId", image->region_id)
+        .Precondition(absl::StrCat("image/", image->image_id),
+                      "the image is public");
+  }
+  ASSIGN_OR_RETURN(int64_t shares, txn.CountShares(image->rowid));
+  if (shares > 0) {
+    return Error(Err::kImageUseShared)
+        .Meta("imageId", image->image_id)
+        .Meta("regionId", image->region_id)
+        .Meta("shareCount", absl::StrCat(shares))
+        .Precondition(absl::StrCat("image/", image->image_id),
+                      absl::StrCat("shared with ", shares, " accounts"));
+  }
+  if (!req.force()) RETURN_IF_ERROR(CheckNoInstances(txn, caller, *image));
+  image->deleted_at_ms = clock_.NowMs();
+  return txn.UpdateImage(*image);
 }
 
 absl::Status ImageDomain::CancelCopyImage(const Caller& caller,
@@ -144,41 +162,61 @@ absl::Status ImageDomain::CancelCopyImage(const Caller& caller,
   RETURN_IF_ERROR(Require("RegionId", req.region_id()));
   RETURN_IF_ERROR(Require("ImageId", req.image_id()));
   return store_.RunInWriteTransaction(
-      [&](storage::WriteTxn& txn) -> absl::Status {
-        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
-        ASSIGN_OR_RETURN(auto image, OwnLiveImage(txn, caller, req.region_id(),
-                                                  req.image_id()));
-        ASSIGN_OR_RETURN(auto copy, txn.GetCopyByDest(image.rowid));
-        if (!copy.has_value()) {
-          return Error(Err::kImageCreatedNotFromCopy)
-              .Meta("imageId", image.image_id)
-              .Meta("regionId", image.region_id)
-              .Precondition(absl::StrCat("image/", image.image_id),
-                            "not the destination of a CopyImage");
-        }
-        auto phase = ParsePhase(copy->phase);
-        if (!phase.has_value()) {
-          return absl::InternalError(
-              absl::StrCat("copy ", copy->rowid, " has phase ", copy->phase));
-        }
-        CancelAnswer answer = AnswerCancel(*phase, copy->support_cancel);
-        if (answer.error.has_value()) {
-          Error error(*answer.error);
-          error.Meta("imageId", image.image_id)
-              .Meta("regionId", image.region_id)
-              .Meta("copyPhase", copy->phase)
-              .Precondition(absl::StrCat("image/", image.image_id),
-                            absl::StrCat("copy in phase ", copy->phase));
-          if (*phase == CopyPhase::kPreparing) {
-            // Cancellable once the transfer starts.
-            error.RetryAfterMs(kCopyPrepareMs -
-                               (clock_.NowMs() - copy->phase_changed_at_ms));
-          }
-          return error;
-        }
-        return ApplyCopyPhase(txn, *copy, answer.next, clock_.NowMs());
+      [&](storage::WriteTxn& txn) {
+        return CancelCopyImageInTxn(txn, caller, req);
       },
       {caller.abandoned});
+}
+
+void ImageDomain::CancelCopyImageAsync(const Caller& caller,
+                                       const v1::CancelCopyImageRequest& req,
+                                       v1::CancelCopyImageResponse* resp,
+                                       std::function<void(absl::Status)> done) {
+  absl::Status missing = Require("RegionId", req.region_id());
+  if (missing.ok()) missing = Require("ImageId", req.image_id());
+  if (!missing.ok()) return done(std::move(missing));
+  store_.RunInWriteTransactionAsync(
+      [this, caller, &req](storage::WriteTxn& txn) {
+        return CancelCopyImageInTxn(txn, caller, req);
+      },
+      {caller.abandoned}, std::move(done));
+}
+
+absl::Status ImageDomain::CancelCopyImageInTxn(
+    storage::WriteTxn& txn, const Caller& caller,
+    const v1::CancelCopyImageRequest& req) {
+  RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+  ASSIGN_OR_RETURN(auto image,
+                   OwnLiveImage(txn, caller, req.region_id(), req.image_id()));
+  ASSIGN_OR_RETURN(auto copy, txn.GetCopyByDest(image.rowid));
+  if (!copy.has_value()) {
+    return Error(Err::kImageCreatedNotFromCopy)
+        .Meta("imageId", image.image_id)
+        .Meta("regionId", image.region_id)
+        .Precondition(absl::StrCat("image/", image.image_id),
+                      "not the destination of a CopyImage");
+  }
+  auto phase = ParsePhase(copy->phase);
+  if (!phase.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("copy ", copy->rowid, " has phase ", copy->phase));
+  }
+  CancelAnswer answer = AnswerCancel(*phase, copy->support_cancel);
+  if (answer.error.has_value()) {
+    Error error(*answer.error);
+    error.Meta("imageId", image.image_id)
+        .Meta("regionId", image.region_id)
+        .Meta("copyPhase", copy->phase)
+        .Precondition(absl::StrCat("image/", image.image_id),
+                      absl::StrCat("copy in phase ", copy->phase));
+    if (*phase == CopyPhase::kPreparing) {
+      // Cancellable once the transfer starts.
+      error.RetryAfterMs(kCopyPrepareMs -
+                         (clock_.NowMs() - copy->phase_changed_at_ms));
+    }
+    return error;
+  }
+  return ApplyCopyPhase(txn, *copy, answer.next, clock_.NowMs());
 }
 
 }  // namespace ecsimage::domain

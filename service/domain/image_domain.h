@@ -56,9 +56,19 @@ class ImageDomain {
   absl::Status CancelCopyImage(const Caller& caller,
                                const v1::CancelCopyImageRequest& req,
                                v1::CancelCopyImageResponse* resp);
+  void CancelCopyImageAsync(const Caller& caller,
+                            const v1::CancelCopyImageRequest& req,
+                            v1::CancelCopyImageResponse* resp,
+                            std::function<void(absl::Status)> done);
   absl::Status DeleteImage(const Caller& caller,
                            const v1::DeleteImageRequest& req,
                            v1::DeleteImageResponse* resp);
+  // DeleteImage without blocking the caller's thread: `done` gets its
+  // answer, on the store's writer thread after the commit (or at once for a
+  // missing parameter). `req` and `resp` must live until then.
+  void DeleteImageAsync(const Caller& caller, const v1::DeleteImageRequest& req,
+                        v1::DeleteImageResponse* resp,
+                        std::function<void(absl::Status)> done);
   absl::Status CreateImage(const Caller& caller,
                            const v1::CreateImageRequest& req,
                            v1::CreateImageResponse* resp);
@@ -113,6 +123,14 @@ class ImageDomain {
   const DomainOptions& options() const { return options_; }
 
  private:
+  // The precedence lists and changes of DeleteImage and CancelCopyImage,
+  // inside the write transaction (delete_image.cc).
+  absl::Status DeleteImageInTxn(storage::WriteTxn& txn, const Caller& caller,
+                                const v1::DeleteImageRequest& req);
+  absl::Status CancelCopyImageInTxn(storage::WriteTxn& txn,
+                                    const Caller& caller,
+                                    const v1::CancelCopyImageRequest& req);
+
   storage::Store& store_;
   Clock& clock_;
   IdGenerator& ids_;

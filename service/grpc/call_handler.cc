@@ -16,7 +16,7 @@ constexpr size_t kMaxTokenBytes = 512;
 
 }  // namespace
 
-std::string BearerToken(const grpc::ServerContext& context) {
+std::string BearerToken(const grpc::ServerContextBase& context) {
   const auto& md = context.client_metadata();
   auto [begin, end] = md.equal_range("authorization");
   if (begin == end || std::next(begin) != end) return "";
@@ -38,12 +38,12 @@ std::string BearerToken(const grpc::ServerContext& context) {
   return std::string(token);
 }
 
-bool CallHandler::Abandoned(grpc::ServerContext* context) {
+bool CallHandler::Abandoned(grpc::ServerContextBase* context) {
   return context->IsCancelled() ||
          context->deadline() <= std::chrono::system_clock::now();
 }
 
-CallHandler::Call CallHandler::Begin(grpc::ServerContext* context) {
+CallHandler::Call CallHandler::Begin(grpc::ServerContextBase* context) {
   Call call;
   call.start = std::chrono::steady_clock::now();
   call.request_id = deps_.ids.NewRequestId();
@@ -56,7 +56,7 @@ absl::Status CallHandler::Busy() {
       .RetryAfterMs(100);
 }
 
-absl::Status CallHandler::Admit(grpc::ServerContext* context, Call* call) {
+absl::Status CallHandler::Admit(grpc::ServerContextBase* context, Call* call) {
   std::string token = BearerToken(*context);
   if (token.empty()) return domain::Error(domain::Err::kInvalidToken);
   absl::StatusOr<std::string> account = deps_.authenticator.Authenticate(token);
@@ -69,7 +69,7 @@ absl::Status CallHandler::Admit(grpc::ServerContext* context, Call* call) {
   return absl::OkStatus();
 }
 
-grpc::Status CallHandler::Finish(grpc::ServerContext* context,
+grpc::Status CallHandler::Finish(grpc::ServerContextBase* context,
                                  std::string_view method, const Call& call,
                                  const absl::Status& status) {
   MappedStatus mapped = ToGrpcStatus(status, call.request_id, method);

@@ -14,6 +14,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -67,6 +69,43 @@ class CallHandler {
     return Finish(context, method, call, status);
   }
 
+  template <typename Req, typename Resp>
+  using AsyncDomainMethod =
+      void (domain::ImageDomain::*)(const domain::Caller&, const Req&, Resp*,
+                                    std::function<void(absl::Status)>);
+
+  // Run for a callback-API method whose domain method answers through a
+  // completion (a write): no thread waits for the commit. The reactor is
+  // finished from the store's writer thread.
+  template <typename Req, typename Resp>
+  grpc::ServerUnaryReactor* RunAsync(grpc::CallbackServerContext* context,
+                                     std::string_view method,
+                                     const Req& request, Resp* response,
+                                     AsyncDomainMethod<Req, Resp> fn) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    auto call = std::make_shared<Call>(Begin(context));
+    auto slot = std::make_shared<InFlight>(in_flight_);
+    absl::Status status =
+        deps_.max_in_flight > 0 && slot->count > deps_.max_in_flight
+            ? Busy()
+            : Admit(context, call.get());
+    if (!status.ok()) {
+      reactor->Finish(Finish(context, method, *call, status));
+      return reactor;
+    }
+    domain::Caller caller;
+    caller.account_id = call->account_id;
+    caller.abandoned = [context] { return Abandoned(context); };
+    (deps_.domain.*fn)(caller, request, response,
+                       [this, context, method, call, slot, response,
+                        reactor](absl::Status done) {
+                         if (done.ok())
+                           response->set_request_id(call->request_id);
+                         reactor->Finish(Finish(context, method, *call, done));
+                       });
+    return reactor;
+  }
+
  private:
   struct Call {
     std::string request_id;
@@ -82,14 +121,14 @@ class CallHandler {
     const int count;
   };
 
-  static bool Abandoned(grpc::ServerContext* context);
+  static bool Abandoned(grpc::ServerContextBase* context);
   // The refusal past max_in_flight.
   static absl::Status Busy();
 
-  Call Begin(grpc::ServerContext* context);
+  Call Begin(grpc::ServerContextBase* context);
   // Authentication, then throttling; sets call->account_id.
-  absl::Status Admit(grpc::ServerContext* context, Call* call);
-  grpc::Status Finish(grpc::ServerContext* context, std::string_view method,
+  absl::Status Admit(grpc::ServerContextBase* context, Call* call);
+  grpc::Status Finish(grpc::ServerContextBase* context, std::string_view method,
                       const Call& call, const absl::Status& status);
 
   CallDeps deps_;
@@ -98,7 +137,7 @@ class CallHandler {
 
 // The token of an "authorization: Bearer <token>" header; "" when the header
 // is missing or has another shape.
-std::string BearerToken(const grpc::ServerContext& context);
+std::string BearerToken(const grpc::ServerContextBase& context);
 
 }  // namespace ecsimage::grpcapi
 

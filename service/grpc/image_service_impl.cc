@@ -2,18 +2,21 @@
 
 namespace ecsimage::grpcapi {
 
-grpc::Status ImageServiceImpl::CancelCopyImage(
-    grpc::ServerContext* context, const v1::CancelCopyImageRequest* request,
+grpc::ServerUnaryReactor* ImageServiceImpl::CancelCopyImage(
+    grpc::CallbackServerContext* context,
+    const v1::CancelCopyImageRequest* request,
     v1::CancelCopyImageResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.ImageService/CancelCopyImage",
-                    *request, response, &domain::ImageDomain::CancelCopyImage);
+  return calls_.RunAsync(context, "/ecs.image.v1.ImageService/CancelCopyImage",
+                         *request, response,
+                         &domain::ImageDomain::CancelCopyImageAsync);
 }
 
-grpc::Status ImageServiceImpl::DeleteImage(
-    grpc::ServerContext* context, const v1::DeleteImageRequest* request,
+grpc::ServerUnaryReactor* ImageServiceImpl::DeleteImage(
+    grpc::CallbackServerContext* context, const v1::DeleteImageRequest* request,
     v1::DeleteImageResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.ImageService/DeleteImage", *request,
-                    response, &domain::ImageDomain::DeleteImage);
+  return calls_.RunAsync(context, "/ecs.image.v1.ImageService/DeleteImage",
+                         *request, response,
+                         &domain::ImageDomain::DeleteImageAsync);
 }
 
 grpc::Status ImageServiceImpl::CreateImage(

@@ -84,7 +84,28 @@ class GroupCommitTest : public StoreTest {
           results_[slot] = status;
           events_.push_back(absl::StrCat("answer ", slot));
           ++answered_;
+          cv_.notify_all();
         });
+  }
+
+  // Queues a write with RunInWriteTransactionAsync from this thread; its
+  // answer lands in results_[slot] (as the completion gives it).
+  void StartAsync(size_t slot, std::function<absl::Status(WriteTxn&)> fn,
+                  WriteOptions options = {}) {
+    store().RunInWriteTransactionAsync(
+        std::move(fn), std::move(options), [this, slot](absl::Status status) {
+          std::lock_guard<std::mutex> lock(mu_);
+          results_[slot] = status;
+          events_.push_back(absl::StrCat("answer ", slot));
+          ++answered_;
+          cv_.notify_all();
+        });
+  }
+
+  // Waits until `n` answers arrived.
+  void WaitAnswered(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return answered_ >= n; });
   }
 
   // Waits until `n` writes in total were queued.
@@ -204,6 +225,90 @@ TEST_F(GroupCommitTest, CallersAreAnsweredOnlyAfterTheirCommit) {
   // When the batch's commit hook ran, none of its callers had an answer.
   ASSERT_EQ(commit_answered_.size(), 2u);
   EXPECT_EQ(commit_answered_[1], 0);
+}
+
+// The completion-based path (RunInWriteTransactionAsync, used by the
+// callback RPC handlers) keeps every rule of the blocking one.
+TEST_F(GroupCommitTest, AsyncWritesShareTheBatchFailAloneAndAreAnsweredAfter) {
+  const SqliteStoreStats before = store().stats();
+  HoldWriter();
+  StartAsync(0, InsertFn("m-0"));
+  StartAsync(1, [this](WriteTxn& txn) {
+    absl::Status s = InsertFn("m-1")(txn);
+    if (!s.ok()) return s;
+    return absl::AbortedError("rule said no");
+  });
+  StartWrite(2, InsertFn("m-2"));  // a blocking caller in the same batch
+  StartAsync(3, InsertFn("m-3"));
+  WaitQueued(5);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(answered_, 0);  // queued, not answered
+  }
+  ReleaseWriter();
+  WaitAnswered(4);
+  JoinAll();
+
+  EXPECT_OK(results_[0]);
+  EXPECT_THAT(results_[1],
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("rule said no")));
+  EXPECT_OK(results_[2]);
+  EXPECT_OK(results_[3]);
+  EXPECT_TRUE(Exists("m-0"));
+  EXPECT_FALSE(Exists("m-1"));
+  EXPECT_TRUE(Exists("m-2"));
+  EXPECT_TRUE(Exists("m-3"));
+  // One commit for the holder, one for the batch of four; when the batch's
+  // commit hook ran, nobody of it had an answer.
+  EXPECT_EQ(store().stats().commits - before.commits, 2u);
+  ASSERT_EQ(commit_answered_.size(), 2u);
+  EXPECT_EQ(commit_answered_[1], 0);
+  ASSERT_EQ(events_.size(), 6u);
+  EXPECT_EQ(events_[1], "commit");
+}
+
+TEST_F(GroupCommitTest, AsyncWritesOfAFailedCommitAllFail) {
+  veto_commit_ = 2;
+  HoldWriter();
+  StartAsync(0, InsertFn("m-0"));
+  StartAsync(1, InsertFn("m-1"));
+  WaitQueued(3);
+  ReleaseWriter();
+  WaitAnswered(2);
+  JoinAll();
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_THAT(results_[i], StatusIs(absl::StatusCode::kUnavailable,
+                                      HasSubstr("commit failed")));
+  }
+  EXPECT_FALSE(Exists("m-0"));
+  EXPECT_FALSE(Exists("m-1"));
+}
+
+TEST_F(GroupCommitTest, AsyncWritesAreAnsweredUnavailableAtShutdown) {
+  Latch stopping(1);
+  ASSERT_OK(Open([&](SqliteStoreOptions& o) {
+    o.test_hooks.on_shutdown_started = [&stopping] { stopping.CountDown(); };
+  }));
+  HoldWriter();
+  bool queued_ran = false;
+  StartAsync(0, [&](WriteTxn&) {
+    queued_ran = true;
+    return absl::OkStatus();
+  });
+  WaitQueued(2);
+  std::thread stopper([this] { store().Shutdown(); });
+  stopping.Wait();
+  StartAsync(1, InsertFn("m-late"));  // after shutdown began: at once
+  ReleaseWriter();
+  stopper.join();
+  JoinAll();
+  WaitAnswered(2);
+  EXPECT_THAT(results_[0], StatusIs(absl::StatusCode::kUnavailable,
+                                    HasSubstr("shutting down")));
+  EXPECT_THAT(results_[1], StatusIs(absl::StatusCode::kUnavailable,
+                                    HasSubstr("shutting down")));
+  EXPECT_FALSE(queued_ran);
+  EXPECT_FALSE(Exists("m-late"));
 }
 
 TEST_F(GroupCommitTest, FailedCommitFailsTheWholeBatch) {
