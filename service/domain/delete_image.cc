@@ -88,13 +88,18 @@ absl::Status CheckNoInstances(storage::ReadTxn& txn, const Caller& caller,
   return error;
 }
 
+// Step 1 of both precedence lists, before any transaction.
+absl::Status RequireRegionAndImage(const std::string& region_id,
+                                   const std::string& image_id) {
+  RETURN_IF_ERROR(Require("RegionId", region_id));
+  return Require("ImageId", image_id);
+}
 }  // namespace
 
 absl::Status ImageDomain::DeleteImage(const Caller& caller,
                                       const v1::DeleteImageRequest& req,
                                       v1::DeleteImageResponse* resp) {
-  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
-  RETURN_IF_ERROR(Require("ImageId", req.image_id()));
+  RETURN_IF_ERROR(RequireRegionAndImage(req.region_id(), req.image_id()));
   return store_.RunInWriteTransaction(
       [&](storage::WriteTxn& txn) {
         return DeleteImageInTxn(txn, caller, req);
@@ -106,8 +111,7 @@ void ImageDomain::DeleteImageAsync(const Caller& caller,
                                    const v1::DeleteImageRequest& req,
                                    v1::DeleteImageResponse* resp,
                                    std::function<void(absl::Status)> done) {
-  absl::Status missing = Require("RegionId", req.region_id());
-  if (missing.ok()) missing = Require("ImageId", req.image_id());
+  absl::Status missing = RequireRegionAndImage(req.region_id(), req.image_id());
   if (!missing.ok()) return done(std::move(missing));
   store_.RunInWriteTransactionAsync(
       [this, caller, &req](storage::WriteTxn& txn) {
@@ -159,8 +163,7 @@ absl::Status ImageDomain::DeleteImageInTxn(storage::WriteTxn& txn,
 absl::Status ImageDomain::CancelCopyImage(const Caller& caller,
                                           const v1::CancelCopyImageRequest& req,
                                           v1::CancelCopyImageResponse* resp) {
-  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
-  RETURN_IF_ERROR(Require("ImageId", req.image_id()));
+  RETURN_IF_ERROR(RequireRegionAndImage(req.region_id(), req.image_id()));
   return store_.RunInWriteTransaction(
       [&](storage::WriteTxn& txn) {
         return CancelCopyImageInTxn(txn, caller, req);
@@ -172,8 +175,7 @@ void ImageDomain::CancelCopyImageAsync(const Caller& caller,
                                        const v1::CancelCopyImageRequest& req,
                                        v1::CancelCopyImageResponse* resp,
                                        std::function<void(absl::Status)> done) {
-  absl::Status missing = Require("RegionId", req.region_id());
-  if (missing.ok()) missing = Require("ImageId", req.image_id());
+  absl::Status missing = RequireRegionAndImage(req.region_id(), req.image_id());
   if (!missing.ok()) return done(std::move(missing));
   store_.RunInWriteTransactionAsync(
       [this, caller, &req](storage::WriteTxn& txn) {

@@ -2,11 +2,14 @@
 // optional per-account throttling, the domain call, the x-acs-request-id
 // trailer, status mapping, one access-log line and the CallObserver.
 //
-//   grpc::Status DeleteImage(grpc::ServerContext* ctx, const Req* req,
+//   grpc::Status CreateImage(grpc::ServerContext* ctx, const Req* req,
 //                            Resp* resp) override {
-//     return calls_.Run(ctx, kDeleteImage, *req, resp,
-//                       &domain::ImageDomain::DeleteImage);
+//     return calls_.Run(ctx, kCreateImage, *req, resp,
+//                       &domain::ImageDomain::CreateImage);
 //   }
+//
+// RunAsync does the same for callback-API methods whose domain method
+// answers through a completion (CancelCopyImage, DeleteImage).
 #ifndef ECSIMAGE_SERVICE_GRPC_CALL_HANDLER_H_
 #define ECSIMAGE_SERVICE_GRPC_CALL_HANDLER_H_
 

@@ -281,6 +281,19 @@ grpc::health::v1::HealthCheckResponse::ServingStatus Health(
   return response.status();
 }
 
+// Polls Health until it stops answering SERVING (bounded by kTimeout);
+// returns the first other answer.
+grpc::health::v1::HealthCheckResponse::ServingStatus HealthOnceServingEnds(
+    grpc::health::v1::Health::Stub& stub) {
+  const auto until = Clock::now() + kTimeout;
+  auto seen = grpc::health::v1::HealthCheckResponse::SERVING;
+  while (Clock::now() < until &&
+         (seen = Health(stub)) ==
+             grpc::health::v1::HealthCheckResponse::SERVING) {
+  }
+  return seen;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -350,13 +363,8 @@ TEST(BinaryTest, ServeOnAFreePortDrainsAndExitsZeroOnSigterm) {
           .has_value())
       << serve.err();
   // During the grace period: NOT_SERVING, and calls are still answered.
-  const auto until = Clock::now() + kTimeout;
-  auto seen = grpc::health::v1::HealthCheckResponse::SERVING;
-  while (Clock::now() < until &&
-         (seen = Health(*health)) ==
-             grpc::health::v1::HealthCheckResponse::SERVING) {
-  }
-  EXPECT_EQ(seen, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(HealthOnceServingEnds(*health),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   EXPECT_TRUE(describe().ok());
 
   // An idle client acks the server's GOAWAY ping only when its backup
@@ -466,13 +474,8 @@ TEST(BinaryTest, ServeWithTlsAndAPlaintextHealthPort) {
 
   // SIGTERM: the health port says NOT_SERVING during the grace period.
   ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
-  const auto until = Clock::now() + kTimeout;
-  auto seen = grpc::health::v1::HealthCheckResponse::SERVING;
-  while (Clock::now() < until &&
-         (seen = Health(*health)) ==
-             grpc::health::v1::HealthCheckResponse::SERVING) {
-  }
-  EXPECT_EQ(seen, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(HealthOnceServingEnds(*health),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   health.reset();  // see above: idle clients hold Shutdown
   ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
   EXPECT_EQ(serve.Wait(Clock::now() + kTimeout), 0) << serve.err();
