@@ -416,6 +416,8 @@ SqliteStoreStats SqliteStore::stats() const {
   s.failed_commits = w.failed_commits;
   s.writes = w.writes;
   s.queue_depth = w.queue_depth;
+  s.writer_cpu_ns = w.writer_cpu_ns;
+  s.completer_cpu_ns = w.completer_cpu_ns;
   return s;
 }
 

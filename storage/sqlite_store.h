@@ -61,6 +61,11 @@ struct SqliteStoreStats {
   uint64_t failed_commits = 0;
   uint64_t writes = 0;
   uint64_t queue_depth = 0;  // writes waiting for the writer
+  // CPU time (CLOCK_THREAD_CPUTIME_ID) of the writer thread in its batches
+  // (run, commit, answer), and of the completer thread calling async
+  // writes' callbacks. Blocking (fsync, waits) is not CPU time.
+  uint64_t writer_cpu_ns = 0;
+  uint64_t completer_cpu_ns = 0;
 };
 
 // Non-terminal tasks in one state, for metrics: kind "copy" (state = phase)

@@ -8,6 +8,7 @@
 #include "storage/sqlite_writer.h"
 
 #include <sqlite3.h>
+#include <time.h>
 
 #include <exception>
 #include <string>
@@ -20,6 +21,14 @@ namespace {
 
 bool Abandoned(const WriteOptions& options) {
   return options.abandoned && options.abandoned();
+}
+
+// CPU time the calling thread has used (not time blocked in fsync or waits).
+uint64_t ThreadCpuNs() {
+  timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -44,6 +53,8 @@ WriterStats Writer::stats() const {
   s.commits = commits_.load(std::memory_order_relaxed);
   s.failed_commits = failed_commits_.load(std::memory_order_relaxed);
   s.writes = writes_.load(std::memory_order_relaxed);
+  s.writer_cpu_ns = writer_cpu_ns_.load(std::memory_order_relaxed);
+  s.completer_cpu_ns = completer_cpu_ns_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   s.queue_depth = queue_.size();
   return s;
@@ -149,7 +160,10 @@ void Writer::CompleteLoop() {
       if (done_queue_.empty()) return;  // stopping, nothing left
       batch.swap(done_queue_);
     }
+    const uint64_t cpu0 = ThreadCpuNs();
     for (Request* r : batch) Answer(r);
+    completer_cpu_ns_.fetch_add(ThreadCpuNs() - cpu0,
+                                std::memory_order_relaxed);
     batch.clear();
   }
 }
@@ -177,6 +191,7 @@ void Writer::Loop() {
         queue_.pop_front();
       }
     }
+    const uint64_t cpu0 = ThreadCpuNs();
     RunBatch(batch);
     // Run callers are answered under the lock (a woken caller destroys its
     // Request, so nothing may touch one after it is answered); async ones
@@ -194,6 +209,7 @@ void Writer::Loop() {
       }
     }
     HandOver(&async);
+    writer_cpu_ns_.fetch_add(ThreadCpuNs() - cpu0, std::memory_order_relaxed);
     batch.clear();
   }
   std::vector<Request*> async;

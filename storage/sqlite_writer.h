@@ -44,6 +44,10 @@ struct WriterStats {
   uint64_t failed_commits = 0;
   uint64_t writes = 0;       // callbacks run
   uint64_t queue_depth = 0;  // writes waiting for the writer right now
+  // CPU time of the writer thread inside its batches (run, commit, answer
+  // or hand over), and of the completer thread calling async callbacks.
+  uint64_t writer_cpu_ns = 0;
+  uint64_t completer_cpu_ns = 0;
 };
 
 class Writer {
@@ -121,6 +125,8 @@ class Writer {
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> failed_commits_{0};
   std::atomic<uint64_t> writes_{0};
+  std::atomic<uint64_t> writer_cpu_ns_{0};
+  std::atomic<uint64_t> completer_cpu_ns_{0};
 };
 
 }  // namespace ecsimage::storage
