@@ -342,9 +342,18 @@ class Store {
   virtual absl::Status RunInReadTransaction(
       const std::function<absl::Status(ReadTxn&)>& fn) = 0;
 
+  // RunInReadTransaction on the store's own lookup connection, for reads of
+  // a few rows by key (regions, tokens) made on threads that must never wait
+  // behind long reads (a DescribeImages page on a big database holds a pool
+  // reader for milliseconds): gRPC's own threads. Lookups wait only for
+  // each other.
+  virtual absl::Status RunInLookupTransaction(
+      const std::function<absl::Status(ReadTxn&)>& fn) = 0;
+
   // The account of a token hash (SHA-256 of the token), if any. Reads the
-  // database each time so that tokens created by another process work at
-  // once. Never logs the hash.
+  // database each time, on the lookup connection (RunInLookupTransaction),
+  // so that tokens created by another process work at once. Never logs the
+  // hash.
   virtual absl::StatusOr<std::optional<std::string>> AccountForTokenHash(
       const std::string& token_sha256) = 0;
 

@@ -143,7 +143,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   RETURN_IF_ERROR(BringSchemaUpToDate(*writer_conn, options.migrate).status());
   writer_conn->set_prepare_observer(options.test_hooks.on_prepare);
 
-  for (int i = 0; i < options.reader_connections; ++i) {
+  // The pool's readers, then the lookup connection.
+  for (int i = 0; i <= options.reader_connections; ++i) {
     ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
                      Connection::Open(options.path, /*create=*/false));
     absl::StatusOr<ConnectionSettings> got = ConfigureConnection(
@@ -151,8 +152,13 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     if (!got.ok()) return AsOpenError(got.status(), *reader);
     store->settings_.push_back(*got);
     reader->set_prepare_observer(options.test_hooks.on_prepare);
-    std::lock_guard<std::mutex> lock(store->readers_mu_);
-    store->idle_readers_.push_back(std::move(reader));
+    if (i == options.reader_connections) {
+      std::lock_guard<std::mutex> lock(store->lookup_mu_);
+      store->lookup_ = std::move(reader);
+    } else {
+      std::lock_guard<std::mutex> lock(store->readers_mu_);
+      store->idle_readers_.push_back(std::move(reader));
+    }
   }
 
   WriterOptions writer_options;
@@ -217,25 +223,40 @@ void SqliteStore::RunInWriteTransactionAsync(
   writer_->RunAsync(std::move(fn), std::move(options), std::move(done));
 }
 
+namespace {
+
+// `fn` inside one read snapshot of `conn`.
+absl::Status RunReadSnapshot(Connection& conn,
+                             const std::function<absl::Status(ReadTxn&)>& fn) {
+  RETURN_IF_ERROR(conn.Exec("BEGIN"));
+  SqliteTxn txn(conn);
+  absl::Status status = fn(txn);
+  absl::Status end = conn.Exec(status.ok() ? "COMMIT" : "ROLLBACK");
+  if (conn.InTransaction()) conn.Exec("ROLLBACK").IgnoreError();
+  return status.ok() ? end : status;
+}
+
+}  // namespace
+
 absl::Status SqliteStore::RunInReadTransaction(
     const std::function<absl::Status(ReadTxn&)>& fn) {
   ReaderLease conn(AcquireReader(), [this](std::unique_ptr<Connection> c) {
     ReleaseReader(std::move(c));
   });
-  RETURN_IF_ERROR(conn->Exec("BEGIN"));
-  SqliteTxn txn(*conn);
-  absl::Status status = fn(txn);
-  absl::Status end = conn->Exec(status.ok() ? "COMMIT" : "ROLLBACK");
-  return status.ok() ? end : status;
+  return RunReadSnapshot(*conn, fn);
+}
+
+absl::Status SqliteStore::RunInLookupTransaction(
+    const std::function<absl::Status(ReadTxn&)>& fn) {
+  std::lock_guard<std::mutex> lock(lookup_mu_);
+  return RunReadSnapshot(*lookup_, fn);
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::AccountForTokenHash(
     const std::string& token_sha256) {
-  ReaderLease conn(AcquireReader(), [this](std::unique_ptr<Connection> c) {
-    ReleaseReader(std::move(c));
-  });
-  ASSIGN_OR_RETURN(Stmt q, conn->Prepare("SELECT account_id FROM tokens "
-                                         "WHERE token_sha256 = ?"));
+  std::lock_guard<std::mutex> lock(lookup_mu_);
+  ASSIGN_OR_RETURN(Stmt q, lookup_->Prepare("SELECT account_id FROM tokens "
+                                            "WHERE token_sha256 = ?"));
   q.Bind(Blob{token_sha256});
   ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::nullopt;

@@ -103,6 +103,8 @@ class SqliteStore final : public Store {
       const WriteOptions& options = {}) override;
   absl::Status RunInReadTransaction(
       const std::function<absl::Status(ReadTxn&)>& fn) override;
+  absl::Status RunInLookupTransaction(
+      const std::function<absl::Status(ReadTxn&)>& fn) override;
   absl::StatusOr<std::optional<std::string>> AccountForTokenHash(
       const std::string& token_sha256) override;
   absl::Status CreateAccount(const AccountRow& account,
@@ -146,6 +148,10 @@ class SqliteStore final : public Store {
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Connection>> idle_readers_
       ABSL_GUARDED_BY(readers_mu_);
+
+  // The lookup connection (RunInLookupTransaction), apart from the pool.
+  std::mutex lookup_mu_;
+  std::unique_ptr<Connection> lookup_ ABSL_GUARDED_BY(lookup_mu_);
 };
 
 // Applies pending migrations to the existing database at `path` (never

@@ -96,28 +96,15 @@ absl::Status RequireRegionAndImage(const std::string& region_id,
 }
 }  // namespace
 
-absl::Status ImageDomain::DeleteImage(const Caller& caller,
-                                      const v1::DeleteImageRequest& req,
-                                      v1::DeleteImageResponse* resp) {
-  RETURN_IF_ERROR(RequireRegionAndImage(req.region_id(), req.image_id()));
-  return store_.RunInWriteTransaction(
-      [&](storage::WriteTxn& txn) {
-        return DeleteImageInTxn(txn, caller, req);
-      },
-      {caller.abandoned});
-}
-
 void ImageDomain::DeleteImageAsync(const Caller& caller,
                                    const v1::DeleteImageRequest& req,
-                                   v1::DeleteImageResponse* resp,
-                                   std::function<void(absl::Status)> done) {
-  absl::Status missing = RequireRegionAndImage(req.region_id(), req.image_id());
-  if (!missing.ok()) return done(std::move(missing));
-  store_.RunInWriteTransactionAsync(
-      [this, caller, &req](storage::WriteTxn& txn) {
-        return DeleteImageInTxn(txn, caller, req);
-      },
-      {caller.abandoned}, std::move(done));
+                                   v1::DeleteImageResponse* resp, Done done) {
+  StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
+    RETURN_IF_ERROR(RequireRegionAndImage(req.region_id(), req.image_id()));
+    return WriteFn([this, caller, &req](storage::WriteTxn& txn) {
+      return DeleteImageInTxn(txn, caller, req);
+    });
+  });
 }
 
 absl::Status ImageDomain::DeleteImageInTxn(storage::WriteTxn& txn,
@@ -160,28 +147,16 @@ absl::Status ImageDomain::DeleteImageInTxn(storage::WriteTxn& txn,
   return txn.UpdateImage(*image);
 }
 
-absl::Status ImageDomain::CancelCopyImage(const Caller& caller,
-                                          const v1::CancelCopyImageRequest& req,
-                                          v1::CancelCopyImageResponse* resp) {
-  RETURN_IF_ERROR(RequireRegionAndImage(req.region_id(), req.image_id()));
-  return store_.RunInWriteTransaction(
-      [&](storage::WriteTxn& txn) {
-        return CancelCopyImageInTxn(txn, caller, req);
-      },
-      {caller.abandoned});
-}
-
 void ImageDomain::CancelCopyImageAsync(const Caller& caller,
                                        const v1::CancelCopyImageRequest& req,
                                        v1::CancelCopyImageResponse* resp,
-                                       std::function<void(absl::Status)> done) {
-  absl::Status missing = RequireRegionAndImage(req.region_id(), req.image_id());
-  if (!missing.ok()) return done(std::move(missing));
-  store_.RunInWriteTransactionAsync(
-      [this, caller, &req](storage::WriteTxn& txn) {
-        return CancelCopyImageInTxn(txn, caller, req);
-      },
-      {caller.abandoned}, std::move(done));
+                                       Done done) {
+  StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
+    RETURN_IF_ERROR(RequireRegionAndImage(req.region_id(), req.image_id()));
+    return WriteFn([this, caller, &req](storage::WriteTxn& txn) {
+      return CancelCopyImageInTxn(txn, caller, req);
+    });
+  });
 }
 
 absl::Status ImageDomain::CancelCopyImageInTxn(

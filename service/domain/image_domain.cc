@@ -8,10 +8,19 @@ ImageDomain::ImageDomain(storage::Store& store, Clock& clock, IdGenerator& ids,
                          DomainOptions options)
     : store_(store), clock_(clock), ids_(ids), options_(options) {}
 
+void ImageDomain::StartWrite(
+    const Caller& caller, Done done,
+    absl::FunctionRef<absl::StatusOr<WriteFn>()> prepare) {
+  absl::StatusOr<WriteFn> write = prepare();
+  if (!write.ok()) return done(write.status());
+  store_.RunInWriteTransactionAsync(*std::move(write), {caller.abandoned},
+                                    std::move(done));
+}
+
 absl::Status ImageDomain::DescribeRegions(const Caller& caller,
                                           const v1::DescribeRegionsRequest& req,
                                           v1::DescribeRegionsResponse* resp) {
-  return store_.RunInReadTransaction([&](storage::ReadTxn& txn) {
+  return store_.RunInLookupTransaction([&](storage::ReadTxn& txn) {
     ASSIGN_OR_RETURN(auto regions, txn.ListRegions());
     for (const auto& r : regions) {
       auto* out = resp->add_regions();

@@ -12,9 +12,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ecs/image/v1/image_service.pb.h"
@@ -52,68 +54,124 @@ class ImageDomain {
   ImageDomain(storage::Store& store, Clock& clock, IdGenerator& ids,
               DomainOptions options);
 
-  // ImageService.
-  absl::Status CancelCopyImage(const Caller& caller,
-                               const v1::CancelCopyImageRequest& req,
-                               v1::CancelCopyImageResponse* resp);
+  // Every write has two forms. XAsync runs the checks that need no database
+  // at once and queues the rest as one write transaction (group commit);
+  // `done` gets the answer after the commit, on the store's completion
+  // thread, or at once for a bad parameter. `req` and `resp` must live until
+  // then. X is the same call, waiting for the answer (tests, tools).
+  using Done = std::function<void(absl::Status)>;
+  template <typename Req, typename Resp>
+  using AsyncMethod = void (ImageDomain::*)(const Caller&, const Req&, Resp*,
+                                            Done);
+
+  // ImageService writes.
   void CancelCopyImageAsync(const Caller& caller,
                             const v1::CancelCopyImageRequest& req,
-                            v1::CancelCopyImageResponse* resp,
-                            std::function<void(absl::Status)> done);
+                            v1::CancelCopyImageResponse* resp, Done done);
+  void DeleteImageAsync(const Caller& caller, const v1::DeleteImageRequest& req,
+                        v1::DeleteImageResponse* resp, Done done);
+  void CreateImageAsync(const Caller& caller, const v1::CreateImageRequest& req,
+                        v1::CreateImageResponse* resp, Done done);
+  void CopyImageAsync(const Caller& caller, const v1::CopyImageRequest& req,
+                      v1::CopyImageResponse* resp, Done done);
+  void ModifyImageAttributeAsync(const Caller& caller,
+                                 const v1::ModifyImageAttributeRequest& req,
+                                 v1::ModifyImageAttributeResponse* resp,
+                                 Done done);
+  void ModifyImageSharePermissionAsync(
+      const Caller& caller, const v1::ModifyImageSharePermissionRequest& req,
+      v1::ModifyImageSharePermissionResponse* resp, Done done);
+  void ImportImageAsync(const Caller& caller, const v1::ImportImageRequest& req,
+                        v1::ImportImageResponse* resp, Done done);
+  void ExportImageAsync(const Caller& caller, const v1::ExportImageRequest& req,
+                        v1::ExportImageResponse* resp, Done done);
+  void CancelTaskAsync(const Caller& caller, const v1::CancelTaskRequest& req,
+                       v1::CancelTaskResponse* resp, Done done);
+
+  absl::Status CancelCopyImage(const Caller& caller,
+                               const v1::CancelCopyImageRequest& req,
+                               v1::CancelCopyImageResponse* resp) {
+    return Await(&ImageDomain::CancelCopyImageAsync, caller, req, resp);
+  }
   absl::Status DeleteImage(const Caller& caller,
                            const v1::DeleteImageRequest& req,
-                           v1::DeleteImageResponse* resp);
-  // DeleteImage without blocking the caller's thread: `done` gets its
-  // answer, on the store's writer thread after the commit (or at once for a
-  // missing parameter). `req` and `resp` must live until then.
-  void DeleteImageAsync(const Caller& caller, const v1::DeleteImageRequest& req,
-                        v1::DeleteImageResponse* resp,
-                        std::function<void(absl::Status)> done);
+                           v1::DeleteImageResponse* resp) {
+    return Await(&ImageDomain::DeleteImageAsync, caller, req, resp);
+  }
   absl::Status CreateImage(const Caller& caller,
                            const v1::CreateImageRequest& req,
-                           v1::CreateImageResponse* resp);
+                           v1::CreateImageResponse* resp) {
+    return Await(&ImageDomain::CreateImageAsync, caller, req, resp);
+  }
   absl::Status CopyImage(const Caller& caller, const v1::CopyImageRequest& req,
-                         v1::CopyImageResponse* resp);
+                         v1::CopyImageResponse* resp) {
+    return Await(&ImageDomain::CopyImageAsync, caller, req, resp);
+  }
+  absl::Status ModifyImageAttribute(const Caller& caller,
+                                    const v1::ModifyImageAttributeRequest& req,
+                                    v1::ModifyImageAttributeResponse* resp) {
+    return Await(&ImageDomain::ModifyImageAttributeAsync, caller, req, resp);
+  }
+  absl::Status ModifyImageSharePermission(
+      const Caller& caller, const v1::ModifyImageSharePermissionRequest& req,
+      v1::ModifyImageSharePermissionResponse* resp) {
+    return Await(&ImageDomain::ModifyImageSharePermissionAsync, caller, req,
+                 resp);
+  }
+  absl::Status ImportImage(const Caller& caller,
+                           const v1::ImportImageRequest& req,
+                           v1::ImportImageResponse* resp) {
+    return Await(&ImageDomain::ImportImageAsync, caller, req, resp);
+  }
+  absl::Status ExportImage(const Caller& caller,
+                           const v1::ExportImageRequest& req,
+                           v1::ExportImageResponse* resp) {
+    return Await(&ImageDomain::ExportImageAsync, caller, req, resp);
+  }
+  absl::Status CancelTask(const Caller& caller,
+                          const v1::CancelTaskRequest& req,
+                          v1::CancelTaskResponse* resp) {
+    return Await(&ImageDomain::CancelTaskAsync, caller, req, resp);
+  }
+
+  // ImageService reads.
   absl::Status DescribeImages(const Caller& caller,
                               const v1::DescribeImagesRequest& req,
                               v1::DescribeImagesResponse* resp);
-  absl::Status ModifyImageAttribute(const Caller& caller,
-                                    const v1::ModifyImageAttributeRequest& req,
-                                    v1::ModifyImageAttributeResponse* resp);
-  absl::Status ModifyImageSharePermission(
-      const Caller& caller, const v1::ModifyImageSharePermissionRequest& req,
-      v1::ModifyImageSharePermissionResponse* resp);
   absl::Status DescribeImageSharePermission(
       const Caller& caller, const v1::DescribeImageSharePermissionRequest& req,
       v1::DescribeImageSharePermissionResponse* resp);
-  absl::Status ImportImage(const Caller& caller,
-                           const v1::ImportImageRequest& req,
-                           v1::ImportImageResponse* resp);
-  absl::Status ExportImage(const Caller& caller,
-                           const v1::ExportImageRequest& req,
-                           v1::ExportImageResponse* resp);
   absl::Status DescribeTasks(const Caller& caller,
                              const v1::DescribeTasksRequest& req,
                              v1::DescribeTasksResponse* resp);
-  absl::Status CancelTask(const Caller& caller,
-                          const v1::CancelTaskRequest& req,
-                          v1::CancelTaskResponse* resp);
+  // Short: reads the regions on the store's lookup connection, so it never
+  // waits behind long reads.
   absl::Status DescribeRegions(const Caller& caller,
                                const v1::DescribeRegionsRequest& req,
                                v1::DescribeRegionsResponse* resp);
 
   // InstanceService.
+  void RunInstancesAsync(const Caller& caller,
+                         const v1::RunInstancesRequest& req,
+                         v1::RunInstancesResponse* resp, Done done);
+  void DeleteInstanceAsync(const Caller& caller,
+                           const v1::DeleteInstanceRequest& req,
+                           v1::DeleteInstanceResponse* resp, Done done);
   absl::Status RunInstances(const Caller& caller,
                             const v1::RunInstancesRequest& req,
-                            v1::RunInstancesResponse* resp);
+                            v1::RunInstancesResponse* resp) {
+    return Await(&ImageDomain::RunInstancesAsync, caller, req, resp);
+  }
   absl::Status DeleteInstance(const Caller& caller,
                               const v1::DeleteInstanceRequest& req,
-                              v1::DeleteInstanceResponse* resp);
+                              v1::DeleteInstanceResponse* resp) {
+    return Await(&ImageDomain::DeleteInstanceAsync, caller, req, resp);
+  }
   absl::Status DescribeInstances(const Caller& caller,
                                  const v1::DescribeInstancesRequest& req,
                                  v1::DescribeInstancesResponse* resp);
 
-  // SimulationControl.
+  // SimulationControl (synchronous: a test hook, not a hot path).
   absl::Status AdvanceTask(const Caller& caller,
                            const v1::AdvanceTaskRequest& req,
                            v1::TaskStateResponse* resp);
@@ -123,6 +181,26 @@ class ImageDomain {
   const DomainOptions& options() const { return options_; }
 
  private:
+  using WriteFn = std::function<absl::Status(storage::WriteTxn&)>;
+
+  // The shape of every XAsync: runs `prepare` (the checks that need no
+  // database) now, then queues the write transaction it returns. A failed
+  // check is answered at once, without touching the store.
+  void StartWrite(const Caller& caller, Done done,
+                  absl::FunctionRef<absl::StatusOr<WriteFn>()> prepare);
+
+  // Runs an XAsync and waits for its answer.
+  template <typename Req, typename Resp>
+  absl::Status Await(AsyncMethod<Req, Resp> method, const Caller& caller,
+                     const Req& req, Resp* resp) {
+    std::promise<absl::Status> answer;
+    std::future<absl::Status> answered = answer.get_future();
+    (this->*method)(caller, req, resp, [&answer](absl::Status status) {
+      answer.set_value(std::move(status));
+    });
+    return answered.get();
+  }
+
   // The precedence lists and changes of DeleteImage and CancelCopyImage,
   // inside the write transaction (delete_image.cc).
   absl::Status DeleteImageInTxn(storage::WriteTxn& txn, const Caller& caller,

@@ -73,157 +73,158 @@ absl::StatusOr<storage::IoTaskRow> OwnTask(storage::ReadTxn& txn,
   return *std::move(task);
 }
 
-absl::Status ImageDomain::ImportImage(const Caller& caller,
-                                      const v1::ImportImageRequest& req,
-                                      v1::ImportImageResponse* resp) {
-  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
-  RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
-  RETURN_IF_ERROR(Require("OSSObject", req.oss_object()));
-  RETURN_IF_ERROR(CheckOptionalName("ImageName", req.image_name(),
-                                    Err::kInvalidImageNameMalformed));
-  RETURN_IF_ERROR(CheckOptionalDescription("Description", req.description(),
-                                           Err::kInvalidDescriptionMalformed));
-  ASSIGN_OR_RETURN(const int32_t size_gib, CheckSizeGib("Size", req.size()));
-  ASSIGN_OR_RETURN(
-      PlatformSpec platform,
-      CheckPlatform(req.architecture(), req.os_type(), req.platform()));
-  RETURN_IF_ERROR(CheckClientToken(req.client_token()));
-  const std::string fingerprint = Fingerprint(req);
-  const int64_t now_ms = clock_.NowMs();
+void ImageDomain::ImportImageAsync(const Caller& caller,
+                                   const v1::ImportImageRequest& req,
+                                   v1::ImportImageResponse* resp, Done done) {
+  StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
+    RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+    RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
+    RETURN_IF_ERROR(Require("OSSObject", req.oss_object()));
+    RETURN_IF_ERROR(CheckOptionalName("ImageName", req.image_name(),
+                                      Err::kInvalidImageNameMalformed));
+    RETURN_IF_ERROR(CheckOptionalDescription(
+        "Description", req.description(), Err::kInvalidDescriptionMalformed));
+    ASSIGN_OR_RETURN(const int32_t size_gib, CheckSizeGib("Size", req.size()));
+    ASSIGN_OR_RETURN(
+        PlatformSpec platform,
+        CheckPlatform(req.architecture(), req.os_type(), req.platform()));
+    RETURN_IF_ERROR(CheckClientToken(req.client_token()));
+    const std::string fingerprint = Fingerprint(req);
+    const int64_t now_ms = clock_.NowMs();
 
-  return store_.RunInWriteTransaction(
-      [&](storage::WriteTxn& txn) -> absl::Status {
-        resp->Clear();
-        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
-        ASSIGN_OR_RETURN(bool replayed,
-                         RecallInto(txn, caller.account_id, "ImportImage",
-                                    req.client_token(), fingerprint, now_ms,
-                                    options_.client_token_ttl_ms, resp));
-        if (replayed) return absl::OkStatus();
-        RETURN_IF_ERROR(CheckNameFree(txn, caller.account_id, req.region_id(),
-                                      req.image_name(), "ImageName",
-                                      Err::kInvalidImageNameDuplicated));
-        RETURN_IF_ERROR(
-            CheckImageQuota(txn, caller.account_id, req.region_id(), options_));
+    return WriteFn([this, caller, &req, resp, size_gib, platform, fingerprint,
+                    now_ms](storage::WriteTxn& txn) -> absl::Status {
+      resp->Clear();
+      RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+      ASSIGN_OR_RETURN(
+          bool replayed,
+          RecallInto(txn, caller.account_id, "ImportImage", req.client_token(),
+                     fingerprint, now_ms, options_.client_token_ttl_ms, resp));
+      if (replayed) return absl::OkStatus();
+      RETURN_IF_ERROR(CheckNameFree(txn, caller.account_id, req.region_id(),
+                                    req.image_name(), "ImageName",
+                                    Err::kInvalidImageNameDuplicated));
+      RETURN_IF_ERROR(
+          CheckImageQuota(txn, caller.account_id, req.region_id(), options_));
 
-        storage::ImageRow image;
-        image.image_id = ids_.NewImageId();
-        image.region_id = req.region_id();
-        image.owner_account_id = caller.account_id;
-        image.name = req.image_name();
-        image.description = req.description();
-        image.status = "Waiting";
-        image.progress = 0;
-        image.size_gib = size_gib;
-        image.architecture = platform.architecture;
-        image.os_type = platform.os_type;
-        image.platform = platform.platform;
-        image.created_at_ms = now_ms;
-        storage::DiskMappingRow disk;
-        disk.device = "/dev/xvda";
-        disk.type = "system";
-        disk.snapshot_id = ids_.NewSnapshotId();
-        disk.size_gib = size_gib;
-        image.disks.push_back(std::move(disk));
-        RETURN_IF_ERROR(txn.InsertImage(image));
+      storage::ImageRow image;
+      image.image_id = ids_.NewImageId();
+      image.region_id = req.region_id();
+      image.owner_account_id = caller.account_id;
+      image.name = req.image_name();
+      image.description = req.description();
+      image.status = "Waiting";
+      image.progress = 0;
+      image.size_gib = size_gib;
+      image.architecture = platform.architecture;
+      image.os_type = platform.os_type;
+      image.platform = platform.platform;
+      image.created_at_ms = now_ms;
+      storage::DiskMappingRow disk;
+      disk.device = "/dev/xvda";
+      disk.type = "system";
+      disk.snapshot_id = ids_.NewSnapshotId();
+      disk.size_gib = size_gib;
+      image.disks.push_back(std::move(disk));
+      RETURN_IF_ERROR(txn.InsertImage(image));
 
-        storage::IoTaskRow task;
-        task.task_id = ids_.NewTaskId();
-        task.account_id = caller.account_id;
-        task.region_id = req.region_id();
-        task.image_rowid = image.rowid;
-        task.image_id = image.image_id;
-        task.action = std::string(kActionImport);
-        task.status = std::string(kTaskWaiting);
-        task.total_mib = int64_t{size_gib} * kMibPerGib;
-        task.support_cancel = true;
-        task.oss_bucket = req.oss_bucket();
-        task.oss_object = req.oss_object();
-        task.created_at_ms = now_ms;
-        RETURN_IF_ERROR(txn.InsertIoTask(task));
+      storage::IoTaskRow task;
+      task.task_id = ids_.NewTaskId();
+      task.account_id = caller.account_id;
+      task.region_id = req.region_id();
+      task.image_rowid = image.rowid;
+      task.image_id = image.image_id;
+      task.action = std::string(kActionImport);
+      task.status = std::string(kTaskWaiting);
+      task.total_mib = int64_t{size_gib} * kMibPerGib;
+      task.support_cancel = true;
+      task.oss_bucket = req.oss_bucket();
+      task.oss_object = req.oss_object();
+      task.created_at_ms = now_ms;
+      RETURN_IF_ERROR(txn.InsertIoTask(task));
 
-        resp->set_region_id(req.region_id());
-        resp->set_image_id(image.image_id);
-        resp->set_task_id(task.task_id);
-        return RememberClientToken(txn, caller.account_id, "ImportImage",
-                                   req.client_token(), fingerprint, *resp,
-                                   now_ms);
-      },
-      {caller.abandoned});
+      resp->set_region_id(req.region_id());
+      resp->set_image_id(image.image_id);
+      resp->set_task_id(task.task_id);
+      return RememberClientToken(txn, caller.account_id, "ImportImage",
+                                 req.client_token(), fingerprint, *resp,
+                                 now_ms);
+    });
+  });
 }
 
-absl::Status ImageDomain::ExportImage(const Caller& caller,
-                                      const v1::ExportImageRequest& req,
-                                      v1::ExportImageResponse* resp) {
-  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
-  RETURN_IF_ERROR(Require("ImageId", req.image_id()));
-  RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
-  RETURN_IF_ERROR(CheckClientToken(req.client_token()));
-  const std::string fingerprint = Fingerprint(req);
-  const int64_t now_ms = clock_.NowMs();
+void ImageDomain::ExportImageAsync(const Caller& caller,
+                                   const v1::ExportImageRequest& req,
+                                   v1::ExportImageResponse* resp, Done done) {
+  StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
+    RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+    RETURN_IF_ERROR(Require("ImageId", req.image_id()));
+    RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
+    RETURN_IF_ERROR(CheckClientToken(req.client_token()));
+    const std::string fingerprint = Fingerprint(req);
+    const int64_t now_ms = clock_.NowMs();
 
-  return store_.RunInWriteTransaction(
-      [&](storage::WriteTxn& txn) -> absl::Status {
-        resp->Clear();
-        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
-        ASSIGN_OR_RETURN(bool replayed,
-                         RecallInto(txn, caller.account_id, "ExportImage",
-                                    req.client_token(), fingerprint, now_ms,
-                                    options_.client_token_ttl_ms, resp));
-        if (replayed) return absl::OkStatus();
-        ASSIGN_OR_RETURN(
-            storage::ImageRow image,
-            OwnLiveImage(txn, caller, req.region_id(), req.image_id()));
-        const std::string subject = absl::StrCat("image/", image.image_id);
-        if (image.is_public) {
-          return Error(Err::kImageIsPublicExport)
-              .Meta("imageId", image.image_id)
-              .Meta("regionId", image.region_id)
-              .Precondition(subject, "the image is public");
-        }
-        if (image.status != "Available") {
-          return Error(Err::kIncorrectImageStatusNotAvailable)
-              .Meta("imageId", image.image_id)
-              .Meta("regionId", image.region_id)
-              .Meta("status", image.status)
-              .Precondition(subject, absl::StrCat("image is ", image.status));
-        }
-        ASSIGN_OR_RETURN(
-            std::optional<storage::IoTaskRow> exporting,
-            txn.GetActiveIoTask(image.rowid, std::string(kActionExport)));
-        if (exporting.has_value()) {
-          return Error(Err::kImageIsExporting)
-              .Meta("imageId", image.image_id)
-              .Meta("regionId", image.region_id)
-              .Meta("taskId", exporting->task_id)
-              .Precondition(
-                  absl::StrCat("task/", exporting->task_id),
-                  absl::StrCat("ExportImage task ", exporting->status))
-              .RetryAfterMs(IoTaskRemainingMs(*exporting, options_));
-        }
+    return WriteFn([this, caller, &req, resp, fingerprint,
+                    now_ms](storage::WriteTxn& txn) -> absl::Status {
+      resp->Clear();
+      RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+      ASSIGN_OR_RETURN(
+          bool replayed,
+          RecallInto(txn, caller.account_id, "ExportImage", req.client_token(),
+                     fingerprint, now_ms, options_.client_token_ttl_ms, resp));
+      if (replayed) return absl::OkStatus();
+      ASSIGN_OR_RETURN(
+          storage::ImageRow image,
+          OwnLiveImage(txn, caller, req.region_id(), req.image_id()));
+      const std::string subject = absl::StrCat("image/", image.image_id);
+      if (image.is_public) {
+        return Error(Err::kImageIsPublicExport)
+            .Meta("imageId", image.image_id)
+            .Meta("regionId", image.region_id)
+            .Precondition(subject, "the image is public");
+      }
+      if (image.status != "Available") {
+        return Error(Err::kIncorrectImageStatusNotAvailable)
+            .Meta("imageId", image.image_id)
+            .Meta("regionId", image.region_id)
+            .Meta("status", image.status)
+            .Precondition(subject, absl::StrCat("image is ", image.status));
+      }
+      ASSIGN_OR_RETURN(
+          std::optional<storage::IoTaskRow> exporting,
+          txn.GetActiveIoTask(image.rowid, std::string(kActionExport)));
+      if (exporting.has_value()) {
+        return Error(Err::kImageIsExporting)
+            .Meta("imageId", image.image_id)
+            .Meta("regionId", image.region_id)
+            .Meta("taskId", exporting->task_id)
+            .Precondition(absl::StrCat("task/", exporting->task_id),
+                          absl::StrCat("ExportImage task ", exporting->status))
+            .RetryAfterMs(IoTaskRemainingMs(*exporting, options_));
+      }
 
-        storage::IoTaskRow task;
-        task.task_id = ids_.NewTaskId();
-        task.account_id = caller.account_id;
-        task.region_id = req.region_id();
-        task.image_rowid = image.rowid;
-        task.image_id = image.image_id;
-        task.action = std::string(kActionExport);
-        task.status = std::string(kTaskWaiting);
-        task.total_mib = int64_t{image.size_gib} * kMibPerGib;
-        task.support_cancel = true;
-        task.oss_bucket = req.oss_bucket();
-        task.oss_object = req.oss_prefix();
-        task.created_at_ms = now_ms;
-        RETURN_IF_ERROR(txn.InsertIoTask(task));
+      storage::IoTaskRow task;
+      task.task_id = ids_.NewTaskId();
+      task.account_id = caller.account_id;
+      task.region_id = req.region_id();
+      task.image_rowid = image.rowid;
+      task.image_id = image.image_id;
+      task.action = std::string(kActionExport);
+      task.status = std::string(kTaskWaiting);
+      task.total_mib = int64_t{image.size_gib} * kMibPerGib;
+      task.support_cancel = true;
+      task.oss_bucket = req.oss_bucket();
+      task.oss_object = req.oss_prefix();
+      task.created_at_ms = now_ms;
+      RETURN_IF_ERROR(txn.InsertIoTask(task));
 
-        resp->set_region_id(req.region_id());
-        resp->set_task_id(task.task_id);
-        return RememberClientToken(txn, caller.account_id, "ExportImage",
-                                   req.client_token(), fingerprint, *resp,
-                                   now_ms);
-      },
-      {caller.abandoned});
+      resp->set_region_id(req.region_id());
+      resp->set_task_id(task.task_id);
+      return RememberClientToken(txn, caller.account_id, "ExportImage",
+                                 req.client_token(), fingerprint, *resp,
+                                 now_ms);
+    });
+  });
 }
 
 absl::Status ImageDomain::DescribeTasks(const Caller& caller,
@@ -268,35 +269,36 @@ absl::Status ImageDomain::DescribeTasks(const Caller& caller,
       });
 }
 
-absl::Status ImageDomain::CancelTask(const Caller& caller,
-                                     const v1::CancelTaskRequest& req,
-                                     v1::CancelTaskResponse* resp) {
-  RETURN_IF_ERROR(Require("RegionId", req.region_id()));
-  RETURN_IF_ERROR(Require("TaskId", req.task_id()));
-  const int64_t now_ms = clock_.NowMs();
+void ImageDomain::CancelTaskAsync(const Caller& caller,
+                                  const v1::CancelTaskRequest& req,
+                                  v1::CancelTaskResponse* resp, Done done) {
+  StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
+    RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+    RETURN_IF_ERROR(Require("TaskId", req.task_id()));
+    const int64_t now_ms = clock_.NowMs();
 
-  return store_.RunInWriteTransaction(
-      [&](storage::WriteTxn& txn) -> absl::Status {
-        RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
-        ASSIGN_OR_RETURN(storage::IoTaskRow task,
-                         OwnTask(txn, caller, req.region_id(), req.task_id()));
-        const std::string subject = absl::StrCat("task/", task.task_id);
-        if (IsTerminalTaskStatus(task.status)) {
-          return Error(Err::kIncorrectTaskStatus)
-              .Meta("taskId", task.task_id)
-              .Meta("regionId", task.region_id)
-              .Meta("taskStatus", task.status)
-              .Precondition(subject, absl::StrCat("task is ", task.status));
-        }
-        if (!task.support_cancel) {
-          return Error(Err::kCancelNotSupported)
-              .Meta("taskId", task.task_id)
-              .Meta("regionId", task.region_id)
-              .Precondition(subject, "the task cannot be cancelled");
-        }
-        return ApplyTaskStatus(txn, task, kTaskCancelled, now_ms);
-      },
-      {caller.abandoned});
+    return WriteFn([this, caller, &req, resp,
+                    now_ms](storage::WriteTxn& txn) -> absl::Status {
+      RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+      ASSIGN_OR_RETURN(storage::IoTaskRow task,
+                       OwnTask(txn, caller, req.region_id(), req.task_id()));
+      const std::string subject = absl::StrCat("task/", task.task_id);
+      if (IsTerminalTaskStatus(task.status)) {
+        return Error(Err::kIncorrectTaskStatus)
+            .Meta("taskId", task.task_id)
+            .Meta("regionId", task.region_id)
+            .Meta("taskStatus", task.status)
+            .Precondition(subject, absl::StrCat("task is ", task.status));
+      }
+      if (!task.support_cancel) {
+        return Error(Err::kCancelNotSupported)
+            .Meta("taskId", task.task_id)
+            .Meta("regionId", task.region_id)
+            .Precondition(subject, "the task cannot be cancelled");
+      }
+      return ApplyTaskStatus(txn, task, kTaskCancelled, now_ms);
+    });
+  });
 }
 
 }  // namespace ecsimage::domain

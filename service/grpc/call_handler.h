@@ -2,14 +2,15 @@
 // optional per-account throttling, the domain call, the x-acs-request-id
 // trailer, status mapping, one access-log line and the CallObserver.
 //
-//   grpc::Status CreateImage(grpc::ServerContext* ctx, const Req* req,
-//                            Resp* resp) override {
-//     return calls_.Run(ctx, kCreateImage, *req, resp,
-//                       &domain::ImageDomain::CreateImage);
+//   grpc::Status DescribeImages(grpc::ServerContext* ctx, const Req* req,
+//                               Resp* resp) override {
+//     return calls_.Run(ctx, kDescribeImages, *req, resp,
+//                       &domain::ImageDomain::DescribeImages);
 //   }
 //
 // RunAsync does the same for callback-API methods whose domain method
-// answers through a completion (CancelCopyImage, DeleteImage).
+// answers through a completion (the writes: ImageDomain::XAsync), RunInline
+// for callback-API methods short enough to run on gRPC's own thread.
 #ifndef ECSIMAGE_SERVICE_GRPC_CALL_HANDLER_H_
 #define ECSIMAGE_SERVICE_GRPC_CALL_HANDLER_H_
 
@@ -53,7 +54,7 @@ class CallHandler {
 
   // `method` is the full gRPC method name, "/pkg.Service/Method".
   template <typename Req, typename Resp>
-  grpc::Status Run(grpc::ServerContext* context, std::string_view method,
+  grpc::Status Run(grpc::ServerContextBase* context, std::string_view method,
                    const Req& request, Resp* response,
                    DomainMethod<Req, Resp> fn) {
     Call call = Begin(context);
@@ -70,6 +71,17 @@ class CallHandler {
     }
     if (status.ok()) response->set_request_id(call.request_id);
     return Finish(context, method, call, status);
+  }
+
+  // Run for a callback-API method, on the gRPC thread that received it.
+  template <typename Req, typename Resp>
+  grpc::ServerUnaryReactor* RunInline(grpc::CallbackServerContext* context,
+                                      std::string_view method,
+                                      const Req& request, Resp* response,
+                                      DomainMethod<Req, Resp> fn) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(Run(context, method, request, response, fn));
+    return reactor;
   }
 
   template <typename Req, typename Resp>

@@ -19,18 +19,63 @@ grpc::ServerUnaryReactor* ImageServiceImpl::DeleteImage(
                          &domain::ImageDomain::DeleteImageAsync);
 }
 
-grpc::Status ImageServiceImpl::CreateImage(
-    grpc::ServerContext* context, const v1::CreateImageRequest* request,
+grpc::ServerUnaryReactor* ImageServiceImpl::CreateImage(
+    grpc::CallbackServerContext* context, const v1::CreateImageRequest* request,
     v1::CreateImageResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.ImageService/CreateImage", *request,
-                    response, &domain::ImageDomain::CreateImage);
+  return calls_.RunAsync(context, "/ecs.image.v1.ImageService/CreateImage",
+                         *request, response,
+                         &domain::ImageDomain::CreateImageAsync);
 }
 
-grpc::Status ImageServiceImpl::CopyImage(grpc::ServerContext* context,
-                                         const v1::CopyImageRequest* request,
-                                         v1::CopyImageResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.ImageService/CopyImage", *request,
-                    response, &domain::ImageDomain::CopyImage);
+grpc::ServerUnaryReactor* ImageServiceImpl::CopyImage(
+    grpc::CallbackServerContext* context, const v1::CopyImageRequest* request,
+    v1::CopyImageResponse* response) {
+  return calls_.RunAsync(context, "/ecs.image.v1.ImageService/CopyImage",
+                         *request, response,
+                         &domain::ImageDomain::CopyImageAsync);
+}
+
+grpc::ServerUnaryReactor* ImageServiceImpl::ModifyImageAttribute(
+    grpc::CallbackServerContext* context,
+    const v1::ModifyImageAttributeRequest* request,
+    v1::ModifyImageAttributeResponse* response) {
+  return calls_.RunAsync(
+      context, "/ecs.image.v1.ImageService/ModifyImageAttribute", *request,
+      response, &domain::ImageDomain::ModifyImageAttributeAsync);
+}
+
+grpc::ServerUnaryReactor* ImageServiceImpl::ModifyImageSharePermission(
+    grpc::CallbackServerContext* context,
+    const v1::ModifyImageSharePermissionRequest* request,
+    v1::ModifyImageSharePermissionResponse* response) {
+  return calls_.RunAsync(
+      context, "/ecs.image.v1.ImageService/ModifyImageSharePermission",
+      *request, response,
+      &domain::ImageDomain::ModifyImageSharePermissionAsync);
+}
+
+grpc::ServerUnaryReactor* ImageServiceImpl::ImportImage(
+    grpc::CallbackServerContext* context, const v1::ImportImageRequest* request,
+    v1::ImportImageResponse* response) {
+  return calls_.RunAsync(context, "/ecs.image.v1.ImageService/ImportImage",
+                         *request, response,
+                         &domain::ImageDomain::ImportImageAsync);
+}
+
+grpc::ServerUnaryReactor* ImageServiceImpl::ExportImage(
+    grpc::CallbackServerContext* context, const v1::ExportImageRequest* request,
+    v1::ExportImageResponse* response) {
+  return calls_.RunAsync(context, "/ecs.image.v1.ImageService/ExportImage",
+                         *request, response,
+                         &domain::ImageDomain::ExportImageAsync);
+}
+
+grpc::ServerUnaryReactor* ImageServiceImpl::CancelTask(
+    grpc::CallbackServerContext* context, const v1::CancelTaskRequest* request,
+    v1::CancelTaskResponse* response) {
+  return calls_.RunAsync(context, "/ecs.image.v1.ImageService/CancelTask",
+                         *request, response,
+                         &domain::ImageDomain::CancelTaskAsync);
 }
 
 grpc::Status ImageServiceImpl::DescribeImages(
@@ -38,24 +83,6 @@ grpc::Status ImageServiceImpl::DescribeImages(
     v1::DescribeImagesResponse* response) {
   return calls_.Run(context, "/ecs.image.v1.ImageService/DescribeImages",
                     *request, response, &domain::ImageDomain::DescribeImages);
-}
-
-grpc::Status ImageServiceImpl::ModifyImageAttribute(
-    grpc::ServerContext* context,
-    const v1::ModifyImageAttributeRequest* request,
-    v1::ModifyImageAttributeResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.ImageService/ModifyImageAttribute",
-                    *request, response,
-                    &domain::ImageDomain::ModifyImageAttribute);
-}
-
-grpc::Status ImageServiceImpl::ModifyImageSharePermission(
-    grpc::ServerContext* context,
-    const v1::ModifyImageSharePermissionRequest* request,
-    v1::ModifyImageSharePermissionResponse* response) {
-  return calls_.Run(
-      context, "/ecs.image.v1.ImageService/ModifyImageSharePermission",
-      *request, response, &domain::ImageDomain::ModifyImageSharePermission);
 }
 
 grpc::Status ImageServiceImpl::DescribeImageSharePermission(
@@ -67,20 +94,6 @@ grpc::Status ImageServiceImpl::DescribeImageSharePermission(
       *request, response, &domain::ImageDomain::DescribeImageSharePermission);
 }
 
-grpc::Status ImageServiceImpl::ImportImage(
-    grpc::ServerContext* context, const v1::ImportImageRequest* request,
-    v1::ImportImageResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.ImageService/ImportImage", *request,
-                    response, &domain::ImageDomain::ImportImage);
-}
-
-grpc::Status ImageServiceImpl::ExportImage(
-    grpc::ServerContext* context, const v1::ExportImageRequest* request,
-    v1::ExportImageResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.ImageService/ExportImage", *request,
-                    response, &domain::ImageDomain::ExportImage);
-}
-
 grpc::Status ImageServiceImpl::DescribeTasks(
     grpc::ServerContext* context, const v1::DescribeTasksRequest* request,
     v1::DescribeTasksResponse* response) {
@@ -88,18 +101,13 @@ grpc::Status ImageServiceImpl::DescribeTasks(
                     *request, response, &domain::ImageDomain::DescribeTasks);
 }
 
-grpc::Status ImageServiceImpl::CancelTask(grpc::ServerContext* context,
-                                          const v1::CancelTaskRequest* request,
-                                          v1::CancelTaskResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.ImageService/CancelTask", *request,
-                    response, &domain::ImageDomain::CancelTask);
-}
-
-grpc::Status ImageServiceImpl::DescribeRegions(
-    grpc::ServerContext* context, const v1::DescribeRegionsRequest* request,
+grpc::ServerUnaryReactor* ImageServiceImpl::DescribeRegions(
+    grpc::CallbackServerContext* context,
+    const v1::DescribeRegionsRequest* request,
     v1::DescribeRegionsResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.ImageService/DescribeRegions",
-                    *request, response, &domain::ImageDomain::DescribeRegions);
+  return calls_.RunInline(context, "/ecs.image.v1.ImageService/DescribeRegions",
+                          *request, response,
+                          &domain::ImageDomain::DescribeRegions);
 }
 
 }  // namespace ecsimage::grpcapi

@@ -2,18 +2,22 @@
 
 namespace ecsimage::grpcapi {
 
-grpc::Status InstanceServiceImpl::RunInstances(
-    grpc::ServerContext* context, const v1::RunInstancesRequest* request,
+grpc::ServerUnaryReactor* InstanceServiceImpl::RunInstances(
+    grpc::CallbackServerContext* context,
+    const v1::RunInstancesRequest* request,
     v1::RunInstancesResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.InstanceService/RunInstances",
-                    *request, response, &domain::ImageDomain::RunInstances);
+  return calls_.RunAsync(context, "/ecs.image.v1.InstanceService/RunInstances",
+                         *request, response,
+                         &domain::ImageDomain::RunInstancesAsync);
 }
 
-grpc::Status InstanceServiceImpl::DeleteInstance(
-    grpc::ServerContext* context, const v1::DeleteInstanceRequest* request,
+grpc::ServerUnaryReactor* InstanceServiceImpl::DeleteInstance(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteInstanceRequest* request,
     v1::DeleteInstanceResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.InstanceService/DeleteInstance",
-                    *request, response, &domain::ImageDomain::DeleteInstance);
+  return calls_.RunAsync(
+      context, "/ecs.image.v1.InstanceService/DeleteInstance", *request,
+      response, &domain::ImageDomain::DeleteInstanceAsync);
 }
 
 grpc::Status InstanceServiceImpl::DescribeInstances(

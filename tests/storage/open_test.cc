@@ -58,7 +58,7 @@ TEST(OpenTest, EveryConnectionReadsBackItsPragmas) {
   options.busy_timeout_ms = 1234;
   ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(options));
   const auto& settings = store->connection_settings();
-  ASSERT_EQ(settings.size(), 4u);  // writer + 3 readers
+  ASSERT_EQ(settings.size(), 5u);  // writer + 3 readers + the lookup one
   for (size_t i = 0; i < settings.size(); ++i) {
     SCOPED_TRACE(i);
     EXPECT_EQ(settings[i].journal_mode, "wal");
