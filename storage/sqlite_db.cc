@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -152,8 +153,23 @@ bool Stmt::IsNull(int col) const {
 
 // Connection -------------------------------------------------------------
 
+namespace {
+
+// Process-wide settings, before the library's first use. Memory statistics
+// off: with them on, every sqlite3_malloc takes one global mutex, which the
+// writer and the lookups on gRPC's threads then fight over (futex calls in
+// the write path; nothing here reads the statistics). Fails harmlessly if
+// something initialised SQLite first.
+void ConfigureLibraryOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     const std::string& path, bool create) {
+  ConfigureLibraryOnce();
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
               SQLITE_OPEN_EXRESCODE | (create ? SQLITE_OPEN_CREATE : 0);

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "util/status_macros.h"
 
 namespace ecsimage::storage {
 namespace {
@@ -228,6 +229,12 @@ void Writer::Loop() {
   HandOver(&async);
 }
 
+absl::Status Writer::Savepoint(const std::string& sql) {
+  // Prepared once: sqlite3_exec would parse the text for every write.
+  ASSIGN_OR_RETURN(Stmt q, conn_->Prepare(sql));
+  return q.Run();
+}
+
 bool Writer::RunOne(Request* r) {
   const WriteOptions& options = *r->options;
   if (Abandoned(options)) {
@@ -235,7 +242,7 @@ bool Writer::RunOne(Request* r) {
         absl::DeadlineExceededError("the caller gave up before its write ran");
     return true;
   }
-  absl::Status status = conn_->Exec("SAVEPOINT write");
+  absl::Status status = Savepoint("SAVEPOINT write");
   if (!status.ok()) {
     r->result = std::move(status);
     return false;
@@ -262,13 +269,13 @@ bool Writer::RunOne(Request* r) {
     return false;
   }
   if (status.ok()) {
-    absl::Status released = conn_->Exec("RELEASE write");
+    absl::Status released = Savepoint("RELEASE write");
     r->result = released;
     return released.ok();
   }
   r->result = std::move(status);
-  return conn_->Exec("ROLLBACK TO write").ok() &&
-         conn_->Exec("RELEASE write").ok();
+  return Savepoint("ROLLBACK TO write").ok() &&
+         Savepoint("RELEASE write").ok();
 }
 
 void Writer::RunBatch(const std::vector<Request*>& batch) {

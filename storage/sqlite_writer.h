@@ -102,6 +102,8 @@ class Writer {
   // Runs one callback inside its own savepoint; true if the transaction is
   // still usable afterwards. Sets r->result (OK = pending commit).
   bool RunOne(Request* r);
+  // SAVEPOINT, RELEASE or ROLLBACK TO of one write, from the statement cache.
+  absl::Status Savepoint(const std::string& sql);
   static int CommitHook(void* self);
 
   std::unique_ptr<Connection> conn_;
