@@ -450,7 +450,8 @@ absl::StatusOr<std::vector<ActiveTaskCount>> SqliteStore::CountActiveTasks() {
       Stmt q,
       conn->Prepare(
           "SELECT 'copy', phase, COUNT(*) FROM copy_tasks "
-          "WHERE phase NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED') "
+          "WHERE phase <> 'SUCCEEDED' AND phase <> 'FAILED' AND "
+          "phase <> 'CANCELLED' "
           "GROUP BY phase "
           "UNION ALL "
           "SELECT action, status, COUNT(*) FROM io_tasks "

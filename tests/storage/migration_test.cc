@@ -204,6 +204,44 @@ TEST(MigrationTest, DatabaseAtEveryEarlierVersionUpgradesWithItsData) {
   }
 }
 
+// Migration 0005 rewrote three CHECK constraints in place (writable_schema):
+// the file stays intact and the rewritten checks refuse what the old ones
+// refused, and accept what they accepted.
+TEST(MigrationTest, RewrittenChecksRefuseUnknownStatesAfterUpgrade) {
+  TempDir dir;
+  const std::string path = dir.File("checks.db");
+  {
+    ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(path, true));
+    ASSERT_OK_AND_ASSIGN(int v,
+                         ApplyMigrations(*conn, EmbeddedMigrations(), 4));
+    ASSERT_EQ(v, 4);
+    ASSERT_OK(conn->Exec(kVersion1Rows));
+  }
+  ASSERT_OK_AND_ASSIGN(int version, MigrateDatabase(path));
+  ASSERT_GE(version, 5);
+  ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(path, false));
+  ASSERT_OK_AND_ASSIGN(std::string integrity,
+                       conn->QueryText("PRAGMA integrity_check"));
+  EXPECT_EQ(integrity, "ok");
+  for (const char* refused : {"UPDATE images SET status = 'Gone' WHERE id = 2",
+                              "UPDATE images SET status = NULL WHERE id = 2",
+                              "UPDATE copy_tasks SET phase = 'PAUSED'",
+                              "UPDATE io_tasks SET status = 'Done'"}) {
+    SCOPED_TRACE(refused);
+    absl::Status status = conn->Exec(refused);
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal));
+    EXPECT_THAT(std::string(status.message()), HasSubstr("constraint failed"));
+  }
+  for (const char* accepted :
+       {"UPDATE images SET status = 'Deprecated' WHERE id = 2",
+        "UPDATE images SET status = 'UnAvailable' WHERE id = 2",
+        "UPDATE copy_tasks SET phase = 'CANCELLING'",
+        "UPDATE io_tasks SET status = 'Cancelled'"}) {
+    SCOPED_TRACE(accepted);
+    EXPECT_OK(conn->Exec(accepted));
+  }
+}
+
 TEST(MigrationTest, MigratingTwiceChangesNothing) {
   TempDir dir;
   const std::string path = dir.File("twice.db");

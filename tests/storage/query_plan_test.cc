@@ -295,5 +295,50 @@ TEST_F(QueryPlanTest, DescribeImagesPagesWalkIndexesWithoutSorting) {
   EXPECT_EQ(pages, 5);
 }
 
+// No write statement builds a temporary b-tree of a list for every row it
+// writes (SQLite does so for `x IN (three or more constants)`: CHECK
+// constraints, partial-index WHEREs, triggers; migration 0005). EXPLAIN lists a
+// statement's program and then each trigger program, headed by
+// "-- TRIGGER <name>"; only the counter triggers that run for public or
+// shared images alone (their WHEN says so) may open one.
+TEST_F(QueryPlanTest, WritesOpenNoEphemeralTablesPerRow) {
+  Exercise();
+  ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(path_, false));
+  ASSERT_OK(conn->Exec("PRAGMA foreign_keys = ON"));
+  const std::set<std::string> public_or_shared_only = {
+      "images_visible_update_public", "images_visible_update_shared",
+      "images_visible_insert", "images_visible_delete"};
+  int writes = 0;
+  for (const std::string& sql : Statements()) {
+    const bool write = sql.rfind("INSERT", 0) == 0 ||
+                       sql.rfind("UPDATE", 0) == 0 ||
+                       sql.rfind("DELETE", 0) == 0;
+    if (!write) continue;
+    ++writes;
+    SCOPED_TRACE(sql);
+    ASSERT_OK_AND_ASSIGN(Stmt program, conn->Prepare("EXPLAIN " + sql));
+    std::string trigger;  // empty: the statement's own program
+    while (true) {
+      ASSERT_OK_AND_ASSIGN(bool row, program.Step());
+      if (!row) break;
+      const std::string opcode = program.Text(1);
+      const std::string p4 = program.Text(5);  // "-- TRIGGER <name>"
+      constexpr char kTrigger[] = "-- TRIGGER ";
+      if (opcode == "Init" && p4.rfind(kTrigger, 0) == 0) {
+        trigger = p4.substr(sizeof(kTrigger) - 1);
+        while (!trigger.empty() && trigger.back() == ' ') trigger.pop_back();
+      }
+      // A one-column ephemeral table is an IN list (or IN subquery) being
+      // materialised; a multi-row DELETE's table of keys to delete is built
+      // once per statement, not per row, and is fine.
+      if (opcode != "OpenEphemeral" || program.Int(3) != 1) continue;
+      EXPECT_TRUE(!trigger.empty() && public_or_shared_only.count(trigger) > 0)
+          << "ephemeral table in "
+          << (trigger.empty() ? "the statement" : "trigger " + trigger);
+    }
+  }
+  EXPECT_GT(writes, 15);
+}
+
 }  // namespace
 }  // namespace ecsimage::storage::testing
