@@ -38,6 +38,21 @@ std::string BearerToken(const grpc::ServerContextBase& context) {
   return std::string(token);
 }
 
+CallHandler::~CallHandler() {
+  std::unique_lock<std::mutex> lock(async_mu_);
+  async_cv_.wait(lock, [this] { return async_pending_ == 0; });
+}
+
+void CallHandler::AsyncStarted() {
+  std::lock_guard<std::mutex> lock(async_mu_);
+  ++async_pending_;
+}
+
+void CallHandler::AsyncAnswered() {
+  std::lock_guard<std::mutex> lock(async_mu_);
+  if (--async_pending_ == 0) async_cv_.notify_all();
+}
+
 bool CallHandler::Abandoned(grpc::ServerContextBase* context) {
   return context->IsCancelled() ||
          context->deadline() <= std::chrono::system_clock::now();
