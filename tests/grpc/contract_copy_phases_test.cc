@@ -27,7 +27,9 @@ class CopyPhasesTest : public ContractTest {
     v1::Image image = Dest(copy);
     EXPECT_EQ(image.copy_phase(), phase);
     EXPECT_EQ(image.status(), status);
-    if (!progress.empty()) EXPECT_EQ(image.progress(), progress);
+    if (!progress.empty()) {
+      EXPECT_EQ(image.progress(), progress);
+    }
     EXPECT_TRUE(image.is_copied());
   }
 
