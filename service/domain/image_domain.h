@@ -4,7 +4,9 @@
 //   absl::Status Method(const Caller&, const Request&, Response*)
 // and fills everything of the response except request_id, which the gRPC
 // adapter owns. Errors come from the catalog in errors.h only. Writes run
-// their checks and their change in one write transaction.
+// their checks and their change in one write transaction, and each is
+// written once, as MethodAsync (answers through a callback after the
+// commit); Method waits for it.
 //
 // Thread-safe: one instance serves all calls.
 #ifndef ECSIMAGE_SERVICE_DOMAIN_IMAGE_DOMAIN_H_
