@@ -103,6 +103,13 @@ ABSL_FLAG(int32_t, server_max_concurrent_calls,
           "server option: calls inside handlers at once, past which calls "
           "are refused with Throttling (0: the server's default share of "
           "--server_max_threads)");
+ABSL_FLAG(bool, server_metrics, true,
+          "server option: Prometheus call metrics (always on in `ecsimage "
+          "serve`)");
+ABSL_FLAG(bool, server_log_calls, false,
+          "server option: the access log, one JSON line per call on stderr "
+          "(on by default in `ecsimage serve`; redirect stderr, and read the "
+          "JSON lines on stdout)");
 ABSL_FLAG(bool, half_rate, true,
           "suite: also DeleteImage open loop at half its measured max");
 ABSL_FLAG(std::string, workdir, "/tmp/ecsimage-bench",
@@ -321,6 +328,8 @@ absl::StatusOr<std::unique_ptr<Session>> StartSession(const std::string& db,
   config.max_threads = absl::GetFlag(FLAGS_server_max_threads);
   config.max_concurrent_calls =
       absl::GetFlag(FLAGS_server_max_concurrent_calls);
+  config.metrics = absl::GetFlag(FLAGS_server_metrics);
+  config.log_calls = absl::GetFlag(FLAGS_server_log_calls);
   ASSIGN_OR_RETURN(s->server, InProcessServer::Start(config));
   s->loader =
       std::make_unique<Loader>(s->server->store(), std::random_device()());

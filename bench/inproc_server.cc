@@ -33,12 +33,13 @@ absl::StatusOr<std::unique_ptr<InProcessServer>> InProcessServer::Start(
   server_options.listen_address = "127.0.0.1:0";
   server_options.max_threads = config.max_threads;
   server_options.max_concurrent_calls = config.max_concurrent_calls;
-  server_options.log_calls = false;
-  ASSIGN_OR_RETURN(
-      s->server_,
-      grpcapi::Server::Start(
-          server_options, grpcapi::ServerDeps{*s->domain_, *s->authenticator_,
-                                              s->ids_, s->clock_, nullptr}));
+  server_options.log_calls = config.log_calls;
+  if (config.metrics) s->metrics_ = std::make_unique<metrics::ServiceMetrics>();
+  ASSIGN_OR_RETURN(s->server_, grpcapi::Server::Start(
+                                   server_options,
+                                   grpcapi::ServerDeps{
+                                       *s->domain_, *s->authenticator_, s->ids_,
+                                       s->clock_, s->metrics_.get()}));
   return s;
 }
 

@@ -15,6 +15,7 @@
 #include "service/domain/ids.h"
 #include "service/domain/image_domain.h"
 #include "service/grpc/server.h"
+#include "service/metrics/service_metrics.h"
 #include "storage/sqlite_store.h"
 
 namespace ecsimage::bench {
@@ -28,6 +29,11 @@ struct InProcessConfig {
   int max_threads = grpcapi::ServerOptions().max_threads;
   // 0: the server's default (a share of max_threads).
   int max_concurrent_calls = grpcapi::ServerOptions().max_concurrent_calls;
+  // Per-call costs `ecsimage serve` has: Prometheus call metrics (always on
+  // there) and the access log (one JSON line per call on stderr, on by
+  // default there).
+  bool metrics = true;
+  bool log_calls = false;
 };
 
 class InProcessServer {
@@ -50,6 +56,7 @@ class InProcessServer {
   domain::RandomIdGenerator ids_;
   std::unique_ptr<domain::ImageDomain> domain_;
   std::unique_ptr<domain::Authenticator> authenticator_;
+  std::unique_ptr<metrics::ServiceMetrics> metrics_;  // null: off
   std::unique_ptr<grpcapi::Server> server_;
 };
 
