@@ -331,9 +331,11 @@ class Store {
 
   // RunInWriteTransaction without blocking: queues `fn` and returns;
   // `done` is called exactly once with the status RunInWriteTransaction
-  // would return, after the commit, on the writer thread (so it must be
-  // quick and must not wait for another write). `fn` and `options` are kept
-  // until then; what they refer to must live as long.
+  // would return, after the commit, on the store's completer thread (at
+  // once, on the caller's, if the store is shutting down). It must be quick
+  // and must not wait for another write: the answers after it wait for it.
+  // `fn` and `options` are kept until then; what they refer to must live as
+  // long.
   virtual void RunInWriteTransactionAsync(
       std::function<absl::Status(WriteTxn&)> fn, WriteOptions options,
       std::function<void(absl::Status)> done) = 0;

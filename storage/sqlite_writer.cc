@@ -274,8 +274,7 @@ bool Writer::RunOne(Request* r) {
     return released.ok();
   }
   r->result = std::move(status);
-  return Savepoint("ROLLBACK TO write").ok() &&
-         Savepoint("RELEASE write").ok();
+  return Savepoint("ROLLBACK TO write").ok() && Savepoint("RELEASE write").ok();
 }
 
 void Writer::RunBatch(const std::vector<Request*>& batch) {

@@ -64,7 +64,7 @@ class Writer {
   absl::Status Run(const std::function<absl::Status(WriteTxn&)>& fn,
                    const WriteOptions& options);
   // Queues `fn` and returns at once; `done` gets the same answer Run would
-  // give, on the writer thread, after the commit (see
+  // give, on the completer thread, after the commit (see
   // Store::RunInWriteTransactionAsync).
   void RunAsync(std::function<absl::Status(WriteTxn&)> fn, WriteOptions options,
                 std::function<void(absl::Status)> done);

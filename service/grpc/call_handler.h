@@ -91,13 +91,11 @@ class CallHandler {
   }
 
   template <typename Req, typename Resp>
-  using AsyncDomainMethod =
-      void (domain::ImageDomain::*)(const domain::Caller&, const Req&, Resp*,
-                                    std::function<void(absl::Status)>);
+  using AsyncDomainMethod = domain::ImageDomain::AsyncMethod<Req, Resp>;
 
   // Run for a callback-API method whose domain method answers through a
   // completion (a write): no thread waits for the commit. The reactor is
-  // finished from the store's writer thread.
+  // finished from the store's completer thread.
   template <typename Req, typename Resp>
   grpc::ServerUnaryReactor* RunAsync(grpc::CallbackServerContext* context,
                                      std::string_view method,
