@@ -16,7 +16,7 @@
 #include "service/domain/image_domain.h"
 #include "service/grpc/server.h"
 #include "service/metrics/service_metrics.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace ecsimage::bench {
 

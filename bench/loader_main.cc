@@ -14,7 +14,7 @@
 #include "absl/flags/usage.h"
 #include "bench/loader.h"
 #include "bench/report.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 ABSL_FLAG(std::string, db, "", "database file (created if missing)");
 ABSL_FLAG(int64_t, images, 1000, "images to add");

@@ -1,5 +1,5 @@
-# cmake -DOUT=file.cc -DFILES=a.sql;b.sql -P write_migrations.cmake
-set(body "// Generated from migrations/*.sql. Do not edit.\n#include \"storage/migrations.h\"\n\nnamespace ecsimage::storage {\n\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const auto* const kMigrations = new std::vector<Migration>{\n")
+# cmake -DOUT=file.cc -DFILES=a.sql;b.sql -DFUNCTION=Name -DDIR=dir -P write_migrations.cmake
+set(body "// Generated from migrations/${DIR}/*.sql. Do not edit.\n#include \"storage/migrations.h\"\n\nnamespace ecsimage::storage {\n\nconst std::vector<Migration>& ${FUNCTION}() {\n  static const auto* const kMigrations = new std::vector<Migration>{\n")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)
   string(SUBSTRING ${name} 0 4 num)

@@ -32,7 +32,7 @@
 #include "service/domain/errors.h"
 #include "service/domain/ids.h"
 #include "service/domain/image_domain.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace {
 

@@ -1,6 +1,7 @@
-// Schema migrations: migrations/NNNN_name.sql, embedded at build time
-// (cmake/write_migrations.cmake), applied in order on a PRAGMA user_version
-// ladder, each step and its version bump in one transaction.
+// Schema migrations: migrations/<store>/NNNN_name.sql, embedded at build time
+// (cmake/embed_migrations.cmake), applied in order, each step and its
+// version bump in one transaction. Each store has its own ladder; both reach
+// the same logical schema at the same version.
 #ifndef ECSIMAGE_STORAGE_MIGRATIONS_H_
 #define ECSIMAGE_STORAGE_MIGRATIONS_H_
 
@@ -15,8 +16,10 @@ struct Migration {
   std::string sql;
 };
 
-// All migrations compiled into this binary, ascending by version.
-const std::vector<Migration>& EmbeddedMigrations();
+// migrations/sqlite/, ascending by version (a PRAGMA user_version ladder).
+const std::vector<Migration>& EmbeddedSqliteMigrations();
+// migrations/postgres/, ascending by version (schema_meta ladder).
+const std::vector<Migration>& EmbeddedPostgresMigrations();
 
 }  // namespace ecsimage::storage
 

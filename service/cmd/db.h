@@ -12,7 +12,7 @@
 #include "service/cmd/flags.h"
 #include "service/domain/clock.h"
 #include "service/domain/ids.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace ecsimage::cmd {
 

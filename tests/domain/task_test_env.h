@@ -22,7 +22,7 @@
 #include "service/domain/ids.h"
 #include "service/domain/image_domain.h"
 #include "storage/image_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace ecsimage::testing {
 

@@ -1,7 +1,7 @@
 // Anything unexpected (a broken invariant, a corrupt row) answers ECS
 // InternalError with its frozen message and standard details (api.md §4):
 // no SQL and no internal text reaches the client, and nothing is half-done.
-#include "storage/sqlite_db.h"
+#include "storage/sqlite/sqlite_db.h"
 #include "tests/grpc/contract_helpers.h"
 
 namespace ecsimage::testing::contract {

@@ -4,9 +4,9 @@
 #include <string>
 #include <thread>
 
-#include "storage/sqlite_db.h"
-#include "storage/sqlite_migrate.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_db.h"
+#include "storage/sqlite/sqlite_migrate.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace ecsimage::storage::testing {

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace ecsimage::storage::testing {

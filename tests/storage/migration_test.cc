@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "storage/migrations.h"
-#include "storage/sqlite_db.h"
-#include "storage/sqlite_migrate.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_db.h"
+#include "storage/sqlite/sqlite_migrate.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace ecsimage::storage::testing {
@@ -139,7 +139,7 @@ void ExpectVersion1RowsSurvived(Store& store) {
 }
 
 TEST(MigrationTest, EmbeddedMigrationsFormALadder) {
-  const auto& all = EmbeddedMigrations();
+  const auto& all = EmbeddedSqliteMigrations();
   ASSERT_GE(all.size(), 2u);
   EXPECT_OK(CheckMigrationLadder(all));
   for (size_t i = 0; i < all.size(); ++i) {
@@ -162,7 +162,7 @@ TEST(MigrationTest, EachStepSetsItsVersion) {
   ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(dir.File("l.db"), true));
   for (int k = 1; k <= LatestSchemaVersion(); ++k) {
     ASSERT_OK_AND_ASSIGN(int v,
-                         ApplyMigrations(*conn, EmbeddedMigrations(), k));
+                         ApplyMigrations(*conn, EmbeddedSqliteMigrations(), k));
     EXPECT_EQ(v, k);
     ASSERT_OK_AND_ASSIGN(int read, SchemaVersion(*conn));
     EXPECT_EQ(read, k);
@@ -178,7 +178,7 @@ TEST(MigrationTest, DatabaseAtEveryEarlierVersionUpgradesWithItsData) {
       ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(path, true));
       ASSERT_OK(conn->Exec("PRAGMA foreign_keys = ON"));
       ASSERT_OK_AND_ASSIGN(int v,
-                           ApplyMigrations(*conn, EmbeddedMigrations(), k));
+                           ApplyMigrations(*conn, EmbeddedSqliteMigrations(), k));
       ASSERT_EQ(v, k);
       if (k >= 1) ASSERT_OK(conn->Exec(kVersion1Rows));
     }
@@ -213,7 +213,7 @@ TEST(MigrationTest, RewrittenChecksRefuseUnknownStatesAfterUpgrade) {
   {
     ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(path, true));
     ASSERT_OK_AND_ASSIGN(int v,
-                         ApplyMigrations(*conn, EmbeddedMigrations(), 4));
+                         ApplyMigrations(*conn, EmbeddedSqliteMigrations(), 4));
     ASSERT_EQ(v, 4);
     ASSERT_OK(conn->Exec(kVersion1Rows));
   }

@@ -4,9 +4,9 @@
 #include <fstream>
 #include <string>
 
-#include "storage/sqlite_db.h"
-#include "storage/sqlite_migrate.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_db.h"
+#include "storage/sqlite/sqlite_migrate.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace ecsimage::storage::testing {
@@ -117,7 +117,7 @@ TEST(OpenTest, OlderDatabaseIsRefusedWhenMigrationIsOff) {
   {
     ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(path, true));
     ASSERT_OK_AND_ASSIGN(int v,
-                         ApplyMigrations(*conn, EmbeddedMigrations(), 1));
+                         ApplyMigrations(*conn, EmbeddedSqliteMigrations(), 1));
     ASSERT_EQ(v, 1);
   }
   SqliteStoreOptions options = Options(path);

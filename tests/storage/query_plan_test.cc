@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite_db.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_db.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace ecsimage::storage::testing {

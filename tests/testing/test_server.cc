@@ -12,7 +12,7 @@
 #include "service/domain/ids.h"
 #include "service/grpc/call_handler.h"
 #include "service/grpc/server.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace ecsimage::testing {
 namespace {

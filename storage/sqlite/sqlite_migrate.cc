@@ -1,4 +1,4 @@
-#include "storage/sqlite_migrate.h"
+#include "storage/sqlite/sqlite_migrate.h"
 
 #include "absl/strings/str_cat.h"
 #include "util/status_macros.h"

@@ -1,7 +1,7 @@
 // The single writer thread: owns the write connection and runs every write
 // transaction, several callers' changes per commit (group commit).
-#ifndef ECSIMAGE_STORAGE_SQLITE_WRITER_H_
-#define ECSIMAGE_STORAGE_SQLITE_WRITER_H_
+#ifndef ECSIMAGE_STORAGE_SQLITE_SQLITE_WRITER_H_
+#define ECSIMAGE_STORAGE_SQLITE_SQLITE_WRITER_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -17,8 +17,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "storage/image_store.h"
-#include "storage/sqlite_db.h"
-#include "storage/sqlite_txn.h"
+#include "storage/sqlite/sqlite_db.h"
+#include "storage/sqlite/sqlite_txn.h"
 
 namespace ecsimage::storage {
 
@@ -133,4 +133,4 @@ class Writer {
 
 }  // namespace ecsimage::storage
 
-#endif  // ECSIMAGE_STORAGE_SQLITE_WRITER_H_
+#endif  // ECSIMAGE_STORAGE_SQLITE_SQLITE_WRITER_H_

@@ -1,8 +1,8 @@
 // RAII wrappers over a SQLite connection and its prepared statements, and
 // the mapping of SQLite result codes to absl::Status. Internal to storage/;
 // sqlite3.h itself stays in the .cc files.
-#ifndef ECSIMAGE_STORAGE_SQLITE_DB_H_
-#define ECSIMAGE_STORAGE_SQLITE_DB_H_
+#ifndef ECSIMAGE_STORAGE_SQLITE_SQLITE_DB_H_
+#define ECSIMAGE_STORAGE_SQLITE_SQLITE_DB_H_
 
 #include <cstdint>
 #include <functional>
@@ -197,4 +197,4 @@ absl::Status QuickCheck(Connection& conn);
 
 }  // namespace ecsimage::storage
 
-#endif  // ECSIMAGE_STORAGE_SQLITE_DB_H_
+#endif  // ECSIMAGE_STORAGE_SQLITE_SQLITE_DB_H_

@@ -3,8 +3,8 @@
 // on the writer connection, inside a transaction the store began.
 // Read methods live in sqlite_txn_read.cc, ListImages in
 // sqlite_list_images.cc, writes in sqlite_txn_write.cc.
-#ifndef ECSIMAGE_STORAGE_SQLITE_TXN_H_
-#define ECSIMAGE_STORAGE_SQLITE_TXN_H_
+#ifndef ECSIMAGE_STORAGE_SQLITE_SQLITE_TXN_H_
+#define ECSIMAGE_STORAGE_SQLITE_SQLITE_TXN_H_
 
 #include <cstdint>
 #include <optional>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "storage/image_store.h"
-#include "storage/sqlite_db.h"
+#include "storage/sqlite/sqlite_db.h"
 
 namespace ecsimage::storage {
 
@@ -147,4 +147,4 @@ extern const char kIoTaskColumns[];  // FROM io_tasks t JOIN images i
 
 }  // namespace ecsimage::storage
 
-#endif  // ECSIMAGE_STORAGE_SQLITE_TXN_H_
+#endif  // ECSIMAGE_STORAGE_SQLITE_SQLITE_TXN_H_

@@ -26,7 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "storage/sqlite_txn.h"
+#include "storage/sqlite/sqlite_txn.h"
 #include "util/status_macros.h"
 
 namespace ecsimage::storage {

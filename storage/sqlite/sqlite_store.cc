@@ -1,4 +1,4 @@
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,9 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/migrations.h"
-#include "storage/sqlite_migrate.h"
-#include "storage/sqlite_txn.h"
-#include "storage/sqlite_writer.h"
+#include "storage/sqlite/sqlite_migrate.h"
+#include "storage/sqlite/sqlite_txn.h"
+#include "storage/sqlite/sqlite_writer.h"
 #include "util/status_macros.h"
 
 namespace ecsimage::storage {
@@ -61,7 +61,7 @@ absl::StatusOr<int> BringSchemaUpToDate(Connection& conn, bool migrate) {
                      ", older than this binary's ", latest, "; run migrate"));
   }
   ASSIGN_OR_RETURN(int migrated,
-                   ApplyMigrations(conn, EmbeddedMigrations(), latest));
+                   ApplyMigrations(conn, EmbeddedSqliteMigrations(), latest));
   // Another process may have migrated past us meanwhile.
   RETURN_IF_ERROR(RefuseNewerSchema(conn.path(), migrated, latest));
   return migrated;
@@ -89,12 +89,12 @@ absl::Status SyncPath(const std::string& path, bool directory) {
 }  // namespace
 
 int LatestSchemaVersion() {
-  const std::vector<Migration>& all = EmbeddedMigrations();
+  const std::vector<Migration>& all = EmbeddedSqliteMigrations();
   return all.empty() ? 0 : all.back().version;
 }
 
 absl::StatusOr<int> MigrateDatabase(const std::string& path) {
-  RETURN_IF_ERROR(CheckMigrationLadder(EmbeddedMigrations()));
+  RETURN_IF_ERROR(CheckMigrationLadder(EmbeddedSqliteMigrations()));
   if (!FileExists(path)) {
     return absl::NotFoundError(
         absl::StrCat("database file ", path, " does not exist"));
@@ -125,7 +125,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     return absl::InvalidArgumentError(
         "reader_connections and max_batch_size must be positive");
   }
-  RETURN_IF_ERROR(CheckMigrationLadder(EmbeddedMigrations()));
+  RETURN_IF_ERROR(CheckMigrationLadder(EmbeddedSqliteMigrations()));
   if (!options.create_if_missing && !FileExists(options.path)) {
     return absl::NotFoundError(
         absl::StrCat("database file ", options.path,

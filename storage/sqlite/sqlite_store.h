@@ -1,7 +1,7 @@
 // The SQLite implementation of Store: one writer thread with group commit,
 // a pool of reader connections, WAL and synchronous=FULL.
-#ifndef ECSIMAGE_STORAGE_SQLITE_STORE_H_
-#define ECSIMAGE_STORAGE_SQLITE_STORE_H_
+#ifndef ECSIMAGE_STORAGE_SQLITE_SQLITE_STORE_H_
+#define ECSIMAGE_STORAGE_SQLITE_SQLITE_STORE_H_
 
 #include <condition_variable>
 #include <cstdint>
@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "storage/image_store.h"
-#include "storage/sqlite_db.h"
+#include "storage/sqlite/sqlite_db.h"
 
 namespace ecsimage::storage {
 
@@ -164,4 +164,4 @@ int LatestSchemaVersion();
 
 }  // namespace ecsimage::storage
 
-#endif  // ECSIMAGE_STORAGE_SQLITE_STORE_H_
+#endif  // ECSIMAGE_STORAGE_SQLITE_SQLITE_STORE_H_

@@ -1,15 +1,15 @@
 // The PRAGMA user_version ladder: which schema a database is at, and
 // applying the embedded migrations in order, each step and its version bump
 // in one transaction. Internal to storage/ (and its tests).
-#ifndef ECSIMAGE_STORAGE_SQLITE_MIGRATE_H_
-#define ECSIMAGE_STORAGE_SQLITE_MIGRATE_H_
+#ifndef ECSIMAGE_STORAGE_SQLITE_SQLITE_MIGRATE_H_
+#define ECSIMAGE_STORAGE_SQLITE_SQLITE_MIGRATE_H_
 
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "storage/migrations.h"
-#include "storage/sqlite_db.h"
+#include "storage/sqlite/sqlite_db.h"
 
 namespace ecsimage::storage {
 
@@ -34,4 +34,4 @@ absl::Status RefuseNewerSchema(const std::string& path, int version,
 
 }  // namespace ecsimage::storage
 
-#endif  // ECSIMAGE_STORAGE_SQLITE_MIGRATE_H_
+#endif  // ECSIMAGE_STORAGE_SQLITE_SQLITE_MIGRATE_H_

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "storage/sqlite_txn.h"
+#include "storage/sqlite/sqlite_txn.h"
 #include "util/status_macros.h"
 
 namespace ecsimage::storage {

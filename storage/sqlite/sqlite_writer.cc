@@ -5,7 +5,7 @@
 // only after it returns are the callers answered. If SQLite abandons the
 // transaction midway (e.g. SQLITE_FULL rolls it back by itself), the writes
 // already run in it fail and the rest of the batch continues in a new one.
-#include "storage/sqlite_writer.h"
+#include "storage/sqlite/sqlite_writer.h"
 
 #include <sqlite3.h>
 #include <time.h>
