@@ -313,10 +313,28 @@ struct WriteOptions {
   std::function<bool()> abandoned;
 };
 
+// Non-terminal tasks in one state, for metrics: kind "copy" (state = phase)
+// or "ImportImage"/"ExportImage" (state = task status).
+struct ActiveTaskCount {
+  std::string kind;
+  std::string state;
+  int64_t count = 0;
+};
+
 // The database. Thread-safe: every method may be called from any thread.
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Stops accepting writes (kUnavailable "shutting down"), finishes the
+  // writes in progress and answers queued ones kUnavailable. Reads keep
+  // working until destruction. Idempotent.
+  virtual void Shutdown() = 0;
+
+  // Whether the store can serve now, cheaply (readiness): OK, or
+  // kUnavailable with the reason (database unreachable, shutting down).
+  // Never blocks longer than a short connect timeout.
+  virtual absl::Status CheckReady() = 0;
 
   // Runs `fn` in a write transaction on the single writer thread, and returns
   // after the transaction holding its change has committed (or was rolled
@@ -399,8 +417,11 @@ class Store {
   virtual absl::Status PruneClientTokens(int64_t cutoff_ms) = 0;
   // Online, consistent copy of the database to `path` (VACUUM INTO).
   virtual absl::Status BackupTo(const std::string& path) = 0;
-  // Size of the database file(s) in bytes, for metrics.
+  // Size of the database in bytes, for metrics.
   virtual absl::StatusOr<int64_t> DatabaseBytes() = 0;
+  // Counts of non-terminal tasks by kind and state, for metrics (from
+  // indexes of active tasks, never a scan of all tasks).
+  virtual absl::StatusOr<std::vector<ActiveTaskCount>> CountActiveTasks() = 0;
 };
 
 }  // namespace ecsimage::storage

@@ -112,7 +112,13 @@ SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {}
 SqliteStore::~SqliteStore() { Shutdown(); }
 
 void SqliteStore::Shutdown() {
+  shut_down_.store(true);
   if (writer_ != nullptr) writer_->Shutdown();
+}
+
+absl::Status SqliteStore::CheckReady() {
+  if (shut_down_.load()) return absl::UnavailableError("shutting down");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(

@@ -3,6 +3,7 @@
 #ifndef ECSIMAGE_STORAGE_SQLITE_SQLITE_STORE_H_
 #define ECSIMAGE_STORAGE_SQLITE_SQLITE_STORE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -68,14 +69,6 @@ struct SqliteStoreStats {
   uint64_t completer_cpu_ns = 0;
 };
 
-// Non-terminal tasks in one state, for metrics: kind "copy" (state = phase)
-// or "ImportImage"/"ExportImage" (state = task status).
-struct ActiveTaskCount {
-  std::string kind;
-  std::string state;
-  int64_t count = 0;
-};
-
 class SqliteStore final : public Store {
  public:
   // Opens (and with create_if_missing, creates) the database, configures
@@ -90,10 +83,10 @@ class SqliteStore final : public Store {
   // Shutdown().
   ~SqliteStore() override;
 
-  // Stops accepting writes (kUnavailable "shutting down"), finishes the
-  // batch in progress, answers queued writes kUnavailable and stops the
-  // writer thread. Reads keep working until destruction. Idempotent.
-  void Shutdown();
+  // Store::Shutdown, and stops the writer thread.
+  void Shutdown() override;
+  // OK unless shut down.
+  absl::Status CheckReady() override;
 
   void RunInWriteTransactionAsync(
       std::function<absl::Status(WriteTxn&)> fn, WriteOptions options,
@@ -124,10 +117,10 @@ class SqliteStore final : public Store {
   absl::Status BackupTo(const std::string& path) override;
   // Database file plus WAL file.
   absl::StatusOr<int64_t> DatabaseBytes() override;
+  // Counts over the partial indexes of active tasks (never all tasks).
+  absl::StatusOr<std::vector<ActiveTaskCount>> CountActiveTasks() override;
 
   SqliteStoreStats stats() const;
-  // Counts over the partial indexes of active tasks (never all tasks).
-  absl::StatusOr<std::vector<ActiveTaskCount>> CountActiveTasks();
   // The pragmas every connection read back at open (writer first).
   const std::vector<ConnectionSettings>& connection_settings() const {
     return settings_;
@@ -141,6 +134,7 @@ class SqliteStore final : public Store {
   void ReleaseReader(std::unique_ptr<Connection> conn);
 
   const std::string path_;
+  std::atomic<bool> shut_down_{false};
   std::unique_ptr<Writer> writer_;
   std::vector<ConnectionSettings> settings_;
 
