@@ -38,6 +38,16 @@ build() {
 unit() { (cd "$BUILD" && ctest --output-on-failure -j1); }
 
 stage build build || { echo "0 passed, 1 failed"; exit 1; }
+# A throwaway PostgreSQL server for every suite that runs on both stores;
+# stopped (and its directory removed) however the script ends.
+PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ecsimage-pg.XXXXXX")
+rmdir "$PG_DIR"
+trap 'scripts/pg_server.sh stop "$PG_DIR" >/dev/null 2>&1' EXIT
+if ECSIMAGE_TEST_PG_URI=$(scripts/pg_server.sh start "$PG_DIR"); then
+  export ECSIMAGE_TEST_PG_URI
+else
+  echo "== could not start PostgreSQL: the postgres suites will fail" >&2
+fi
 stage unit unit || true
 # Further suites, each given the build dir (the clients get the binary).
 BIN=$BUILD/service/ecsimage

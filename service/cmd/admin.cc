@@ -87,9 +87,13 @@ constexpr char kAccountUsage[] =
 // unless told.
 struct DbFlags {
   std::string path = kDefaultDbPath;
+  std::string token_file;
   bool create_if_missing = false;
   void Register(FlagSet& flags, bool allow_create) {
-    flags.String("db", &path, "SQLite database file");
+    flags.String("db", &path, kDbFlagHelp);
+    flags.String("token-file", &token_file,
+                 "the demo account's token file (default: <db>.token beside "
+                 "a SQLite file; none on PostgreSQL)");
     if (allow_create) {
       flags.Bool("create-if-missing", &create_if_missing,
                  "create the database when the file does not exist");
@@ -212,9 +216,10 @@ int RunTokenRevoke(const std::vector<std::string>& args) {
         .Emit();
   }
   // The demo account's token file would otherwise go on looking usable.
-  const std::string token_file = TokenFilePath(db_flags.path);
+  const std::string token_file =
+      TokenFilePath((*session)->db.locator, db_flags.token_file);
   if (absl::StatusOr<DemoAccount> demo = ReadTokenFile(token_file);
-      demo.ok() && demo->account_id == account &&
+      !token_file.empty() && demo.ok() && demo->account_id == account &&
       domain::TokenId(demo->token) == revoked->token_id) {
     JsonLine()
         .Str("level", "warning")
@@ -258,7 +263,7 @@ int RunMigrate(const std::vector<std::string>& args) {
   std::string db_path = kDefaultDbPath;
   bool create_if_missing = true;
   FlagSet flags("migrate");
-  flags.String("db", &db_path, "SQLite database file");
+  flags.String("db", &db_path, kDbFlagHelp);
   flags.Bool("create-if-missing", &create_if_missing,
              "create the database when the file does not exist");
   if (int rc = ParseOrUsage(flags, args); rc >= 0) return rc;
@@ -267,7 +272,7 @@ int RunMigrate(const std::vector<std::string>& args) {
   JsonLine()
       .Str("level", "info")
       .Str("msg", "migrated")
-      .Str("db", db_path)
+      .Str("db", db->locator.display)
       .Int("schemaVersion", db->schema_version)
       .Bool("newDatabase", db->created)
       .Emit();
@@ -278,7 +283,7 @@ int RunBackup(const std::vector<std::string>& args) {
   std::string db_path = kDefaultDbPath;
   std::string to;
   FlagSet flags("backup");
-  flags.String("db", &db_path, "SQLite database file");
+  flags.String("db", &db_path, kDbFlagHelp);
   flags.String("to", &to, "path of the copy (must not exist)");
   if (int rc = ParseOrUsage(flags, args); rc >= 0) return rc;
   if (to.empty()) {
@@ -293,7 +298,7 @@ int RunBackup(const std::vector<std::string>& args) {
   JsonLine()
       .Str("level", "info")
       .Str("msg", "backup written")
-      .Str("db", db_path)
+      .Str("db", db->locator.display)
       .Str("to", to)
       .Emit();
   return 0;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,8 @@
 #include <sstream>
 #include <string_view>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "service/domain/image_domain.h"
 #include "util/absl_compat.h"
@@ -37,9 +40,110 @@ std::string JsonField(std::string_view json, std::string_view key) {
 
 }  // namespace
 
-absl::StatusOr<OpenedDb> OpenDatabase(const std::string& path,
-                                      bool create_if_missing) {
+absl::StatusOr<DbLocator> ParseDbLocator(const std::string& db) {
+  DbLocator locator;
+  locator.value = db;
+  locator.display = db;
+  if (db.empty()) {
+    return absl::InvalidArgumentError(
+        "--db (ECSIMAGE_DB) is empty: give a SQLite file path or a "
+        "postgresql:// URI");
+  }
+  if (absl::StartsWith(db, "postgresql://") ||
+      absl::StartsWith(db, "postgres://")) {
+    locator.kind = DbLocator::Kind::kPostgres;
+    locator.display = MaskPassword(db);
+    return locator;
+  }
+  // "scheme:" at the start (RFC 3986: a letter, then letters, digits, + - .)
+  // is a URI of another kind, not a file name.
+  size_t colon = db.find(':');
+  if (colon != std::string::npos && colon > 0 && absl::ascii_isalpha(db[0])) {
+    bool scheme = true;
+    for (size_t i = 1; i < colon; ++i) {
+      char c = db[i];
+      if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') {
+        scheme = false;
+        break;
+      }
+    }
+    if (scheme) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--db (ECSIMAGE_DB) \"", MaskPassword(db),
+          "\" is neither a SQLite file path nor a postgresql:// or "
+          "postgres:// URI"));
+    }
+  }
+  return locator;
+}
+
+std::string MaskPassword(const std::string& uri) {
+  std::string out = uri;
+  // postgresql://user:password@host — the user info ends at the first '@'
+  // before the path.
+  const size_t start = out.find("://");
+  if (start != std::string::npos) {
+    const size_t auth = start + 3;
+    size_t end = out.find_first_of("/?", auth);
+    if (end == std::string::npos) end = out.size();
+    const size_t at = out.rfind('@', end);
+    if (at != std::string::npos && at >= auth) {
+      const size_t colon = out.find(':', auth);
+      if (colon != std::string::npos && colon < at) {
+        out.replace(colon + 1, at - colon - 1, "***");
+      }
+    }
+  }
+  // ...?password=secret&…
+  for (size_t pos = out.find("password="); pos != std::string::npos;
+       pos = out.find("password=", pos + 1)) {
+    if (pos > 0 && out[pos - 1] != '?' && out[pos - 1] != '&') continue;
+    const size_t value = pos + 9;
+    size_t end = out.find('&', value);
+    if (end == std::string::npos) end = out.size();
+    out.replace(value, end - value, "***");
+  }
+  return out;
+}
+
+namespace {
+
+// ECSIMAGE_DB_PASSWORD_FILE: one line, read at start, handed to libpq as
+// PGPASSWORD (which it reads for every connection it opens).
+absl::Status ApplyPasswordFile() {
+  const char* file = std::getenv("ECSIMAGE_DB_PASSWORD_FILE");
+  if (file == nullptr || *file == '\0') return absl::OkStatus();
+  std::ifstream in(file);
+  std::string password;
+  if (!in || !std::getline(in, password)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot read ECSIMAGE_DB_PASSWORD_FILE ", file));
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  ::setenv("PGPASSWORD", password.c_str(), 1);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OpenedDb> OpenPostgres(const DbLocator& locator) {
+  if (absl::Status s = ApplyPasswordFile(); !s.ok()) return s;
+  storage::PostgresStoreOptions options;
+  options.uri = locator.value;
+  options.migrate = true;
+  absl::StatusOr<std::unique_ptr<storage::PostgresStore>> store =
+      storage::PostgresStore::Open(options);
+  if (!store.ok()) return store.status();
+  OpenedDb db;
+  db.locator = locator;
+  db.postgres = store->get();
+  db.store = *std::move(store);
+  db.schema_version = storage::LatestPostgresSchemaVersion();
+  return db;
+}
+
+absl::StatusOr<OpenedDb> OpenSqlite(const DbLocator& locator,
+                                    bool create_if_missing) {
   namespace fs = std::filesystem;
+  const std::string& path = locator.value;
   std::error_code ec;
   const bool exists = fs::exists(path, ec);
   if (ec) {
@@ -70,14 +174,29 @@ absl::StatusOr<OpenedDb> OpenDatabase(const std::string& path,
       storage::SqliteStore::Open(options);
   if (!store.ok()) return store.status();
   OpenedDb db;
+  db.locator = locator;
+  db.sqlite = store->get();
   db.store = *std::move(store);
   db.created = !exists;
   db.schema_version = storage::LatestSchemaVersion();
   return db;
 }
 
-std::string TokenFilePath(const std::string& db_path) {
-  return db_path + ".token";
+}  // namespace
+
+absl::StatusOr<OpenedDb> OpenDatabase(const std::string& db,
+                                      bool create_if_missing) {
+  absl::StatusOr<DbLocator> locator = ParseDbLocator(db);
+  if (!locator.ok()) return locator.status();
+  if (locator->is_postgres()) return OpenPostgres(*locator);
+  return OpenSqlite(*locator, create_if_missing);
+}
+
+std::string TokenFilePath(const DbLocator& db,
+                          const std::string& explicit_path) {
+  if (!explicit_path.empty()) return explicit_path;
+  if (db.is_postgres()) return "";
+  return db.value + ".token";
 }
 
 std::string AccountJson(const std::string& account_id, const std::string& token,

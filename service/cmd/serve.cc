@@ -16,6 +16,8 @@
 #include "service/cmd/db.h"
 #include "service/cmd/demo_banner.h"
 #include "service/cmd/flags.h"
+#include "service/cmd/readiness_monitor.h"
+#include "service/cmd/store_metrics.h"
 #include "service/cmd/task_worker.h"
 #include "service/domain/clock.h"
 #include "service/domain/ids.h"
@@ -37,6 +39,7 @@ using grpcapi::JsonLine;
 
 struct ServeFlags {
   std::string db = kDefaultDbPath;
+  std::string token_file;  // "" = <db>.token on SQLite, none on PostgreSQL
   bool create_if_missing = true;
   std::string listen = "127.0.0.1:50051";
   bool simulation_control = false;
@@ -98,7 +101,10 @@ void GracePeriod(const sigset_t& signals, int64_t seconds) {
 int RunServe(const std::vector<std::string>& args) {
   ServeFlags f;
   FlagSet flags("serve");
-  flags.String("db", &f.db, "SQLite database file");
+  flags.String("db", &f.db, kDbFlagHelp);
+  flags.String("token-file", &f.token_file,
+               "the demo account's token file (default: <db>.token beside a "
+               "SQLite file; none on PostgreSQL unless set)");
   flags.Bool("create-if-missing", &f.create_if_missing,
              "create the database when the file does not exist (set false "
              "in Kubernetes: a missing volume must not become a new, empty "
@@ -229,11 +235,13 @@ int RunServe(const std::vector<std::string>& args) {
         .Bool("tokenAdded", boot->token_added)
         .Emit();
   }
-  const std::string token_file = TokenFilePath(f.db);
+  const std::string token_file = TokenFilePath(db->locator, f.token_file);
   // By state, not by `created`: a first start killed between creating the
   // file and writing the token file gets its demo account on the next start.
-  if (db->created ||
-      (f.create_if_missing && !std::filesystem::exists(token_file))) {
+  // On PostgreSQL only with an explicit --token-file.
+  if (!token_file.empty() &&
+      (db->created || ((f.create_if_missing || db->locator.is_postgres()) &&
+                       !std::filesystem::exists(token_file)))) {
     absl::Status s = CreateDemoAccount(*db->store, clock, ids, token_file);
     if (!s.ok()) {
       LogError("cannot create demo account", s.ToString());
@@ -251,29 +259,7 @@ int RunServe(const std::vector<std::string>& args) {
 
   // Metrics: calls through the CallObserver, the rest read at scrape time.
   metrics::ServiceMetrics service_metrics;
-  storage::SqliteStore* store = db->store.get();
-  service_metrics.AddGauge(metrics::kDatabaseSizeGauge,
-                           "Database file plus WAL, bytes.",
-                           metrics::FileSizeSum({f.db, f.db + "-wal"}));
-  service_metrics.AddGauge(
-      metrics::kQueueDepthGauge, "Writes waiting for the single writer.",
-      [store] { return static_cast<double>(store->stats().queue_depth); });
-  service_metrics.AddGauge(
-      "ecsimage_write_commits_total_gauge",
-      "Write transactions committed since start.",
-      [store] { return static_cast<double>(store->stats().commits); });
-  service_metrics.AddLabeledGauge(
-      metrics::kTasksGauge, "Tasks not yet finished, by kind and state.",
-      "state", [store] {
-        metrics::LabeledValues values;
-        auto counts = store->CountActiveTasks();
-        if (!counts.ok()) return values;
-        for (const auto& c : *counts) {
-          values.emplace_back(absl::StrCat(c.kind, ":", c.state),
-                              static_cast<double>(c.count));
-        }
-        return values;
-      });
+  AddStoreMetrics(*db, service_metrics);
   std::unique_ptr<metrics::MetricsHttpServer> metrics_server;
   if (!f.metrics_listen.empty()) {
     auto started =
@@ -319,6 +305,7 @@ int RunServe(const std::vector<std::string>& args) {
         [tls] { return static_cast<double>(tls->Get().not_after_unix); });
   }
 
+  ReadinessMonitor readiness(*db->store, **server, std::chrono::seconds(1));
   TaskWorker worker(*db->store, clock, options,
                     std::chrono::milliseconds(f.tick_ms),
                     /*tick_tasks=*/!f.simulation_control);
@@ -328,7 +315,7 @@ int RunServe(const std::vector<std::string>& args) {
     // itself fails, the banner is shown as before.
     absl::StatusOr<std::string> owner = authenticator.Authenticate(demo->token);
     if (!owner.ok() && absl::IsUnauthenticated(owner.status())) {
-      PrintRevokedDemoNote(*demo, f.db, token_file);
+      PrintRevokedDemoNote(*demo, db->locator.display, token_file);
       JsonLine()
           .Str("level", "warning")
           .Str("msg",
@@ -370,7 +357,7 @@ int RunServe(const std::vector<std::string>& args) {
   started.Str("healthListen", f.health_listen)
       .Int("healthPort", (*server)->health_port())
       .Int("metricsPort", metrics_server ? metrics_server->port() : 0)
-      .Str("db", f.db)
+      .Str("db", db->locator.display)
       .Int("schemaVersion", db->schema_version)
       .Bool("newDatabase", db->created)
       .Bool("simulationControl", f.simulation_control)
@@ -387,6 +374,7 @@ int RunServe(const std::vector<std::string>& args) {
   (*server)->SetServing(false);
   GracePeriod(signals, f.shutdown_grace_seconds);
   worker.Stop();
+  readiness.Stop();
   (*server)->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::seconds(f.shutdown_deadline_seconds));
   server->reset();

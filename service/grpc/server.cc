@@ -192,18 +192,32 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
 
 Server::~Server() { Shutdown(std::chrono::system_clock::now()); }
 
-void Server::SetServing(bool serving) {
+void Server::SetHealth(bool ready, bool live) {
   for (grpc::Server* server : {server_.get(), health_server_.get()}) {
     grpc::HealthCheckServiceInterface* health =
         server == nullptr ? nullptr : server->GetHealthCheckService();
     if (health == nullptr) continue;
-    health->SetServingStatus("", serving);
-    health->SetServingStatus(kImageServiceName, serving);
-    health->SetServingStatus(kInstanceServiceName, serving);
+    health->SetServingStatus("", ready);
+    health->SetServingStatus(kImageServiceName, ready);
+    health->SetServingStatus(kInstanceServiceName, ready);
     if (simulation_service_ != nullptr) {
-      health->SetServingStatus(kSimulationServiceName, serving);
+      health->SetServingStatus(kSimulationServiceName, ready);
     }
+    health->SetServingStatus(kLivenessServiceName, live);
   }
+}
+
+void Server::SetServing(bool serving) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  serving_ = serving;
+  SetHealth(serving && ready_, serving);
+}
+
+void Server::SetReady(bool ready) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  if (ready == ready_) return;
+  ready_ = ready;
+  SetHealth(serving_ && ready_, serving_);
 }
 
 void Server::Shutdown(std::chrono::system_clock::time_point deadline) {

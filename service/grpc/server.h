@@ -28,6 +28,10 @@
 
 namespace ecsimage::grpcapi {
 
+// The health service name of liveness: SERVING from start until SIGTERM,
+// whatever the database does (Kubernetes' livenessProbe asks for it).
+inline constexpr char kLivenessServiceName[] = "liveness";
+
 struct ServerOptions {
   // host:port; port 0 picks a free port (see Server::port()).
   std::string listen_address = "127.0.0.1:50051";
@@ -96,10 +100,15 @@ class Server {
   // when plaintext. May be kept beyond the server's life.
   std::shared_ptr<const TlsStatus> tls_status() const { return tls_status_; }
 
-  // Health of "" and every API service, on the API port and the health
-  // port: SERVING or NOT_SERVING. Calls keep being served either way;
-  // NOT_SERVING tells probes and balancers to go.
+  // Health of "" and every API service (readiness) and of "liveness", on
+  // the API port and the health port: SERVING or NOT_SERVING. Calls keep
+  // being served either way; NOT_SERVING tells probes and balancers to go.
+  // SetServing(false) is SIGTERM's first step.
   void SetServing(bool serving);
+  // Readiness alone, from the store's CheckReady (a database outage): ""
+  // and the API services follow it while serving; "liveness" never does,
+  // so that an outage of the database does not restart the pods.
+  void SetReady(bool ready);
 
   // Stops accepting calls, lets in-flight calls finish until `deadline`,
   // then cancels the rest and waits for the handlers to return; the health
@@ -121,6 +130,11 @@ class Server {
   std::optional<TlsFileInfo> tls_info_;
   std::shared_ptr<TlsStatus> tls_status_;        // may be null
   std::unique_ptr<TlsFileMonitor> tls_monitor_;  // may be null
+  void SetHealth(bool ready, bool live);
+
+  std::mutex health_mu_;
+  bool serving_ = false;  // guarded by health_mu_
+  bool ready_ = true;     // guarded by health_mu_
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // guarded by shutdown_mu_
 };

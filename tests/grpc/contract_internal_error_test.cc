@@ -1,7 +1,6 @@
 // Anything unexpected (a broken invariant, a corrupt row) answers ECS
 // InternalError with its frozen message and standard details (api.md §4):
 // no SQL and no internal text reaches the client, and nothing is half-done.
-#include "storage/sqlite/sqlite_db.h"
 #include "tests/grpc/contract_helpers.h"
 
 namespace ecsimage::testing::contract {
@@ -13,11 +12,10 @@ constexpr char kMsgInternal[] =
 class InternalErrorTest : public ContractTest {
  protected:
   // Writes to the server's database behind its back, as disk corruption or
-  // a foreign tool would.
-  void Corrupt(const std::string& sql) {
-    auto conn = storage::Connection::Open(server_->db_path(), false);
-    ASSERT_TRUE(conn.ok()) << conn.status();
-    absl::Status written = (*conn)->Exec(sql);
+  // a foreign tool would (the statement in each store's dialect).
+  void Corrupt(const std::string& sqlite_sql, const std::string& pg_sql) {
+    absl::Status written =
+        server_->database().ExecBehindTheBack(sqlite_sql, pg_sql);
     ASSERT_TRUE(written.ok()) << written;
   }
 
@@ -35,6 +33,8 @@ TEST_F(InternalErrorTest, CorruptStoredResponseIsInternalErrorWithoutItsCause) {
   ASSERT_CALL_OK(TryCreateImage(alice_, CreateRequest(), &first));
   Corrupt(
       "UPDATE client_tokens SET response = x'ffffffff' "
+      "WHERE token = 'token-internal'",
+      "UPDATE client_tokens SET response = '\\xffffffff'::bytea "
       "WHERE token = 'token-internal'");
 
   Decoded d = TryCreateImage(alice_, CreateRequest());

@@ -2,7 +2,6 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace ecsimage::storage::testing {
@@ -56,9 +55,7 @@ TEST_F(ImageStoreTest, CreateAccountIsAllOrNothing) {
 
 TEST_F(ImageStoreTest, TokenCreatedByAnotherStoreIsSeenAtOnce) {
   // Another process (the `account create` CLI) on the same file.
-  SqliteStoreOptions options = DefaultOptions();
-  options.create_if_missing = false;
-  ASSERT_OK_AND_ASSIGN(auto cli, SqliteStore::Open(options));
+  ASSERT_OK_AND_ASSIGN(auto cli, OpenAnother());
   ASSERT_OK(
       cli->CreateAccount({"1000000000000042", "cli", 9}, std::string(32, 'c')));
   EXPECT_THAT(store().AccountForTokenHash(std::string(32, 'c')),
@@ -75,10 +72,9 @@ TEST_F(ImageStoreTest, SeedIfEmptySeedsOnlyOnce) {
   }));
 
   TempDir dir;
-  SqliteStoreOptions options;
-  options.path = dir.File("seed.db");
-  options.create_if_missing = true;
-  ASSERT_OK_AND_ASSIGN(auto fresh, SqliteStore::Open(options));
+  ASSERT_OK_AND_ASSIGN(auto fresh_db,
+                       ::ecsimage::testing::TestDatabase::Create(dir.path()));
+  ASSERT_OK_AND_ASSIGN(auto fresh, fresh_db->Open());
   // The same system image id may exist in several regions.
   ASSERT_OK(fresh->SeedIfEmpty(
       {{kHangzhou, "Hangzhou", "a"}, {kShanghai, "Shanghai", "b"}},

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace ecsimage::storage::testing {

@@ -25,6 +25,7 @@
 #include "storage/image_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_store.h"
 
 namespace ecsimage::storage::testing {
 
@@ -169,44 +170,25 @@ inline ImageRow SystemImage(const std::string& region,
   return image;
 }
 
-// A fresh database per test with regions and three accounts.
-class StoreTest : public ::testing::Test {
+// Regions and three accounts, as every store test starts with them.
+inline absl::Status SeedTestData(Store& store) {
+  absl::Status s = store.SeedIfEmpty(
+      {{kHangzhou, "Hangzhou", "ecs.hz"}, {kShanghai, "Shanghai", "ecs.sh"}},
+      {});
+  for (const char* account : {kAlice, kBob, kCarol}) {
+    if (!s.ok()) return s;
+    s = store.CreateAccount({account, account, 1},
+                            std::string(32, account[15]));
+  }
+  return s;
+}
+
+// Row helpers shared by both fixtures below; `store_` is the store under
+// test.
+template <typename StoreT>
+class StoreTestBase : public ::testing::Test {
  protected:
-  void SetUp() override {
-    path_ = dir_.File("ecsimage.db");
-    ASSERT_OK(OpenStore(DefaultOptions()));
-    ASSERT_OK(store_->SeedIfEmpty(
-        {{kHangzhou, "Hangzhou", "ecs.hz"}, {kShanghai, "Shanghai", "ecs.sh"}},
-        {}));
-    for (const char* account : {kAlice, kBob, kCarol}) {
-      ASSERT_OK(store_->CreateAccount({account, account, 1},
-                                      std::string(32, account[15])));
-    }
-  }
-
-  SqliteStoreOptions DefaultOptions() const {
-    SqliteStoreOptions options;
-    options.path = path_;
-    options.create_if_missing = true;
-    return options;
-  }
-
-  absl::Status OpenStore(const SqliteStoreOptions& options) {
-    store_.reset();
-    absl::StatusOr<std::unique_ptr<SqliteStore>> store =
-        SqliteStore::Open(options);
-    if (!store.ok()) return store.status();
-    store_ = *std::move(store);
-    return absl::OkStatus();
-  }
-
-  absl::Status Reopen() {
-    SqliteStoreOptions options = DefaultOptions();
-    options.create_if_missing = false;
-    return OpenStore(options);
-  }
-
-  SqliteStore& store() { return *store_; }
+  StoreT& store() { return *store_; }
 
   absl::StatusOr<int64_t> Insert(ImageRow image) {
     return WriteWith(*store_, [&](WriteTxn& txn) -> absl::StatusOr<int64_t> {
@@ -243,9 +225,63 @@ class StoreTest : public ::testing::Test {
                     [&](ReadTxn& txn) { return txn.ListImages(query); });
   }
 
+  std::unique_ptr<StoreT> store_;
+};
+
+// The conformance fixture: a fresh database of the store under test
+// (ecsimage::testing::TestStoreKind()) with regions and three accounts.
+class StoreTest : public StoreTestBase<Store> {
+ protected:
+  void SetUp() override {
+    auto db = ::ecsimage::testing::TestDatabase::Create(dir_.path());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    ASSERT_OK_AND_ASSIGN(store_, db_->Open());
+    ASSERT_OK(SeedTestData(*store_));
+  }
+
+  // Another store on the same database, as another process (the operator
+  // CLI, another replica) would open it.
+  absl::StatusOr<std::unique_ptr<Store>> OpenAnother() { return db_->Open(); }
+
+  TempDir dir_;
+  std::unique_ptr<::ecsimage::testing::TestDatabase> db_;
+};
+
+// SQLite's own tests (group commit, backup, pragmas, query plans): a fresh
+// SQLite file with regions and three accounts.
+class SqliteStoreTest : public StoreTestBase<SqliteStore> {
+ protected:
+  void SetUp() override {
+    path_ = dir_.File("ecsimage.db");
+    ASSERT_OK(OpenStore(DefaultOptions()));
+    ASSERT_OK(SeedTestData(*store_));
+  }
+
+  SqliteStoreOptions DefaultOptions() const {
+    SqliteStoreOptions options;
+    options.path = path_;
+    options.create_if_missing = true;
+    return options;
+  }
+
+  absl::Status OpenStore(const SqliteStoreOptions& options) {
+    store_.reset();
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store =
+        SqliteStore::Open(options);
+    if (!store.ok()) return store.status();
+    store_ = *std::move(store);
+    return absl::OkStatus();
+  }
+
+  absl::Status Reopen() {
+    SqliteStoreOptions options = DefaultOptions();
+    options.create_if_missing = false;
+    return OpenStore(options);
+  }
+
   TempDir dir_;
   std::string path_;
-  std::unique_ptr<SqliteStore> store_;
 };
 
 }  // namespace ecsimage::storage::testing

@@ -2,7 +2,6 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace ecsimage::storage::testing {

@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace ecsimage::storage::testing {
@@ -113,9 +112,7 @@ TEST_F(TokenTest, DeletingTheLastTokenLeavesTheAccountWithNone) {
 
 TEST_F(TokenTest, RotationByAnotherStoreIsSeenAtOnce) {
   // Another process (the CLI) on the same file while this store serves.
-  SqliteStoreOptions options = DefaultOptions();
-  options.create_if_missing = false;
-  ASSERT_OK_AND_ASSIGN(auto cli, SqliteStore::Open(options));
+  ASSERT_OK_AND_ASSIGN(auto cli, OpenAnother());
   // Prime this store's readers so that a stale cache would show.
   ASSERT_OK(store().AccountForTokenHash(Hash('1')).status());
 

@@ -12,7 +12,7 @@
 #include "service/domain/ids.h"
 #include "service/grpc/call_handler.h"
 #include "service/grpc/server.h"
-#include "storage/sqlite/sqlite_store.h"
+#include "tests/testing/test_store.h"
 
 namespace ecsimage::testing {
 namespace {
@@ -38,11 +38,11 @@ std::string MakeTempDir() {
 struct TestServer::Impl {
   TestServerOptions options;
   std::string dir;
-  std::string db_path;
+  std::unique_ptr<TestDatabase> db;
   domain::FakeClock clock;
   domain::RandomIdGenerator ids{kIdSeed};
   // Recreated by Restart(), in this order of construction.
-  std::unique_ptr<storage::SqliteStore> store;
+  std::unique_ptr<storage::Store> store;
   std::unique_ptr<domain::ImageDomain> domain;
   std::unique_ptr<domain::Authenticator> authenticator;
   std::unique_ptr<domain::TaskEngine> engine;
@@ -50,11 +50,7 @@ struct TestServer::Impl {
   std::shared_ptr<grpc::Channel> channel;
 
   void Start() {
-    storage::SqliteStoreOptions store_options;
-    store_options.path = db_path;
-    store_options.create_if_missing = true;
-    store_options.migrate = true;
-    auto opened = storage::SqliteStore::Open(store_options);
+    auto opened = db->Open();
     ASSERT_TRUE(opened.ok()) << opened.status();
     store = *std::move(opened);
     absl::Status seeded = domain::SeedCatalog(*store, clock.NowMs());
@@ -101,12 +97,18 @@ TestServer::TestServer(TestServerOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->dir = MakeTempDir();
-  impl_->db_path = impl_->dir + "/ecsimage.db";
+  auto db = TestDatabase::Create(impl_->dir);
+  if (!db.ok()) {
+    ADD_FAILURE() << "no test database: " << db.status();
+    return;
+  }
+  impl_->db = *std::move(db);
   impl_->Start();
 }
 
 TestServer::~TestServer() {
   impl_->Stop();
+  impl_->db.reset();
   if (!impl_->dir.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(impl_->dir, ignored);
@@ -152,7 +154,11 @@ void TestServer::SetServing(bool serving) {
   impl_->server->SetServing(serving);
 }
 
-const std::string& TestServer::db_path() const { return impl_->db_path; }
+const std::string& TestServer::db_path() const {
+  return impl_->db->locator();
+}
+
+const TestDatabase& TestServer::database() const { return *impl_->db; }
 
 int TestServer::port() const { return impl_->server->port(); }
 

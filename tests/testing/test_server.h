@@ -1,5 +1,5 @@
-// An in-process ecsimage server for end-to-end tests: a fresh SQLite file in
-// a temporary directory, port 0 on 127.0.0.1, a FakeClock, deterministic
+// An in-process ecsimage server for end-to-end tests: a fresh database of
+// the store under test (test_store.h), port 0 on 127.0.0.1, a FakeClock, deterministic
 // ids, SimulationControl on unless asked otherwise, and real stubs.
 #ifndef ECSIMAGE_TESTS_TESTING_TEST_SERVER_H_
 #define ECSIMAGE_TESTS_TESTING_TEST_SERVER_H_
@@ -17,6 +17,7 @@
 #include "service/grpc/call_observer.h"
 #include "service/grpc/server.h"
 #include "service/grpc/tls_credentials.h"
+#include "tests/testing/test_store.h"
 
 namespace ecsimage::testing {
 
@@ -62,7 +63,9 @@ class TestServer {
   void Restart();
   // Health of "" and the API services (SIGTERM's first step).
   void SetServing(bool serving);
+  // The SQLite path or PostgreSQL URI (TestStoreKind()).
   const std::string& db_path() const;
+  const TestDatabase& database() const;
   int port() const;
   // The health-only port (0 unless options.health_port).
   int health_port() const;

@@ -25,10 +25,10 @@ using ::testing::Each;
 using ::testing::Eq;
 using ::testing::HasSubstr;
 
-class GroupCommitTest : public StoreTest {
+class GroupCommitTest : public SqliteStoreTest {
  protected:
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
     ASSERT_OK(Open([](SqliteStoreOptions&) {}));
   }
 

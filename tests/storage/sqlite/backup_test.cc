@@ -14,7 +14,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-using BackupTest = StoreTest;
+using BackupTest = SqliteStoreTest;
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> OpenExisting(
     const std::string& path) {

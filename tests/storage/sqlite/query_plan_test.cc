@@ -35,10 +35,10 @@ ScanTarget ParseScan(const std::string& detail) {
   return target;
 }
 
-class QueryPlanTest : public StoreTest {
+class QueryPlanTest : public SqliteStoreTest {
  protected:
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
     store_.reset();
     SqliteStoreOptions options = DefaultOptions();
     options.test_hooks.on_prepare = [this](const std::string& sql) {

@@ -18,7 +18,7 @@ namespace {
 using ::testing::Optional;
 using ::testing::SizeIs;
 
-using LookupTest = StoreTest;
+using LookupTest = SqliteStoreTest;
 
 TEST_F(LookupTest, LookupsDoNotWaitForTheReadersOfThePool) {
   SqliteStoreOptions options = DefaultOptions();

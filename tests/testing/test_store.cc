@@ -1,0 +1,131 @@
+#include "tests/testing/test_store.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_db.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace ecsimage::testing {
+namespace {
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+// The template every test database of this process is cloned from: made
+// and migrated once, so a test pays for a CREATE DATABASE, not a migration.
+absl::StatusOr<std::string> PostgresTemplate(const std::string& server) {
+  static std::mutex mu;
+  static std::string* name = nullptr;
+  std::lock_guard<std::mutex> lock(mu);
+  if (name != nullptr) return *name;
+  const std::string tpl = absl::StrCat("ecsimage_tpl_", ::getpid());
+  (void)storage::DropPostgresDatabase(server, tpl);
+  absl::Status made = storage::CreatePostgresDatabase(server, tpl, "");
+  if (!made.ok()) return made;
+  absl::StatusOr<int> migrated =
+      storage::MigratePostgres(storage::PostgresUriWithDatabase(server, tpl));
+  if (!migrated.ok()) return migrated.status();
+  name = new std::string(tpl);
+  // Dropped when the process ends (a crashed run leaves it on the
+  // throwaway server, which is removed whole).
+  std::atexit([] {
+    static std::string server_uri = Env("ECSIMAGE_TEST_PG_URI");
+    (void)storage::DropPostgresDatabase(server_uri, *name);
+  });
+  return *name;
+}
+
+}  // namespace
+
+StoreKind TestStoreKind() {
+  const std::string kind = Env("ECSIMAGE_TEST_STORE");
+  return kind == "postgres" ? StoreKind::kPostgres : StoreKind::kSqlite;
+}
+
+const char* StoreKindName(StoreKind kind) {
+  return kind == StoreKind::kPostgres ? "postgres" : "sqlite";
+}
+
+TestDatabase::TestDatabase(StoreKind kind, std::string locator,
+                           std::string pg_server, std::string pg_name)
+    : kind_(kind),
+      locator_(std::move(locator)),
+      pg_server_(std::move(pg_server)),
+      pg_name_(std::move(pg_name)) {}
+
+absl::StatusOr<std::unique_ptr<TestDatabase>> TestDatabase::Create(
+    const std::string& dir) {
+  if (TestStoreKind() == StoreKind::kSqlite) {
+    const std::string path = dir + "/ecsimage.db";
+    storage::SqliteStoreOptions options;
+    options.path = path;
+    options.create_if_missing = true;
+    absl::StatusOr<std::unique_ptr<storage::SqliteStore>> created =
+        storage::SqliteStore::Open(options);
+    if (!created.ok()) return created.status();
+    return std::unique_ptr<TestDatabase>(
+        new TestDatabase(StoreKind::kSqlite, path, "", ""));
+  }
+  const std::string server = Env("ECSIMAGE_TEST_PG_URI");
+  if (server.empty()) {
+    return absl::FailedPreconditionError(
+        "ECSIMAGE_TEST_STORE=postgres needs ECSIMAGE_TEST_PG_URI (a server "
+        "URI; scripts/pg_server.sh starts one)");
+  }
+  absl::StatusOr<std::string> tpl = PostgresTemplate(server);
+  if (!tpl.ok()) return tpl.status();
+  static std::atomic<int> counter{0};
+  const std::string name =
+      absl::StrCat("ecsimage_t_", ::getpid(), "_", counter.fetch_add(1));
+  absl::Status made = storage::CreatePostgresDatabase(server, name, *tpl);
+  if (!made.ok()) return made;
+  return std::unique_ptr<TestDatabase>(new TestDatabase(
+      StoreKind::kPostgres, storage::PostgresUriWithDatabase(server, name),
+      server, name));
+}
+
+TestDatabase::~TestDatabase() {
+  if (kind_ == StoreKind::kPostgres) {
+    (void)storage::DropPostgresDatabase(pg_server_, pg_name_);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<storage::Store>> TestDatabase::Open() const {
+  if (kind_ == StoreKind::kSqlite) {
+    storage::SqliteStoreOptions options;
+    options.path = locator_;
+    absl::StatusOr<std::unique_ptr<storage::SqliteStore>> store =
+        storage::SqliteStore::Open(options);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<storage::Store>(*std::move(store));
+  }
+  storage::PostgresStoreOptions options;
+  options.uri = locator_;
+  options.pool_connections = 4;
+  absl::StatusOr<std::unique_ptr<storage::PostgresStore>> store =
+      storage::PostgresStore::Open(options);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<storage::Store>(*std::move(store));
+}
+
+absl::Status TestDatabase::ExecBehindTheBack(
+    const std::string& sqlite_sql, const std::string& postgres_sql) const {
+  if (kind_ == StoreKind::kSqlite) {
+    absl::StatusOr<std::unique_ptr<storage::Connection>> conn =
+        storage::Connection::Open(locator_, false);
+    if (!conn.ok()) return conn.status();
+    return (*conn)->Exec(sqlite_sql);
+  }
+  return storage::ExecPostgresForTest(locator_, postgres_sql);
+}
+
+}  // namespace ecsimage::testing
