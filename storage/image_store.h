@@ -89,6 +89,11 @@ struct CopyTaskRow {
   bool support_cancel = true;
   int64_t created_at_ms = 0;
   int64_t phase_changed_at_ms = 0;
+  // Filled by reads: how often `phase` changed (UpdateCopy counts it), and
+  // who advances the copy (see WriteTxn::ClaimTaskLeases).
+  int64_t phase_moves = 0;
+  std::string lease_owner;
+  int64_t lease_epoch = 0;
 };
 
 // One ImportImage or ExportImage task.
@@ -109,6 +114,11 @@ struct IoTaskRow {
   std::string oss_object;  // object (import) or prefix (export)
   int64_t created_at_ms = 0;
   std::optional<int64_t> finished_at_ms;
+  // Filled by reads: how often `status` changed (UpdateIoTask counts it),
+  // and who advances the task (see WriteTxn::ClaimTaskLeases).
+  int64_t phase_moves = 0;
+  std::string lease_owner;
+  int64_t lease_epoch = 0;
 };
 
 struct ShareRow {
@@ -212,24 +222,31 @@ class ReadTxn {
   // REGISTERING.
   virtual absl::StatusOr<int64_t> CountRunningCopies(
       const std::string& account_id, const std::string& dest_region_id) = 0;
-  // Non-terminal copies (QUEUED..REGISTERING, CANCELLING), oldest first.
+  // Non-terminal copies (QUEUED..REGISTERING, CANCELLING), oldest first;
+  // with a `lease_owner`, only those whose lease it holds unexpired at
+  // `now_ms` (see WriteTxn::ClaimTaskLeases); "" = all.
   virtual absl::StatusOr<std::vector<CopyTaskRow>> ListActiveCopies(
-      int64_t limit) = 0;
+      int64_t limit, const std::string& lease_owner,
+      int64_t now_ms) = 0;
 
   virtual absl::StatusOr<std::optional<IoTaskRow>> GetIoTask(
       const std::string& task_id) = 0;
   // The Waiting or Processing task of `action` on this image, if any.
   virtual absl::StatusOr<std::optional<IoTaskRow>> GetActiveIoTask(
       int64_t image_rowid, const std::string& action) = 0;
+  // Waiting or Processing tasks, oldest first; `lease_owner` as above.
   virtual absl::StatusOr<std::vector<IoTaskRow>> ListActiveIoTasks(
-      int64_t limit) = 0;
+      int64_t limit, const std::string& lease_owner,
+      int64_t now_ms) = 0;
   // Returns the total count and one page.
   virtual absl::StatusOr<std::pair<int64_t, std::vector<IoTaskRow>>>
   ListIoTasks(const IoTaskQuery& query) = 0;
 
-  // Live, non-copy, non-imported images still Creating with work left.
+  // Live, non-copy, non-imported images still Creating with work left;
+  // `lease_owner` as above.
   virtual absl::StatusOr<std::vector<ImageRow>> ListCreatingImages(
-      int64_t limit) = 0;
+      int64_t limit, const std::string& lease_owner,
+      int64_t now_ms) = 0;
 
   virtual absl::StatusOr<int64_t> CountShares(int64_t image_rowid) = 0;
   virtual absl::StatusOr<bool> HasShare(int64_t image_rowid,
@@ -290,6 +307,30 @@ class WriteTxn : public ReadTxn {
                                       const std::string& rpc,
                                       const std::string& token,
                                       const ClientTokenRow& row) = 0;
+
+  // Task leases (scale-out.md §4): each running task — a non-terminal
+  // copy, a Waiting/Processing import or export, an image still Creating
+  // with work left (ListCreatingImages) — is advanced by one engine at a
+  // time. Takes for `owner` the lease of up to `limit` tasks of each kind
+  // whose lease is free, expired (expires at or before `now_ms`), or its
+  // own and past half its term, and sets it to expire at now_ms + lease_ms.
+  // A lease that changes hands (or is taken free) gets epoch + 1; one taken
+  // from another owner counts as a takeover. Rows that another transaction
+  // holds are skipped, never waited for. The rows stay locked until this
+  // transaction ends, so the engine's writes in the same transaction are
+  // fenced by the lease: a paused engine whose lease was taken cannot write.
+  struct LeaseClaim {
+    int64_t claimed = 0;     // leases taken or renewed now
+    int64_t taken_over = 0;  // of them, from another owner
+    int64_t held = 0;        // leases `owner` holds after the claim
+  };
+  virtual absl::StatusOr<LeaseClaim> ClaimTaskLeases(const std::string& owner,
+                                                     int64_t now_ms,
+                                                     int64_t lease_ms,
+                                                     int64_t limit) = 0;
+  // Ends every lease `owner` holds (SIGTERM: another engine takes the tasks
+  // at once instead of after the lease term).
+  virtual absl::Status ReleaseTaskLeases(const std::string& owner) = 0;
 };
 
 struct AccountRow {

@@ -54,6 +54,8 @@ struct ServeFlags {
   int64_t shutdown_grace_seconds = 5;
   int64_t shutdown_deadline_seconds = 10;
   int64_t tick_ms = 200;
+  int64_t task_lease_seconds = 10;
+  std::string replica_id;  // "" = host name, pid and a random part
   bool log_calls = true;
   std::string metrics_listen;  // "" = no metrics endpoint
   int64_t max_concurrent_calls = 0;
@@ -96,6 +98,38 @@ void GracePeriod(const sigset_t& signals, int64_t seconds) {
   }
 }
 
+// Unique among the replicas of one database, readable in the tasks' rows.
+std::string DefaultReplicaId(domain::IdGenerator& ids) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] != '\0' ? host : "ecsimage", "-", ::getpid(),
+                      "-", ids.NewImageId().substr(2, 8));
+}
+
+// Leases run on the database's clock on PostgreSQL, so that replicas whose
+// host clocks disagree still agree on when a lease expired.
+class DatabaseClock final : public domain::Clock {
+ public:
+  explicit DatabaseClock(storage::PostgresStore& store) : store_(store) {}
+  int64_t NowMs() override {
+    absl::StatusOr<int64_t> now = store_.DatabaseNowMs();
+    // Unreachable database: no lease can be written either; the host
+    // clock keeps the engine going until it is back.
+    return now.ok() ? *now : fallback_.NowMs();
+  }
+
+ private:
+  storage::PostgresStore& store_;
+  domain::SystemClock fallback_;
+};
+
+std::unique_ptr<domain::Clock> LeaseClock(const OpenedDb& db) {
+  if (db.postgres != nullptr) {
+    return std::make_unique<DatabaseClock>(*db.postgres);
+  }
+  return std::make_unique<domain::SystemClock>();
+}
+
 }  // namespace
 
 int RunServe(const std::vector<std::string>& args) {
@@ -135,6 +169,12 @@ int RunServe(const std::vector<std::string>& args) {
   flags.Int("shutdown-deadline-seconds", &f.shutdown_deadline_seconds,
             "then: time for in-flight calls before they are cancelled");
   flags.Int("tick-ms", &f.tick_ms, "background task step, ms of real time");
+  flags.Int("task-lease-seconds", &f.task_lease_seconds,
+            "term of a replica's lease on a running task; a dead replica's "
+            "tasks are taken over within two terms");
+  flags.String("replica-id", &f.replica_id,
+               "name of this replica in task leases (default: host name, "
+               "pid and a random part; must differ between replicas)");
   flags.Bool("log-calls", &f.log_calls, "one JSON line per call on stderr");
   flags.String("metrics-listen", &f.metrics_listen,
                "host:port of the Prometheus /metrics endpoint (empty: off)");
@@ -306,9 +346,21 @@ int RunServe(const std::vector<std::string>& args) {
   }
 
   ReadinessMonitor readiness(*db->store, **server, std::chrono::seconds(1));
+  domain::TaskLeaseOptions lease;
+  lease.owner = f.replica_id.empty() ? DefaultReplicaId(ids) : f.replica_id;
+  lease.lease_ms = f.task_lease_seconds * 1000;
+  std::unique_ptr<domain::Clock> lease_clock = LeaseClock(*db);
   TaskWorker worker(*db->store, clock, options,
                     std::chrono::milliseconds(f.tick_ms),
-                    /*tick_tasks=*/!f.simulation_control);
+                    /*tick_tasks=*/!f.simulation_control, lease,
+                    lease_clock.get());
+  service_metrics.AddGauge(
+      "ecsimage_task_leases_held", "Task leases this replica holds.",
+      [&worker] { return static_cast<double>(worker.engine().leases_held()); });
+  service_metrics.AddGauge(
+      "ecsimage_task_takeovers_total",
+      "Task leases this replica took over from another since start.",
+      [&worker] { return static_cast<double>(worker.engine().takeovers()); });
 
   if (absl::StatusOr<DemoAccount> demo = ReadTokenFile(token_file); demo.ok()) {
     // Only a token the database no longer knows is left out; if the check

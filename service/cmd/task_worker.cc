@@ -18,10 +18,15 @@ void LogError(std::string_view msg, const absl::Status& status) {
 void TaskWorker::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
     stop_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (tick_tasks_) {
+    absl::Status s = engine_.ReleaseLeases();
+    if (!s.ok()) LogError("cannot release task leases", s);
+  }
 }
 
 void TaskWorker::Loop() {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "service/domain/clock.h"
 #include "service/domain/image_domain.h"
@@ -21,10 +22,11 @@ class TaskWorker {
  public:
   TaskWorker(storage::Store& store, domain::Clock& clock,
              domain::DomainOptions options, std::chrono::milliseconds period,
-             bool tick_tasks)
+             bool tick_tasks, domain::TaskLeaseOptions lease = {},
+             domain::Clock* lease_clock = nullptr)
       : store_(store),
         clock_(clock),
-        engine_(store, clock, options),
+        engine_(store, clock, options, std::move(lease), lease_clock),
         ttl_ms_(options.client_token_ttl_ms),
         period_(period),
         tick_tasks_(tick_tasks),
@@ -32,7 +34,12 @@ class TaskWorker {
 
   ~TaskWorker() { Stop(); }
 
+  // Stops between two ticks and lets the engine's task leases go, so that
+  // another replica takes the tasks at once. Idempotent.
   void Stop();
+
+  // Read by metrics at scrape time.
+  const domain::TaskEngine& engine() const { return engine_; }
 
  private:
   void Loop();

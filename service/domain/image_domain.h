@@ -12,6 +12,7 @@
 #ifndef ECSIMAGE_SERVICE_DOMAIN_IMAGE_DOMAIN_H_
 #define ECSIMAGE_SERVICE_DOMAIN_IMAGE_DOMAIN_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -306,16 +307,44 @@ absl::Status SeedCatalog(storage::Store& store, int64_t now_ms);
 // creation complete. Each Tick advances everything by the time elapsed since
 // the previous Tick (the first Tick only records the time), in one write
 // transaction, so a restart resumes from the stored state.
+// Who an engine is among the replicas on one database and how long its
+// task leases last (scale-out.md §4).
+struct TaskLeaseOptions {
+  // Unique per running process (serve: host name, pid and a random part).
+  std::string owner = "local";
+  int64_t lease_ms = 10000;
+};
+
+// Moves running tasks along by themselves, one write transaction a tick.
+// Each tick first claims the leases of the tasks it may advance (its own,
+// free ones, and those whose lease expired) and then advances only those,
+// in the same transaction, so that several engines on one database — one
+// per replica — never advance a task twice, and the tasks of a replica that
+// died are taken over once its leases expire.
 class TaskEngine {
  public:
-  TaskEngine(storage::Store& store, Clock& clock, DomainOptions options);
+  // Progress is simulated on `clock`; leases run on `lease_clock` (the
+  // database's clock in production on PostgreSQL; `clock` when null).
+  TaskEngine(storage::Store& store, Clock& clock, DomainOptions options,
+             TaskLeaseOptions lease = {}, Clock* lease_clock = nullptr);
   absl::Status Tick();
+  // Lets every lease of this engine go (SIGTERM), so that another replica
+  // takes its tasks at once rather than after the lease term.
+  absl::Status ReleaseLeases();
+
+  // For metrics: leases held after the last tick; takeovers since start.
+  int64_t leases_held() const { return leases_held_.load(); }
+  int64_t takeovers() const { return takeovers_.load(); }
 
  private:
   storage::Store& store_;
   Clock& clock_;
+  Clock& lease_clock_;
   DomainOptions options_;
+  TaskLeaseOptions lease_;
   int64_t last_tick_ms_ = -1;
+  std::atomic<int64_t> leases_held_{0};
+  std::atomic<int64_t> takeovers_{0};
 };
 
 }  // namespace ecsimage::domain

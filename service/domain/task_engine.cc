@@ -194,10 +194,12 @@ absl::Status AdvanceCreatingImage(storage::WriteTxn& txn,
   return txn.UpdateImage(image);
 }
 
+// Advances the running tasks whose lease `owner` holds at `lease_now_ms`.
 absl::Status AdvanceAll(storage::WriteTxn& txn, int64_t since_ms,
-                        int64_t now_ms, const DomainOptions& options) {
+                        int64_t now_ms, const DomainOptions& options,
+                        const std::string& owner, int64_t lease_now_ms) {
   ASSIGN_OR_RETURN(std::vector<storage::CopyTaskRow> copies,
-                   txn.ListActiveCopies(kTickBatch));
+                   txn.ListActiveCopies(kTickBatch, owner, lease_now_ms));
   // Running copies first, so that the slots they free are seen by the
   // QUEUED ones below.
   for (storage::CopyTaskRow& copy : copies) {
@@ -223,13 +225,13 @@ absl::Status AdvanceAll(storage::WriteTxn& txn, int64_t since_ms,
   }
 
   ASSIGN_OR_RETURN(std::vector<storage::IoTaskRow> tasks,
-                   txn.ListActiveIoTasks(kTickBatch));
+                   txn.ListActiveIoTasks(kTickBatch, owner, lease_now_ms));
   for (storage::IoTaskRow& task : tasks) {
     RETURN_IF_ERROR(AdvanceIoTask(txn, task, since_ms, now_ms, options));
   }
 
   ASSIGN_OR_RETURN(std::vector<storage::ImageRow> creating,
-                   txn.ListCreatingImages(kTickBatch));
+                   txn.ListCreatingImages(kTickBatch, owner, lease_now_ms));
   for (storage::ImageRow& image : creating) {
     RETURN_IF_ERROR(
         AdvanceCreatingImage(txn, image, since_ms, now_ms, options));
@@ -388,8 +390,22 @@ int64_t IoTaskRemainingMs(const storage::IoTaskRow& task,
 }
 
 TaskEngine::TaskEngine(storage::Store& store, Clock& clock,
-                       DomainOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+                       DomainOptions options, TaskLeaseOptions lease,
+                       Clock* lease_clock)
+    : store_(store),
+      clock_(clock),
+      lease_clock_(lease_clock != nullptr ? *lease_clock : clock),
+      options_(std::move(options)),
+      lease_(std::move(lease)) {}
+
+absl::Status TaskEngine::ReleaseLeases() {
+  absl::Status status =
+      store_.RunInWriteTransaction([&](storage::WriteTxn& txn) {
+        return txn.ReleaseTaskLeases(lease_.owner);
+      });
+  if (status.ok()) leases_held_.store(0);
+  return status;
+}
 
 absl::Status TaskEngine::Tick() {
   const int64_t now_ms = clock_.NowMs();
@@ -399,12 +415,24 @@ absl::Status TaskEngine::Tick() {
   }
   // A clock that stepped back counts as no time at all.
   const int64_t since_ms = std::min(last_tick_ms_, now_ms);
+  const int64_t lease_now_ms = lease_clock_.NowMs();
+  storage::WriteTxn::LeaseClaim claim;
+  // The callback may run more than once (a store may restart the
+  // transaction): it only reads and writes through `txn`.
   absl::Status status =
       store_.RunInWriteTransaction([&](storage::WriteTxn& txn) {
-        return AdvanceAll(txn, since_ms, now_ms, options_);
+        ASSIGN_OR_RETURN(claim,
+                         txn.ClaimTaskLeases(lease_.owner, lease_now_ms,
+                                             lease_.lease_ms, kTickBatch));
+        return AdvanceAll(txn, since_ms, now_ms, options_, lease_.owner,
+                          lease_now_ms);
       });
   // On failure nothing was written: the next tick covers this one's time.
-  if (status.ok()) last_tick_ms_ = now_ms;
+  if (status.ok()) {
+    last_tick_ms_ = now_ms;
+    leases_held_.store(claim.held);
+    takeovers_.fetch_add(claim.taken_over);
+  }
   return status;
 }
 

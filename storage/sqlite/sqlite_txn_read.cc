@@ -21,7 +21,8 @@ const char kCopyColumns[] =
     "c.id, c.account_id, c.source_image_rowid, c.dest_image_rowid, "
     "s.image_id, s.region_id, d.image_id, c.dest_region_id, c.phase, "
     "c.progress, c.total_mib, c.transferred_mib, c.encrypted, c.kms_key_id, "
-    "c.support_cancel, c.created_at_ms, c.phase_changed_at_ms "
+    "c.support_cancel, c.created_at_ms, c.phase_changed_at_ms, "
+    "c.phase_moves, c.lease_owner, c.lease_epoch "
     "FROM copy_tasks c "
     "JOIN images s ON s.id = c.source_image_rowid "
     "JOIN images d ON d.id = c.dest_image_rowid";
@@ -30,7 +31,7 @@ const char kIoTaskColumns[] =
     "t.id, t.task_id, t.account_id, t.region_id, t.image_rowid, i.image_id, "
     "t.action, t.status, t.progress, t.total_mib, t.transferred_mib, "
     "t.support_cancel, t.oss_bucket, t.oss_object, t.created_at_ms, "
-    "t.finished_at_ms "
+    "t.finished_at_ms, t.phase_moves, t.lease_owner, t.lease_epoch "
     "FROM io_tasks t JOIN images i ON i.id = t.image_rowid";
 
 namespace {
@@ -60,6 +61,9 @@ CopyTaskRow ReadCopy(const Stmt& q) {
   c.support_cancel = q.Bool(14);
   c.created_at_ms = q.Int(15);
   c.phase_changed_at_ms = q.Int(16);
+  c.phase_moves = q.Int(17);
+  c.lease_owner = q.Text(18);
+  c.lease_epoch = q.Int(19);
   return c;
 }
 
@@ -81,6 +85,9 @@ IoTaskRow ReadIoTask(const Stmt& q) {
   t.oss_object = q.Text(13);
   t.created_at_ms = q.Int(14);
   t.finished_at_ms = q.OptInt(15);
+  t.phase_moves = q.Int(16);
+  t.lease_owner = q.Text(17);
+  t.lease_epoch = q.Int(18);
   return t;
 }
 
@@ -305,10 +312,14 @@ absl::StatusOr<int64_t> SqliteTxn::CountRunningCopies(
 }
 
 absl::StatusOr<std::vector<CopyTaskRow>> SqliteTxn::ListActiveCopies(
-    int64_t limit) {
-  return QueryCopies(absl::StrCat("SELECT ", kCopyColumns, " WHERE ",
-                                  kNonTerminalPhase, " ORDER BY c.id LIMIT ?"),
-                     limit);
+    int64_t limit, const std::string& lease_owner, int64_t now_ms) {
+  ASSIGN_OR_RETURN(
+      Stmt q, conn_.Prepare(absl::StrCat(
+                  "SELECT ", kCopyColumns, " WHERE ", kNonTerminalPhase,
+                  " AND (?1 = '' OR (c.lease_owner = ?1 AND "
+                  "c.lease_expires_at_ms > ?2)) ORDER BY c.id LIMIT ?3")));
+  q.BindAll(lease_owner, now_ms, limit);
+  return ReadAll<CopyTaskRow>(q, ReadCopy);
 }
 
 absl::StatusOr<std::vector<IoTaskRow>> SqliteTxn::QueryIoTasks(Stmt& q) {
@@ -337,12 +348,14 @@ absl::StatusOr<std::optional<IoTaskRow>> SqliteTxn::GetActiveIoTask(
 }
 
 absl::StatusOr<std::vector<IoTaskRow>> SqliteTxn::ListActiveIoTasks(
-    int64_t limit) {
-  ASSIGN_OR_RETURN(Stmt q, conn_.Prepare(absl::StrCat(
-                               "SELECT ", kIoTaskColumns,
-                               " WHERE t.status IN ('Waiting', 'Processing') "
-                               "ORDER BY t.id LIMIT ?")));
-  q.Bind(limit);
+    int64_t limit, const std::string& lease_owner, int64_t now_ms) {
+  ASSIGN_OR_RETURN(
+      Stmt q, conn_.Prepare(absl::StrCat(
+                  "SELECT ", kIoTaskColumns,
+                  " WHERE t.status IN ('Waiting', 'Processing') AND "
+                  "(?1 = '' OR (t.lease_owner = ?1 AND "
+                  "t.lease_expires_at_ms > ?2)) ORDER BY t.id LIMIT ?3")));
+  q.BindAll(lease_owner, now_ms, limit);
   return QueryIoTasks(q);
 }
 
@@ -386,7 +399,7 @@ SqliteTxn::ListIoTasks(const IoTaskQuery& query) {
 }
 
 absl::StatusOr<std::vector<ImageRow>> SqliteTxn::ListCreatingImages(
-    int64_t limit) {
+    int64_t limit, const std::string& lease_owner, int64_t now_ms) {
   std::vector<ImageRow> images;
   {
     ASSIGN_OR_RETURN(
@@ -396,8 +409,10 @@ absl::StatusOr<std::vector<ImageRow>> SqliteTxn::ListCreatingImages(
                     "i.deleted_at_ms IS NULL AND i.is_copied = 0 AND "
                     "i.creating_remaining_ms > 0 AND NOT EXISTS (SELECT 1 FROM "
                     "io_tasks t WHERE t.image_rowid = i.id AND "
-                    "t.action = 'ImportImage') ORDER BY i.id LIMIT ?")));
-    q.Bind(limit);
+                    "t.action = 'ImportImage') AND (?1 = '' OR "
+                    "(i.lease_owner = ?1 AND i.lease_expires_at_ms > ?2)) "
+                    "ORDER BY i.id LIMIT ?3")));
+    q.BindAll(lease_owner, now_ms, limit);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) break;

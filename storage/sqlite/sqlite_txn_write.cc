@@ -128,9 +128,10 @@ absl::Status SqliteTxn::InsertCopy(CopyTaskRow& copy) {
 
 absl::Status SqliteTxn::UpdateCopy(const CopyTaskRow& copy) {
   ASSIGN_OR_RETURN(
-      Stmt q, conn_.Prepare("UPDATE copy_tasks SET phase = ?, progress = ?, "
-                            "transferred_mib = ?, phase_changed_at_ms = ? "
-                            "WHERE id = ?"));
+      Stmt q, conn_.Prepare("UPDATE copy_tasks SET phase_moves = "
+                            "phase_moves + (phase <> ?1), phase = ?1, "
+                            "progress = ?2, transferred_mib = ?3, "
+                            "phase_changed_at_ms = ?4 WHERE id = ?5"));
   q.BindAll(copy.phase, copy.progress, copy.transferred_mib,
             copy.phase_changed_at_ms, copy.rowid);
   RETURN_IF_ERROR(q.Run());
@@ -163,13 +164,93 @@ absl::Status SqliteTxn::InsertIoTask(IoTaskRow& task) {
 
 absl::Status SqliteTxn::UpdateIoTask(const IoTaskRow& task) {
   ASSIGN_OR_RETURN(
-      Stmt q, conn_.Prepare("UPDATE io_tasks SET status = ?, progress = ?, "
-                            "transferred_mib = ?, finished_at_ms = ? "
-                            "WHERE id = ?"));
+      Stmt q, conn_.Prepare("UPDATE io_tasks SET phase_moves = phase_moves + "
+                            "(status <> ?1), status = ?1, progress = ?2, "
+                            "transferred_mib = ?3, finished_at_ms = ?4 "
+                            "WHERE id = ?5"));
   q.BindAll(task.status, task.progress, task.transferred_mib,
             task.finished_at_ms, task.rowid);
   RETURN_IF_ERROR(q.Run());
   return ExpectOneChange("UpdateIoTask", task.rowid);
+}
+
+// The three kinds of leased task: table and the WHERE that makes a row of
+// it a running task (spelled as the partial indexes spell it).
+namespace {
+struct LeasedKind {
+  const char* table;
+  const char* active;
+};
+constexpr LeasedKind kLeasedKinds[] = {
+    {"copy_tasks",
+     "phase <> 'SUCCEEDED' AND phase <> 'FAILED' AND phase <> 'CANCELLED'"},
+    {"io_tasks", "status IN ('Waiting', 'Processing')"},
+    {"images",
+     "status = 'Creating' AND deleted_at_ms IS NULL AND is_copied = 0 AND "
+     "creating_remaining_ms > 0"},
+};
+}  // namespace
+
+absl::StatusOr<WriteTxn::LeaseClaim> SqliteTxn::ClaimTaskLeases(
+    const std::string& owner, int64_t now_ms, int64_t lease_ms,
+    int64_t limit) {
+  // One writer at a time: no row can be held by another transaction here,
+  // so "skip locked" has nothing to skip.
+  LeaseClaim claim;
+  const int64_t renew_before = now_ms + lease_ms / 2;
+  for (const LeasedKind& kind : kLeasedKinds) {
+    // Rows to take, with their previous owner, before changing them.
+    std::vector<std::pair<int64_t, bool>> rows;  // id, taken from another
+    {
+      ASSIGN_OR_RETURN(
+          Stmt q,
+          conn_.Prepare(absl::StrCat(
+              "SELECT id, lease_owner <> '' AND lease_owner <> ?1 FROM ",
+              kind.table, " WHERE ", kind.active,
+              " AND ((lease_owner = ?1 AND lease_expires_at_ms <= ?3) OR "
+              "(lease_owner <> ?1 AND lease_expires_at_ms <= ?2)) "
+              "ORDER BY id LIMIT ?4")));
+      q.BindAll(owner, now_ms, renew_before, limit);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        rows.emplace_back(q.Int(0), q.Bool(1));
+      }
+    }
+    for (const auto& [id, taken] : rows) {
+      ASSIGN_OR_RETURN(
+          Stmt q, conn_.Prepare(absl::StrCat(
+                      "UPDATE ", kind.table,
+                      " SET lease_epoch = lease_epoch + (lease_owner <> ?1), "
+                      "lease_owner = ?1, lease_expires_at_ms = ?2 "
+                      "WHERE id = ?3")));
+      q.BindAll(owner, now_ms + lease_ms, id);
+      RETURN_IF_ERROR(q.Run());
+      ++claim.claimed;
+      if (taken) ++claim.taken_over;
+    }
+    ASSIGN_OR_RETURN(Stmt q, conn_.Prepare(absl::StrCat(
+                                 "SELECT count(*) FROM ", kind.table, " WHERE ",
+                                 kind.active,
+                                 " AND lease_owner = ?1 AND "
+                                 "lease_expires_at_ms > ?2")));
+    q.BindAll(owner, now_ms);
+    RETURN_IF_ERROR(q.StepRow());
+    claim.held += q.Int(0);
+  }
+  return claim;
+}
+
+absl::Status SqliteTxn::ReleaseTaskLeases(const std::string& owner) {
+  for (const LeasedKind& kind : kLeasedKinds) {
+    ASSIGN_OR_RETURN(Stmt q, conn_.Prepare(absl::StrCat(
+                                 "UPDATE ", kind.table,
+                                 " SET lease_expires_at_ms = 0 WHERE ",
+                                 kind.active, " AND lease_owner = ?1")));
+    q.Bind(owner);
+    RETURN_IF_ERROR(q.Run());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteTxn::AddShare(int64_t image_rowid,

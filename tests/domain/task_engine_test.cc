@@ -396,3 +396,91 @@ TEST_F(TaskEngineTest, RemainingTimeFollowsTheStoredState) {
 
 }  // namespace
 }  // namespace ecsimage::domain
+
+namespace ecsimage::domain {
+namespace {
+
+// Several engines on one database, as one per replica (scale-out.md §4).
+class TaskLeaseEngineTest : public TaskEngineTest {
+ protected:
+  static constexpr int64_t kLeaseMs = 10000;
+  TaskLeaseOptions Lease(const std::string& owner) {
+    return TaskLeaseOptions{owner, kLeaseMs};
+  }
+};
+
+TEST_F(TaskLeaseEngineTest, OnlyTheLeaseHolderAdvancesATask) {
+  storage::CopyTaskRow copy =
+      env_.PutCopy(env_.alice(), kHangzhou, kShanghai, 1024);
+  TaskEngine a(env_.store(), env_.clock(), env_.options(), Lease("a"));
+  TaskEngine b(env_.store(), env_.clock(), env_.options(), Lease("b"));
+  Tick(a);  // first ticks record the time and take the free lease
+  Tick(b);
+  EXPECT_EQ(a.leases_held(), 1);
+  EXPECT_EQ(b.leases_held(), 0);
+  // Both tick through the whole copy; it moves once per phase.
+  for (int i = 0; i < 40; ++i) {
+    env_.clock().AdvanceMs(500);
+    Tick(b);
+    Tick(a);
+  }
+  storage::CopyTaskRow done = env_.CopyInto(copy.dest_image_rowid);
+  EXPECT_EQ(done.phase, "SUCCEEDED");
+  // QUEUED -> PREPARING -> TRANSFERRING -> REGISTERING -> SUCCEEDED.
+  EXPECT_EQ(done.phase_moves, 4);
+  EXPECT_EQ(done.lease_owner, "a");
+  EXPECT_EQ(done.lease_epoch, 1);
+  EXPECT_EQ(b.takeovers(), 0);
+}
+
+TEST_F(TaskLeaseEngineTest, ADeadEnginesTaskIsTakenOverWithinTwoLeaseTerms) {
+  storage::CopyTaskRow copy =
+      env_.PutCopy(env_.alice(), kHangzhou, kShanghai, 100 * 1024);
+  TaskEngine a(env_.store(), env_.clock(), env_.options(), Lease("a"));
+  TaskEngine b(env_.store(), env_.clock(), env_.options(), Lease("b"));
+  Tick(a);
+  Tick(b);
+  Step(a, 1000);
+  ASSERT_EQ(PhaseOf(copy), "PREPARING");
+  // `a` dies (stops ticking); `b` ticks every second.
+  int64_t waited_ms = 0;
+  while (b.leases_held() == 0 && waited_ms <= 2 * kLeaseMs) {
+    Step(b, 1000);
+    waited_ms += 1000;
+  }
+  EXPECT_EQ(b.leases_held(), 1);
+  EXPECT_EQ(b.takeovers(), 1);
+  EXPECT_LE(waited_ms, 2 * kLeaseMs);
+  const int32_t before = env_.CopyInto(copy.dest_image_rowid).progress;
+  Step(b, 5000);
+  storage::CopyTaskRow moved = env_.CopyInto(copy.dest_image_rowid);
+  EXPECT_EQ(moved.lease_owner, "b");
+  EXPECT_EQ(moved.lease_epoch, 2);
+  EXPECT_GT(moved.progress, before);
+  // `a` comes back (a paused process): it cannot advance the copy.
+  const storage::CopyTaskRow at_return = moved;
+  Step(a, 1);
+  EXPECT_EQ(a.leases_held(), 0);
+  storage::CopyTaskRow after = env_.CopyInto(copy.dest_image_rowid);
+  EXPECT_EQ(after.progress, at_return.progress);
+  EXPECT_EQ(after.transferred_mib, at_return.transferred_mib);
+  EXPECT_EQ(after.lease_owner, "b");
+}
+
+TEST_F(TaskLeaseEngineTest, ReleasedLeasesAreTakenAtTheNextTick) {
+  storage::CopyTaskRow copy =
+      env_.PutCopy(env_.alice(), kHangzhou, kShanghai, 1024);
+  TaskEngine a(env_.store(), env_.clock(), env_.options(), Lease("a"));
+  TaskEngine b(env_.store(), env_.clock(), env_.options(), Lease("b"));
+  Tick(a);
+  Tick(b);
+  ASSERT_EQ(a.leases_held(), 1);
+  ASSERT_TRUE(a.ReleaseLeases().ok());  // SIGTERM
+  EXPECT_EQ(a.leases_held(), 0);
+  Step(b, 1);
+  EXPECT_EQ(b.leases_held(), 1);
+  EXPECT_EQ(env_.CopyInto(copy.dest_image_rowid).lease_owner, "b");
+}
+
+}  // namespace
+}  // namespace ecsimage::domain

@@ -333,14 +333,14 @@ TEST_F(ImageStoreTest, CreatingImagesExcludeCopiesImportsTombstonesAndDone) {
   ASSERT_OK_AND_ASSIGN(int64_t wanted2, Insert(creating("m-2", 1)));
 
   ASSERT_OK_AND_ASSIGN(auto rows, ReadWith(store(), [](ReadTxn& txn) {
-                         return txn.ListCreatingImages(10);
+                         return txn.ListCreatingImages(10, "", 0);
                        }));
   std::vector<int64_t> ids;
   for (const ImageRow& r : rows) ids.push_back(r.rowid);
   EXPECT_THAT(ids, ElementsAre(wanted1, wanted2));
   EXPECT_EQ(rows[0].disks.size(), 1u);
   ASSERT_OK_AND_ASSIGN(rows, ReadWith(store(), [](ReadTxn& txn) {
-                         return txn.ListCreatingImages(1);
+                         return txn.ListCreatingImages(1, "", 0);
                        }));
   EXPECT_EQ(rows.size(), 1u);
 }

@@ -212,13 +212,13 @@ TEST_F(TasksTest, ActiveCopiesAreNonTerminalOldestFirst) {
     }
   }
   ASSERT_OK_AND_ASSIGN(auto copies, ReadWith(store(), [](ReadTxn& txn) {
-                         return txn.ListActiveCopies(100);
+                         return txn.ListActiveCopies(100, "", 0);
                        }));
   std::vector<std::string> got;
   for (const auto& c : copies) got.push_back(c.dest_image_id);
   EXPECT_EQ(got, expected);
   ASSERT_OK_AND_ASSIGN(copies, ReadWith(store(), [](ReadTxn& txn) {
-                         return txn.ListActiveCopies(2);
+                         return txn.ListActiveCopies(2, "", 0);
                        }));
   ASSERT_EQ(copies.size(), 2u);
   EXPECT_EQ(copies[1].dest_image_id, "m-PREPARING");
@@ -282,7 +282,7 @@ TEST_F(TasksTest, ActiveIoTasks) {
                 IsOkAndHolds(Eq(std::nullopt)));
     EXPECT_THAT(txn.GetActiveIoTask(other, "ExportImage"),
                 IsOkAndHolds(Eq(std::nullopt)));
-    auto all = txn.ListActiveIoTasks(10);
+    auto all = txn.ListActiveIoTasks(10, "", 0);
     EXPECT_TRUE(all.ok());
     if (all.ok()) {
       std::vector<std::string> ids;
@@ -497,6 +497,179 @@ TEST_F(TasksTest, ClientTokensArePutReadAndPruned) {
     EXPECT_TRUE(bob.ok() && bob->has_value());
     return absl::OkStatus();
   }));
+}
+
+}  // namespace
+}  // namespace ecsimage::storage::testing
+
+namespace ecsimage::storage::testing {
+namespace {
+
+// Task leases (scale-out.md §4): the storage side of "one engine at a time".
+class LeaseTest : public TasksTest {
+ protected:
+  absl::StatusOr<WriteTxn::LeaseClaim> Claim(const std::string& owner,
+                                             int64_t now_ms,
+                                             int64_t limit = 100) {
+    return WriteWith(store(), [&](WriteTxn& txn) {
+      return txn.ClaimTaskLeases(owner, now_ms, kLeaseMs, limit);
+    });
+  }
+  absl::StatusOr<std::vector<CopyTaskRow>> Leased(const std::string& owner,
+                                                  int64_t now_ms) {
+    return ReadWith(store(), [&](ReadTxn& txn) {
+      return txn.ListActiveCopies(100, owner, now_ms);
+    });
+  }
+  std::vector<std::string> LeasedIds(const std::string& owner,
+                                     int64_t now_ms) {
+    std::vector<std::string> ids;
+    auto copies = Leased(owner, now_ms);
+    EXPECT_TRUE(copies.ok()) << copies.status();
+    if (copies.ok()) {
+      for (const CopyTaskRow& c : *copies) ids.push_back(c.dest_image_id);
+    }
+    return ids;
+  }
+
+  static constexpr int64_t kLeaseMs = 10000;
+};
+
+TEST_F(LeaseTest, AFreeTaskGoesToTheFirstClaimantOnly) {
+  ASSERT_OK(StartCopy("m-d1", kShanghai, "TRANSFERRING").status());
+  ASSERT_OK(StartCopy("m-d2", kShanghai, "SUCCEEDED").status());  // terminal
+  ASSERT_OK_AND_ASSIGN(auto a, Claim("replica-a", 1000));
+  EXPECT_EQ(a.claimed, 1);
+  EXPECT_EQ(a.taken_over, 0);
+  EXPECT_EQ(a.held, 1);
+  ASSERT_OK_AND_ASSIGN(auto b, Claim("replica-b", 1000));
+  EXPECT_EQ(b.claimed, 0);
+  EXPECT_EQ(b.held, 0);
+  EXPECT_THAT(LeasedIds("replica-a", 1000), ElementsAre("m-d1"));
+  EXPECT_THAT(LeasedIds("replica-b", 1000), ::testing::IsEmpty());
+  ASSERT_OK_AND_ASSIGN(auto copies, Leased("replica-a", 1000));
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(copies[0].lease_owner, "replica-a");
+  EXPECT_EQ(copies[0].lease_epoch, 1);
+}
+
+TEST_F(LeaseTest, AnExpiredLeaseIsTakenOverWithANewEpoch) {
+  ASSERT_OK(StartCopy("m-d1", kShanghai, "TRANSFERRING").status());
+  ASSERT_OK(Claim("replica-a", 1000).status());
+  // Still A's just before expiry; B's at expiry (1000 + kLeaseMs).
+  ASSERT_OK_AND_ASSIGN(auto early, Claim("replica-b", 1000 + kLeaseMs - 1));
+  EXPECT_EQ(early.claimed, 0);
+  ASSERT_OK_AND_ASSIGN(auto late, Claim("replica-b", 1000 + kLeaseMs));
+  EXPECT_EQ(late.claimed, 1);
+  EXPECT_EQ(late.taken_over, 1);
+  EXPECT_THAT(LeasedIds("replica-a", 1000 + kLeaseMs), ::testing::IsEmpty());
+  ASSERT_OK_AND_ASSIGN(auto copies, Leased("replica-b", 1000 + kLeaseMs));
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(copies[0].lease_epoch, 2);
+}
+
+TEST_F(LeaseTest, AnOwnerRenewsPastHalfItsTermWithoutANewEpoch) {
+  ASSERT_OK(StartCopy("m-d1", kShanghai, "TRANSFERRING").status());
+  ASSERT_OK(Claim("replica-a", 1000).status());
+  ASSERT_OK_AND_ASSIGN(auto soon, Claim("replica-a", 1000 + kLeaseMs / 2 - 1));
+  EXPECT_EQ(soon.claimed, 0);  // more than half the term left: no write
+  EXPECT_EQ(soon.held, 1);
+  ASSERT_OK_AND_ASSIGN(auto renewed, Claim("replica-a", 1000 + kLeaseMs / 2));
+  EXPECT_EQ(renewed.claimed, 1);
+  EXPECT_EQ(renewed.taken_over, 0);
+  // Renewed until 1000 + kLeaseMs / 2 + kLeaseMs: B cannot take it at the
+  // first term's end.
+  ASSERT_OK_AND_ASSIGN(auto b, Claim("replica-b", 1000 + kLeaseMs));
+  EXPECT_EQ(b.claimed, 0);
+  ASSERT_OK_AND_ASSIGN(auto copies, Leased("replica-a", 1000 + kLeaseMs));
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(copies[0].lease_epoch, 1);
+}
+
+TEST_F(LeaseTest, ReleasedLeasesAreTakenAtOnce) {
+  ASSERT_OK(StartCopy("m-d1", kShanghai, "TRANSFERRING").status());
+  ASSERT_OK_AND_ASSIGN(CopyTaskRow source_copy,
+                       StartCopy("m-d2", kShanghai, "QUEUED"));
+  ASSERT_OK(
+      StartTask("t-1", source_copy.dest_image_rowid, "ExportImage", "Waiting")
+          .status());
+  ASSERT_OK_AND_ASSIGN(auto a, Claim("replica-a", 1000));
+  EXPECT_EQ(a.held, 3);  // two copies and the export
+  ASSERT_OK(store().RunInWriteTransaction(
+      [](WriteTxn& txn) { return txn.ReleaseTaskLeases("replica-a"); }));
+  ASSERT_OK_AND_ASSIGN(auto b, Claim("replica-b", 1001));
+  EXPECT_EQ(b.claimed, 3);
+  EXPECT_EQ(b.held, 3);
+  EXPECT_THAT(LeasedIds("replica-b", 1001), ElementsAre("m-d1", "m-d2"));
+  ASSERT_OK_AND_ASSIGN(auto tasks, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.ListActiveIoTasks(10, "replica-b", 1001);
+                       }));
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].lease_owner, "replica-b");
+}
+
+TEST_F(LeaseTest, CreatingImagesAreLeasedToo) {
+  ImageRow creating = CustomImage(kAlice, kHangzhou, "m-c", "", "Creating");
+  creating.creating_remaining_ms = 5000;
+  ASSERT_OK(Insert(creating).status());
+  ASSERT_OK_AND_ASSIGN(auto a, Claim("replica-a", 1000));
+  EXPECT_EQ(a.held, 1);
+  ASSERT_OK_AND_ASSIGN(auto mine, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.ListCreatingImages(10, "replica-a", 1000);
+                       }));
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].image_id, "m-c");
+  ASSERT_OK_AND_ASSIGN(auto theirs, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.ListCreatingImages(10, "replica-b", 1000);
+                       }));
+  EXPECT_TRUE(theirs.empty());
+}
+
+TEST_F(LeaseTest, ClaimsStopAtTheLimitPerKind) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(
+        StartCopy("m-d" + std::to_string(i), kShanghai, "TRANSFERRING")
+            .status());
+  }
+  ASSERT_OK_AND_ASSIGN(auto a, Claim("replica-a", 1000, /*limit=*/2));
+  EXPECT_EQ(a.claimed, 2);
+  ASSERT_OK_AND_ASSIGN(auto b, Claim("replica-b", 1000, /*limit=*/2));
+  EXPECT_EQ(b.claimed, 1);
+  EXPECT_THAT(LeasedIds("replica-b", 1000), ElementsAre("m-d2"));
+}
+
+TEST_F(LeaseTest, PhaseMovesAreCountedOncePerChange) {
+  ASSERT_OK_AND_ASSIGN(CopyTaskRow copy, StartCopy("m-d", kShanghai, "QUEUED"));
+  EXPECT_EQ(copy.phase_moves, 0);
+  auto move = [&](const std::string& phase, int32_t progress) {
+    copy.phase = phase;
+    copy.progress = progress;
+    return store().RunInWriteTransaction(
+        [&](WriteTxn& txn) { return txn.UpdateCopy(copy); });
+  };
+  ASSERT_OK(move("PREPARING", 0));
+  ASSERT_OK(move("TRANSFERRING", 1));
+  ASSERT_OK(move("TRANSFERRING", 50));  // progress only: not a move
+  ASSERT_OK(move("REGISTERING", 100));
+  ASSERT_OK_AND_ASSIGN(auto got, ReadWith(store(), [&](ReadTxn& txn) {
+                         return txn.GetCopyByDest(copy.dest_image_rowid);
+                       }));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->phase_moves, 3);
+
+  ASSERT_OK_AND_ASSIGN(IoTaskRow task,
+                       StartTask("t-1", source_, "ExportImage", "Waiting"));
+  task.status = "Processing";
+  ASSERT_OK(store().RunInWriteTransaction(
+      [&](WriteTxn& txn) { return txn.UpdateIoTask(task); }));
+  task.progress = 40;
+  ASSERT_OK(store().RunInWriteTransaction(
+      [&](WriteTxn& txn) { return txn.UpdateIoTask(task); }));
+  ASSERT_OK_AND_ASSIGN(auto stored, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.GetIoTask("t-1");
+                       }));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->phase_moves, 1);
 }
 
 }  // namespace

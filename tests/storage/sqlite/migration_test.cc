@@ -126,7 +126,7 @@ void ExpectVersion1RowsSurvived(Store& store) {
     auto import = txn.GetActiveIoTask(3, "ImportImage");
     EXPECT_TRUE(import.ok() && import->has_value() &&
                 (*import)->task_id == "t-1");
-    auto creating = txn.ListCreatingImages(10);
+    auto creating = txn.ListCreatingImages(10, "", 0);
     EXPECT_TRUE(creating.ok() && creating->empty());  // m-a2 is an import
     auto token = txn.GetClientToken(kAlice, "CreateImage", "tok");
     EXPECT_TRUE(token.ok() && token->has_value() &&
