@@ -1,5 +1,5 @@
 // ecsimage: one binary, subcommands serve | account create | account token
-// create/list/revoke | migrate | backup. Every flag also reads ECSIMAGE_<FLAG>
+// create/list/revoke | migrate | backup | db copy. Every flag also reads ECSIMAGE_<FLAG>
 // from the environment.
 #include <iostream>
 #include <string>
@@ -18,7 +18,10 @@ constexpr char kUsage[] =
     "  account token create|list|revoke --account ID\n"
     "                        rotate an account's tokens\n"
     "  migrate               apply schema migrations to --db\n"
-    "  backup --to PATH      online, consistent copy of --db\n"
+    "  backup --to PATH      online, consistent copy of --db (SQLite)\n"
+    "  db copy --from PATH --to URI\n"
+    "                        move a SQLite database into an empty "
+    "PostgreSQL one\n"
     "Run `ecsimage <command> --help` for its flags.\n";
 
 }  // namespace
@@ -34,6 +37,7 @@ int main(int argc, char** argv) {
   if (command == "account") return ecsimage::cmd::RunAccount(args);
   if (command == "migrate") return ecsimage::cmd::RunMigrate(args);
   if (command == "backup") return ecsimage::cmd::RunBackup(args);
+  if (command == "db") return ecsimage::cmd::RunDb(args);
   if (command == "help" || command == "--help" || command == "-h") {
     std::cout << kUsage;
     return 0;

@@ -17,6 +17,9 @@ int RunAccount(const std::vector<std::string>& args);
 int RunMigrate(const std::vector<std::string>& args);
 // backup --to PATH: online, consistent copy of the database.
 int RunBackup(const std::vector<std::string>& args);
+// db copy --from PATH --to URI: moves a SQLite database into an empty
+// PostgreSQL one (servers stopped), then verifies counts.
+int RunDb(const std::vector<std::string>& args);
 
 }  // namespace ecsimage::cmd
 

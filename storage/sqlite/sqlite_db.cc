@@ -151,6 +151,8 @@ bool Stmt::IsNull(int col) const {
   return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
 }
 
+int Stmt::ColumnType(int col) const { return sqlite3_column_type(stmt_, col); }
+
 // Connection -------------------------------------------------------------
 
 namespace {

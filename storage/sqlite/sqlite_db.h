@@ -80,6 +80,8 @@ class Stmt {
   std::string Text(int col) const;  // TEXT or BLOB bytes; NULL -> ""
   std::optional<int64_t> OptInt(int col) const;
   bool IsNull(int col) const;
+  // SQLITE_INTEGER, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL, SQLITE_FLOAT.
+  int ColumnType(int col) const;
 
   // The largest parameter index of the statement.
   int ParameterCount() const;
