@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config ccache git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev sqlite3 libssl-dev openssl libcpp-httplib-dev
+  libabsl-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev openssl libcpp-httplib-dev
   golang-github-gogo-googleapis-dev grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
