@@ -1,0 +1,174 @@
+// PgTxn::ListImages: DescribeImages' union of own, system and others'
+// images (shared to the caller, or public), newest first; the same sets
+// and counts as SQLite's (storage/sqlite/sqlite_list_images.cc):
+// - one arm per set, each walking its index (images_live_by_owner,
+//   shares_by_account, images_live_public) for the asked statuses
+//   (status = ANY($3): PostgreSQL turns it into index conditions itself);
+// - without id/name/usage/copied filters the total comes from the
+//   trigger-kept counters (image_counts, visible_counts), else from a count
+//   over the same arms.
+// Parameters are the same in every variant ($1 caller, $2 region, $3
+// statuses, $4 ids, $5 name; page: $6 limit, $7 offset) and filters that do
+// not apply compare against an empty value, so the variants are few and
+// each is prepared once per connection.
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "storage/postgres/pg_txn.h"
+#include "util/status_macros.h"
+
+namespace ecsimage::storage::pg {
+namespace {
+
+const std::vector<std::string>& AllStatuses() {
+  static const auto* const kAll =
+      new std::vector<std::string>{"Waiting",     "Creating",     "Available",
+                                   "UnAvailable", "CreateFailed", "Deprecated"};
+  return *kAll;
+}
+
+enum Alias : int64_t { kSelf = 0, kSystem = 1, kOthers = 2 };
+
+const char* AliasName(int64_t alias) {
+  switch (alias) {
+    case kSelf:
+      return "self";
+    case kSystem:
+      return "system";
+    default:
+      return "others";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<ImagePage> PgTxn::ListImages(const ImageQuery& query) {
+  const std::vector<std::string>& statuses =
+      query.statuses.empty() ? AllStatuses() : query.statuses;
+  const bool filtered = !query.image_ids.empty() || !query.name.empty() ||
+                        query.in_use.has_value() || query.is_copied.has_value();
+  const bool has_caller = !query.caller_account_id.empty();
+
+  PgParams params;
+  params.Text(query.caller_account_id)
+      .Text(query.region_id)
+      .TextArray(statuses)
+      .TextArray(query.image_ids)
+      .Text(query.name);
+
+  std::string filters =
+      " AND (cardinality($4::text[]) = 0 OR i.image_id = ANY($4))"
+      " AND ($5 = '' OR i.name = $5)";
+  if (query.is_copied.has_value()) {
+    absl::StrAppend(&filters,
+                    " AND i.is_copied = ", *query.is_copied ? "1" : "0");
+  }
+  if (query.in_use.has_value()) {
+    absl::StrAppend(&filters, " AND i.live_instance_count ",
+                    *query.in_use ? "> 0" : "= 0");
+  }
+  const std::string live =
+      " AND i.region_id = $2 AND i.status = ANY($3) AND "
+      "i.deleted_at_ms IS NULL";
+
+  std::vector<std::string> arms;
+  if (query.include_self && has_caller) {
+    arms.push_back(absl::StrCat("SELECT i.id, ", kSelf,
+                                " AS alias FROM images i "
+                                "WHERE i.owner_account_id = $1",
+                                live, filters));
+  }
+  if (query.include_system) {
+    arms.push_back(absl::StrCat("SELECT i.id, ", kSystem,
+                                " AS alias FROM images i "
+                                "WHERE i.owner_account_id IS NULL",
+                                live, filters));
+  }
+  if (query.include_others && has_caller) {
+    arms.push_back(absl::StrCat(
+        "SELECT s.image_rowid, ", kOthers,
+        " AS alias FROM shares s JOIN images i ON i.id = s.image_rowid "
+        "WHERE s.account_id = $1",
+        live, " AND i.is_public = 0 AND i.owner_account_id <> $1", filters));
+    arms.push_back(absl::StrCat("SELECT i.id, ", kOthers,
+                                " AS alias FROM images i "
+                                "WHERE i.is_public = 1",
+                                live, " AND i.owner_account_id <> $1",
+                                filters));
+  }
+
+  ImagePage page;
+  if (arms.empty()) return page;
+  const std::string all_arms = absl::StrJoin(arms, " UNION ALL ");
+
+  if (!filtered) {
+    if (query.include_self && has_caller) {
+      ASSIGN_OR_RETURN(int64_t n, SumCounts("image_counts", "owner_key",
+                                            query.caller_account_id,
+                                            query.region_id, &statuses));
+      page.total_count += n;
+    }
+    if (query.include_system) {
+      ASSIGN_OR_RETURN(int64_t n, SumCounts("image_counts", "owner_key", "",
+                                            query.region_id, &statuses));
+      page.total_count += n;
+    }
+    if (query.include_others && has_caller) {
+      const std::string& me = query.caller_account_id;
+      ASSIGN_OR_RETURN(int64_t shared, SumCounts("visible_counts", "viewer_key",
+                                                 absl::StrCat("shared:", me),
+                                                 query.region_id, &statuses));
+      ASSIGN_OR_RETURN(int64_t all_public,
+                       SumCounts("visible_counts", "viewer_key", "public",
+                                 query.region_id, &statuses));
+      ASSIGN_OR_RETURN(
+          int64_t own_public,
+          SumCounts("visible_counts", "viewer_key", absl::StrCat("public:", me),
+                    query.region_id, &statuses));
+      page.total_count += shared + all_public - own_public;
+    }
+  } else {
+    ASSIGN_OR_RETURN(PgResult r, Exec(absl::StrCat("SELECT count(*) FROM (",
+                                                   all_arms, ") AS arms"),
+                                      params));
+    page.total_count = r.Int(0, 0);
+  }
+
+  const int64_t limit = std::max<int64_t>(query.limit, 0);
+  const int64_t offset = std::max<int64_t>(query.offset, 0);
+  if (limit == 0 || offset >= page.total_count) return page;
+
+  std::vector<std::pair<int64_t, int64_t>> ids;  // (rowid, alias)
+  {
+    PgParams page_params = params;
+    page_params.Int(limit).Int(offset);
+    ASSIGN_OR_RETURN(PgResult r, Exec(absl::StrCat(all_arms,
+                                                   " ORDER BY 1 DESC "
+                                                   "LIMIT $6 OFFSET $7"),
+                                      page_params));
+    for (int i = 0; i < r.rows(); ++i)
+      ids.emplace_back(r.Int(i, 0), r.Int(i, 1));
+  }
+  page.entries.reserve(ids.size());
+  for (const auto& [rowid, alias] : ids) {
+    ASSIGN_OR_RETURN(std::optional<ImageRow> image, GetImageByRowid(rowid));
+    if (!image.has_value()) {
+      return absl::InternalError(
+          absl::StrCat("image row ", rowid, " vanished inside a snapshot"));
+    }
+    ImagePage::Entry entry;
+    entry.owner_alias = AliasName(alias);
+    if (image->is_copied) {
+      ASSIGN_OR_RETURN(entry.copy, GetCopyByDest(rowid));
+    }
+    entry.image = *std::move(image);
+    page.entries.push_back(std::move(entry));
+  }
+  return page;
+}
+
+}  // namespace ecsimage::storage::pg

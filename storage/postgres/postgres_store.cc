@@ -1,0 +1,571 @@
+#include "storage/postgres/postgres_store.h"
+
+#include <chrono>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/migrations.h"
+#include "storage/postgres/pg_conn.h"
+#include "storage/postgres/pg_migrate.h"
+#include "storage/postgres/pg_pool.h"
+#include "storage/postgres/pg_txn.h"
+#include "util/status_macros.h"
+
+namespace ecsimage::storage {
+namespace {
+
+using pg::PgConn;
+using pg::PgParams;
+using pg::PgPool;
+using pg::PgResult;
+using pg::PgTxn;
+
+// Async writes waiting for a write thread; past this the call answers
+// kUnavailable at once (overload), instead of queueing without bound.
+constexpr size_t kMaxQueuedWrites = 10000;
+
+constexpr char kBeginWrite[] = "BEGIN ISOLATION LEVEL READ COMMITTED";
+constexpr char kBeginRead[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+bool Abandoned(const WriteOptions& options) {
+  return options.abandoned && options.abandoned();
+}
+
+// Jittered exponential backoff before restart `attempt` (1-based): about
+// 2, 4, 8 ... ms, capped at 100 ms, times a random factor in [0.5, 1.5).
+void Backoff(int attempt) {
+  thread_local std::mt19937 rng(std::random_device{}());
+  const double base = std::min(100.0, 2.0 * (1 << std::min(attempt, 6)));
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  std::this_thread::sleep_for(std::chrono::microseconds(
+      static_cast<int64_t>(base * 1000 * jitter(rng))));
+}
+
+absl::Status RunCallback(const std::function<absl::Status(PgTxn&)>& fn,
+                         PgTxn& txn) {
+  try {
+    return fn(txn);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("transaction threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("transaction threw");
+  }
+}
+
+// Runs `begin` on a leased connection; a pooled connection that was lost
+// while idle (server restart, failover, pg_terminate_backend) fails its
+// first statement: it is dropped and the next one tried, so callers see
+// kUnavailable only when the server cannot be reached now.
+absl::StatusOr<PgPool::Lease> AcquireAndBegin(PgPool& pool, const char* begin) {
+  absl::Status last;
+  for (int tries = 0; tries < 64; ++tries) {
+    ASSIGN_OR_RETURN(PgPool::Lease lease, pool.Acquire());
+    last = lease->ExecScript(begin);
+    if (last.ok()) return lease;
+    if (!lease.reused() || !lease->broken()) return last;
+  }
+  return last;
+}
+
+}  // namespace
+
+int LatestPostgresSchemaVersion() {
+  const std::vector<Migration>& all = EmbeddedPostgresMigrations();
+  return all.empty() ? 0 : all.back().version;
+}
+
+absl::StatusOr<int> MigratePostgres(const std::string& uri) {
+  ASSIGN_OR_RETURN(std::string conninfo, pg::WithConnectionDefaults(uri));
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(conninfo));
+  return pg::BringPgSchemaUpToDate(*conn, EmbeddedPostgresMigrations(),
+                                   /*migrate=*/true);
+}
+
+PostgresStore::PostgresStore(const PostgresStoreOptions& options,
+                             std::string conninfo)
+    : options_(options), conninfo_(std::move(conninfo)) {
+  pool_ = std::make_unique<PgPool>(conninfo_, options_.pool_connections,
+                                   options_.on_prepare);
+}
+
+absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
+    const PostgresStoreOptions& options) {
+  if (options.pool_connections < 1 || options.write_threads < 1 ||
+      options.max_attempts < 1) {
+    return absl::InvalidArgumentError(
+        "pool_connections, write_threads and max_attempts must be positive");
+  }
+  ASSIGN_OR_RETURN(std::string conninfo,
+                   pg::WithConnectionDefaults(options.uri));
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(conninfo));
+    RETURN_IF_ERROR(pg::BringPgSchemaUpToDate(
+                        *conn, EmbeddedPostgresMigrations(), options.migrate)
+                        .status());
+  }
+  std::unique_ptr<PostgresStore> store(
+      new PostgresStore(options, std::move(conninfo)));
+  for (int i = 0; i < options.write_threads; ++i) {
+    store->workers_.emplace_back([s = store.get()] { s->WriteLoop(); });
+  }
+  return store;
+}
+
+PostgresStore::~PostgresStore() { Shutdown(); }
+
+void PostgresStore::Shutdown() {
+  std::lock_guard<std::mutex> serial(shutdown_mu_);
+  shut_down_.store(true);
+  std::deque<AsyncWrite> refused;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+    refused.swap(queue_);
+  }
+  queue_cv_.notify_all();
+  for (AsyncWrite& w : refused) {
+    w.done(absl::UnavailableError("store is shutting down"));
+  }
+  // Each worker finishes the write it runs, then exits.
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+absl::Status PostgresStore::CheckReady() {
+  if (shut_down_.load()) return absl::UnavailableError("shutting down");
+  std::lock_guard<std::mutex> lock(ready_mu_);
+  if (ready_ == nullptr || ready_->broken()) {
+    ready_.reset();
+    absl::StatusOr<std::unique_ptr<PgConn>> conn = PgConn::Connect(conninfo_);
+    if (!conn.ok()) return conn.status();
+    // A ping that takes longer than this is an unhealthy server.
+    absl::Status set = (*conn)->ExecScript("SET statement_timeout = 2000");
+    if (!set.ok()) return absl::UnavailableError(set.message());
+    ready_ = *std::move(conn);
+  }
+  absl::StatusOr<PgResult> r = ready_->Exec("SELECT 1");
+  if (!r.ok()) {
+    if (ready_->broken()) ready_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("database not ready: ", r.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+void PostgresStore::CountRetry(const std::string& sqlstate) {
+  retries_.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(retries_mu_);
+  ++retries_by_sqlstate_[sqlstate];
+}
+
+PostgresStore::Attempt PostgresStore::ResolveCommit(const std::string& txid) {
+  // The server may still be finishing the COMMIT it received: ask a few
+  // times, about two seconds in all, while it says "in progress".
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<std::unique_ptr<PgConn>> conn = pool_->ConnectFresh();
+    if (conn.ok()) {
+      absl::StatusOr<PgResult> r = (*conn)->Exec(
+          "SELECT pg_xact_status($1::text::xid8)", PgParams().Text(txid));
+      if (r.ok() && !r->IsNull(0, 0)) {
+        const std::string state = r->Text(0, 0);
+        if (state == "committed") return {absl::OkStatus(), ""};
+        if (state == "aborted") return {absl::OkStatus(), "08006"};
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return {absl::UnavailableError(
+              "the connection was lost during COMMIT and the outcome is "
+              "unknown"),
+          ""};
+}
+
+PostgresStore::Attempt PostgresStore::TryWrite(
+    PgConn& conn, const std::function<absl::Status(WriteTxn&)>& fn,
+    const WriteOptions& options) {
+  PgTxn txn(conn, /*write=*/true);
+  absl::Status status =
+      RunCallback([&fn](PgTxn& t) -> absl::Status { return fn(t); }, txn);
+  auto rollback = [&conn]() {
+    if (!conn.broken()) conn.ExecScript("ROLLBACK").IgnoreError();
+  };
+  if (!txn.retry_sqlstate().empty()) {
+    rollback();
+    return {status, txn.retry_sqlstate()};
+  }
+  if (!status.ok()) {
+    rollback();
+    return {status, ""};
+  }
+  if (conn.InFailedTransaction()) {
+    // The callback went on after a failed statement: COMMIT would roll
+    // back silently.
+    rollback();
+    return {absl::InternalError(
+                "write transaction returned OK after a failed statement"),
+            ""};
+  }
+  if (Abandoned(options)) {
+    rollback();
+    return {absl::DeadlineExceededError(
+                "the caller gave up before its write committed"),
+            ""};
+  }
+  // The transaction id, if it wrote anything: what pg_xact_status() needs
+  // should the connection be lost during COMMIT.
+  std::string txid;
+  {
+    absl::StatusOr<PgResult> r =
+        conn.Exec("SELECT txid_current_if_assigned()::text");
+    if (!r.ok()) {
+      rollback();
+      return {r.status(), ""};
+    }
+    if (!r->IsNull(0, 0)) txid = r->Text(0, 0);
+  }
+  absl::Status committed = conn.ExecScript("COMMIT");
+  if (committed.ok()) {
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    return {absl::OkStatus(), ""};
+  }
+  const std::string sqlstate = conn.last_sqlstate();
+  if (pg::IsRetryableSqlstate(sqlstate)) {
+    rollback();
+    return {committed, sqlstate};
+  }
+  if (conn.broken() && !txid.empty()) {
+    Attempt resolved = ResolveCommit(txid);
+    if (resolved.status.ok() && resolved.retry_sqlstate.empty()) {
+      commits_.fetch_add(1, std::memory_order_relaxed);
+      return resolved;
+    }
+    if (!resolved.retry_sqlstate.empty()) {
+      // Aborted: nothing took effect. The server just lost us, so answer
+      // kUnavailable (the client retries) rather than hammer it.
+      failed_commits_.fetch_add(1, std::memory_order_relaxed);
+      return {absl::UnavailableError(
+                  absl::StrCat("commit aborted: ", committed.message())),
+              ""};
+    }
+    failed_commits_.fetch_add(1, std::memory_order_relaxed);
+    return resolved;
+  }
+  failed_commits_.fetch_add(1, std::memory_order_relaxed);
+  rollback();
+  if (conn.broken() && txid.empty()) {
+    // Nothing was written: a lost COMMIT of a read-only callback is
+    // harmless, the callback saw a consistent state.
+    return {absl::OkStatus(), ""};
+  }
+  return {committed, ""};
+}
+
+absl::Status PostgresStore::RunWrite(
+    const std::function<absl::Status(WriteTxn&)>& fn,
+    const WriteOptions& options) {
+  if (shut_down_.load()) {
+    return absl::UnavailableError("store is shutting down");
+  }
+  return RunAccepted(fn, options);
+}
+
+absl::Status PostgresStore::RunAccepted(
+    const std::function<absl::Status(WriteTxn&)>& fn,
+    const WriteOptions& options) {
+  absl::Status last;
+  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    if (Abandoned(options)) {
+      return absl::DeadlineExceededError(
+          "the caller gave up before its write ran");
+    }
+    absl::StatusOr<PgPool::Lease> lease = AcquireAndBegin(*pool_, kBeginWrite);
+    if (!lease.ok()) return lease.status();
+    Attempt result = TryWrite(**lease, fn, options);
+    if (result.retry_sqlstate.empty()) return result.status;
+    last = result.status;
+    // A lost connection whose transaction aborted: answer kUnavailable.
+    if (last.code() == absl::StatusCode::kUnavailable) return last;
+    CountRetry(result.retry_sqlstate);
+    if (attempt < options_.max_attempts) Backoff(attempt);
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "write transaction conflicted ", options_.max_attempts,
+      " times with concurrent writes; try again (", last.message(), ")"));
+}
+
+absl::Status PostgresStore::RunInWriteTransaction(
+    const std::function<absl::Status(WriteTxn&)>& fn,
+    const WriteOptions& options) {
+  return RunWrite(fn, options);
+}
+
+void PostgresStore::RunInWriteTransactionAsync(
+    std::function<absl::Status(WriteTxn&)> fn, WriteOptions options,
+    std::function<void(absl::Status)> done) {
+  absl::Status refused;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stopping_) {
+      refused = absl::UnavailableError("store is shutting down");
+    } else if (queue_.size() >= kMaxQueuedWrites) {
+      refused = absl::UnavailableError("too many writes are waiting");
+    } else {
+      queue_.push_back({std::move(fn), std::move(options), std::move(done)});
+    }
+  }
+  if (!refused.ok()) {
+    done(refused);
+    return;
+  }
+  queue_cv_.notify_one();
+}
+
+void PostgresStore::WriteLoop() {
+  while (true) {
+    AsyncWrite w;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || !queue_.empty();
+      });
+      if (stopping_) return;  // Shutdown answers what is still queued.
+      w = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    // Accepted before any Shutdown: it runs to its end.
+    w.done(RunAccepted(w.fn, w.options));
+  }
+}
+
+absl::Status PostgresStore::ReadOn(
+    PgConn& conn, const std::function<absl::Status(ReadTxn&)>& fn) {
+  PgTxn txn(conn, /*write=*/false);
+  absl::Status status =
+      RunCallback([&fn](PgTxn& t) -> absl::Status { return fn(t); }, txn);
+  absl::Status end = conn.broken()
+                         ? absl::OkStatus()
+                         : conn.ExecScript(status.ok() ? "COMMIT" : "ROLLBACK");
+  if (!status.ok()) return status;
+  if (!txn.retry_sqlstate().empty()) {
+    return absl::UnavailableError("read transaction conflicted; try again");
+  }
+  return end;
+}
+
+absl::Status PostgresStore::RunInReadTransaction(
+    const std::function<absl::Status(ReadTxn&)>& fn) {
+  ASSIGN_OR_RETURN(PgPool::Lease lease, AcquireAndBegin(*pool_, kBeginRead));
+  return ReadOn(*lease, fn);
+}
+
+absl::Status PostgresStore::RunInLookupTransaction(
+    const std::function<absl::Status(ReadTxn&)>& fn) {
+  std::lock_guard<std::mutex> lock(lookup_mu_);
+  for (int tries = 0; tries < 2; ++tries) {
+    const bool reused = lookup_ != nullptr && !lookup_->broken();
+    if (!reused) {
+      lookup_.reset();
+      ASSIGN_OR_RETURN(lookup_, pool_->ConnectFresh());
+    }
+    absl::Status begun = lookup_->ExecScript(kBeginRead);
+    if (begun.ok()) return ReadOn(*lookup_, fn);
+    if (!reused || !lookup_->broken()) return begun;
+    lookup_.reset();  // lost while idle: connect anew once
+  }
+  return absl::UnavailableError("lookup connection lost");
+}
+
+absl::StatusOr<std::optional<std::string>> PostgresStore::AccountForTokenHash(
+    const std::string& token_sha256) {
+  std::optional<std::string> account;
+  RETURN_IF_ERROR(RunInLookupTransaction([&](ReadTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(account,
+                     static_cast<PgTxn&>(txn).AccountOfToken(token_sha256));
+    return absl::OkStatus();
+  }));
+  return account;
+}
+
+absl::Status PostgresStore::CreateAccount(const AccountRow& account,
+                                          const std::string& token_sha256) {
+  return RunWrite(
+      [&](WriteTxn& txn) {
+        return static_cast<PgTxn&>(txn).InsertAccount(account, token_sha256);
+      },
+      {});
+}
+
+absl::StatusOr<bool> PostgresStore::AddToken(const TokenRow& token) {
+  bool added = false;
+  RETURN_IF_ERROR(RunWrite(
+      [&](WriteTxn& txn) -> absl::Status {
+        added = false;
+        ASSIGN_OR_RETURN(bool exists, txn.AccountExists(token.account_id));
+        if (!exists) return absl::OkStatus();
+        RETURN_IF_ERROR(static_cast<PgTxn&>(txn).InsertToken(token));
+        added = true;
+        return absl::OkStatus();
+      },
+      {}));
+  return added;
+}
+
+absl::StatusOr<Store::EnsuredToken> PostgresStore::EnsureAccountToken(
+    const AccountRow& if_new, const std::string& token_sha256) {
+  EnsuredToken result;
+  RETURN_IF_ERROR(RunWrite(
+      [&](WriteTxn& txn) -> absl::Status {
+        result = EnsuredToken();
+        auto& t = static_cast<PgTxn&>(txn);
+        // Replicas bootstrapping at once: one creates the account, the
+        // others wait here and then find the token.
+        RETURN_IF_ERROR(
+            t.Exec("SELECT pg_advisory_xact_lock($1::int4, $2::int4)",
+                   PgParams()
+                       .Int(pg::kAdvisoryLockClass)
+                       .Int(pg::kBootstrapLockKey))
+                .status());
+        ASSIGN_OR_RETURN(std::optional<std::string> owner,
+                         t.AccountOfToken(token_sha256));
+        if (owner.has_value()) {
+          result.account_id = *std::move(owner);
+          return absl::OkStatus();
+        }
+        ASSIGN_OR_RETURN(std::optional<std::string> named,
+                         t.OldestAccountNamed(if_new.name));
+        if (!named.has_value()) {
+          RETURN_IF_ERROR(t.InsertAccount(if_new, token_sha256));
+          result.account_id = if_new.account_id;
+          result.account_created = result.token_added = true;
+          return absl::OkStatus();
+        }
+        RETURN_IF_ERROR(
+            t.InsertToken({token_sha256, *named, if_new.created_at_ms}));
+        result.account_id = *std::move(named);
+        result.token_added = true;
+        return absl::OkStatus();
+      },
+      {}));
+  return result;
+}
+
+absl::StatusOr<std::optional<std::vector<TokenRow>>> PostgresStore::ListTokens(
+    const std::string& account_id) {
+  std::optional<std::vector<TokenRow>> tokens;
+  RETURN_IF_ERROR(RunInReadTransaction([&](ReadTxn& txn) -> absl::Status {
+    tokens.reset();
+    ASSIGN_OR_RETURN(bool exists, txn.AccountExists(account_id));
+    if (!exists) return absl::OkStatus();
+    ASSIGN_OR_RETURN(tokens, static_cast<PgTxn&>(txn).ListTokens(account_id));
+    return absl::OkStatus();
+  }));
+  return tokens;
+}
+
+absl::StatusOr<std::optional<int64_t>> PostgresStore::DeleteToken(
+    const std::string& account_id, const std::string& token_sha256) {
+  std::optional<int64_t> left;
+  RETURN_IF_ERROR(RunWrite(
+      [&](WriteTxn& txn) -> absl::Status {
+        left.reset();
+        auto& t = static_cast<PgTxn&>(txn);
+        ASSIGN_OR_RETURN(int64_t deleted,
+                         t.DeleteToken(account_id, token_sha256));
+        if (deleted == 0) return absl::OkStatus();
+        ASSIGN_OR_RETURN(std::vector<TokenRow> rest, t.ListTokens(account_id));
+        left = static_cast<int64_t>(rest.size());
+        return absl::OkStatus();
+      },
+      {}));
+  return left;
+}
+
+absl::Status PostgresStore::SeedIfEmpty(
+    const std::vector<RegionRow>& regions,
+    const std::vector<ImageRow>& system_images) {
+  return RunWrite(
+      [&](WriteTxn& txn) -> absl::Status {
+        auto& t = static_cast<PgTxn&>(txn);
+        // Replicas starting at once seed once: the others wait here, then
+        // find the regions.
+        RETURN_IF_ERROR(
+            t.Exec("SELECT pg_advisory_xact_lock($1::int4, $2::int4)",
+                   PgParams().Int(pg::kAdvisoryLockClass).Int(pg::kSeedLockKey))
+                .status());
+        ASSIGN_OR_RETURN(std::vector<RegionRow> existing, txn.ListRegions());
+        if (!existing.empty()) return absl::OkStatus();
+        for (const RegionRow& region : regions) {
+          RETURN_IF_ERROR(t.InsertRegion(region));
+        }
+        for (ImageRow image : system_images) {
+          image.owner_account_id.clear();
+          image.is_system = true;
+          RETURN_IF_ERROR(txn.InsertImage(image));
+        }
+        return absl::OkStatus();
+      },
+      {});
+}
+
+absl::Status PostgresStore::PruneClientTokens(int64_t cutoff_ms) {
+  return RunWrite(
+      [&](WriteTxn& txn) {
+        return static_cast<PgTxn&>(txn).PruneClientTokens(cutoff_ms);
+      },
+      {});
+}
+
+absl::Status PostgresStore::BackupTo(const std::string& path) {
+  (void)path;
+  return absl::FailedPreconditionError(
+      "backup of a PostgreSQL database: use pg_dump or the operator's "
+      "backups");
+}
+
+absl::StatusOr<int64_t> PostgresStore::DatabaseBytes() {
+  ASSIGN_OR_RETURN(PgPool::Lease lease, pool_->Acquire());
+  ASSIGN_OR_RETURN(PgResult r,
+                   lease->Exec("SELECT pg_database_size(current_database())"));
+  return r.Int(0, 0);
+}
+
+absl::StatusOr<std::vector<ActiveTaskCount>> PostgresStore::CountActiveTasks() {
+  std::vector<ActiveTaskCount> out;
+  RETURN_IF_ERROR(RunInReadTransaction([&](ReadTxn& txn) -> absl::Status {
+    out.clear();
+    ASSIGN_OR_RETURN(PgResult r,
+                     static_cast<PgTxn&>(txn).Exec(
+                         "SELECT 'copy', phase, count(*) FROM copy_tasks "
+                         "WHERE phase <> 'SUCCEEDED' AND phase <> 'FAILED' AND "
+                         "phase <> 'CANCELLED' GROUP BY phase "
+                         "UNION ALL "
+                         "SELECT action, status, count(*) FROM io_tasks "
+                         "WHERE status IN ('Waiting', 'Processing') "
+                         "GROUP BY action, status"));
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Int(i, 2)});
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+PostgresStoreStats PostgresStore::stats() const {
+  PostgresStoreStats s;
+  s.commits = commits_.load();
+  s.failed_commits = failed_commits_.load();
+  s.retries = retries_.load();
+  s.pool_idle = static_cast<uint64_t>(pool_->idle());
+  s.pool_busy = static_cast<uint64_t>(pool_->busy());
+  return s;
+}
+
+std::vector<std::pair<std::string, uint64_t>> PostgresStore::RetriesBySqlstate()
+    const {
+  std::lock_guard<std::mutex> lock(retries_mu_);
+  return {retries_by_sqlstate_.begin(), retries_by_sqlstate_.end()};
+}
+
+}  // namespace ecsimage::storage
