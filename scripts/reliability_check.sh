@@ -4,6 +4,8 @@
 #   disk_full   database on a filesystem that fills up
 #   vfs_faults  injected write/sync errors (C++ reliability_test), if built
 #   hostile     garbage and malformed HTTP/2 on the port
+#   replicas    three replicas on one PostgreSQL: races across replicas, one
+#               SIGKILLed under load, task takeover, PostgreSQL crashed
 #   overload    thread bound, throttling, oversized input, sustained RSS,
 #               bad-token flood
 #   fuzz        image_domain_fuzzer for FUZZ_SECONDS (default 60) in the
@@ -72,6 +74,13 @@ else
   echo "-- vfs_faults: not in $BUILD (runs under ASan in scripts/sanitizers.sh)"
 fi
 step hostile "$PY" tests/reliability/hostile_http2_test.py "${common[@]}"
+# Three replicas on one PostgreSQL (its own throwaway server).
+if [ "$LONG" = 1 ]; then
+  step replicas "$PY" tests/reliability/replicas_test.py "${common[@]}" \
+    --rounds 200 --seconds 60
+else
+  step replicas "$PY" tests/reliability/replicas_test.py "${common[@]}"
+fi
 step overload "$PY" tests/reliability/overload_test.py "${common[@]}" \
   --seconds "$SUSTAIN"
 

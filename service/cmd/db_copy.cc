@@ -32,7 +32,8 @@ int Fail(std::string_view msg, const absl::Status& status) {
   return 1;
 }
 
-// Counter rows compare as text lines, whatever order each store lists them.
+// Rows compare as text lines of their columns in the source's column order,
+// whatever order each store lists them in.
 std::vector<std::string> Lines(const storage::TableRows& t) {
   std::vector<std::string> out;
   for (const auto& row : t.rows) {
@@ -92,14 +93,16 @@ int RunCopy(const std::vector<std::string>& args) {
   JsonLine done;
   done.Str("level", "info").Str("msg", "copied").Str("from", from).Str(
       "to", dst->display);
+  // Every row, every column (the counters kept inside rows, such as an
+  // image's live instances, rebuilt by PostgreSQL's triggers, included).
   for (size_t i = 0; i < rows->size(); ++i) {
     const size_t want = (*rows)[i].rows.size();
     const size_t got = (*copied)[i].rows.size();
-    if (want != got) {
+    if (want != got || Lines((*rows)[i]) != Lines((*copied)[i])) {
       return Fail("verification failed",
                   absl::DataLossError(absl::StrCat(
                       (*rows)[i].table, ": ", want, " rows in SQLite, ", got,
-                      " in PostgreSQL")));
+                      " in PostgreSQL, or their contents differ")));
     }
     done.Int((*rows)[i].table, static_cast<int64_t>(want));
   }

@@ -80,17 +80,17 @@ class PgTxn final : public WriteTxn {
       const std::string& account_id,
       const std::string& dest_region_id) override;
   absl::StatusOr<std::vector<CopyTaskRow>> ListActiveCopies(
-      int64_t limit) override;
+      int64_t limit, const std::string& lease_owner, int64_t now_ms) override;
   absl::StatusOr<std::optional<IoTaskRow>> GetIoTask(
       const std::string& task_id) override;
   absl::StatusOr<std::optional<IoTaskRow>> GetActiveIoTask(
       int64_t image_rowid, const std::string& action) override;
   absl::StatusOr<std::vector<IoTaskRow>> ListActiveIoTasks(
-      int64_t limit) override;
+      int64_t limit, const std::string& lease_owner, int64_t now_ms) override;
   absl::StatusOr<std::pair<int64_t, std::vector<IoTaskRow>>> ListIoTasks(
       const IoTaskQuery& query) override;
   absl::StatusOr<std::vector<ImageRow>> ListCreatingImages(
-      int64_t limit) override;
+      int64_t limit, const std::string& lease_owner, int64_t now_ms) override;
   absl::StatusOr<int64_t> CountShares(int64_t image_rowid) override;
   absl::StatusOr<bool> HasShare(int64_t image_rowid,
                                 const std::string& account_id) override;
@@ -125,6 +125,10 @@ class PgTxn final : public WriteTxn {
   absl::Status PutClientToken(const std::string& account_id,
                               const std::string& rpc, const std::string& token,
                               const ClientTokenRow& row) override;
+  absl::StatusOr<LeaseClaim> ClaimTaskLeases(const std::string& owner,
+                                             int64_t now_ms, int64_t lease_ms,
+                                             int64_t limit) override;
+  absl::Status ReleaseTaskLeases(const std::string& owner) override;
 
   // Operator reads and writes behind the Store methods of the same names.
   absl::Status InsertAccount(const AccountRow& account,

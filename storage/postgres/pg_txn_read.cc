@@ -22,7 +22,8 @@ const char kCopyColumns[] =
     "c.id, c.account_id, c.source_image_rowid, c.dest_image_rowid, "
     "s.image_id, s.region_id, d.image_id, c.dest_region_id, c.phase, "
     "c.progress, c.total_mib, c.transferred_mib, c.encrypted, c.kms_key_id, "
-    "c.support_cancel, c.created_at_ms, c.phase_changed_at_ms "
+    "c.support_cancel, c.created_at_ms, c.phase_changed_at_ms, "
+    "c.phase_moves, c.lease_owner, c.lease_epoch "
     "FROM copy_tasks c "
     "JOIN images s ON s.id = c.source_image_rowid "
     "JOIN images d ON d.id = c.dest_image_rowid";
@@ -31,7 +32,7 @@ const char kIoTaskColumns[] =
     "t.id, t.task_id, t.account_id, t.region_id, t.image_rowid, i.image_id, "
     "t.action, t.status, t.progress, t.total_mib, t.transferred_mib, "
     "t.support_cancel, t.oss_bucket, t.oss_object, t.created_at_ms, "
-    "t.finished_at_ms "
+    "t.finished_at_ms, t.phase_moves, t.lease_owner, t.lease_epoch "
     "FROM io_tasks t JOIN images i ON i.id = t.image_rowid";
 
 namespace {
@@ -69,6 +70,9 @@ CopyTaskRow ReadCopy(const PgResult& r, int i) {
   c.support_cancel = r.Bool(i, 14);
   c.created_at_ms = r.Int(i, 15);
   c.phase_changed_at_ms = r.Int(i, 16);
+  c.phase_moves = r.Int(i, 17);
+  c.lease_owner = r.Text(i, 18);
+  c.lease_epoch = r.Int(i, 19);
   return c;
 }
 
@@ -90,6 +94,9 @@ IoTaskRow ReadIoTask(const PgResult& r, int i) {
   t.oss_object = r.Text(i, 13);
   t.created_at_ms = r.Int(i, 14);
   t.finished_at_ms = r.OptInt(i, 15);
+  t.phase_moves = r.Int(i, 16);
+  t.lease_owner = r.Text(i, 17);
+  t.lease_epoch = r.Int(i, 18);
   return t;
 }
 
@@ -331,12 +338,16 @@ absl::StatusOr<int64_t> PgTxn::CountRunningCopies(
   return r.Int(0, 0);
 }
 
+// With a lease owner, the rows are the ones ClaimTaskLeases locked in this
+// transaction: FOR UPDATE takes nothing new.
 absl::StatusOr<std::vector<CopyTaskRow>> PgTxn::ListActiveCopies(
-    int64_t limit) {
+    int64_t limit, const std::string& lease_owner, int64_t now_ms) {
   return Copies(
       absl::StrCat("SELECT ", kCopyColumns, " WHERE ", kNonTerminalPhase,
-                   " ORDER BY c.id LIMIT $1", ForUpdate("c")),
-      PgParams().Int(limit));
+                   " AND ($2 = '' OR (c.lease_owner = $2 AND "
+                   "c.lease_expires_at_ms > $3)) ORDER BY c.id LIMIT $1",
+                   ForUpdate("c")),
+      PgParams().Int(limit).Text(lease_owner).Int(now_ms));
 }
 
 absl::StatusOr<std::vector<IoTaskRow>> PgTxn::IoTasks(const std::string& sql,
@@ -369,12 +380,15 @@ absl::StatusOr<std::optional<IoTaskRow>> PgTxn::GetActiveIoTask(
   return First(std::move(rows));
 }
 
-absl::StatusOr<std::vector<IoTaskRow>> PgTxn::ListActiveIoTasks(int64_t limit) {
+absl::StatusOr<std::vector<IoTaskRow>> PgTxn::ListActiveIoTasks(
+    int64_t limit, const std::string& lease_owner, int64_t now_ms) {
   return IoTasks(absl::StrCat("SELECT ", kIoTaskColumns,
                               " WHERE t.status IN ('Waiting', 'Processing') "
+                              "AND ($2 = '' OR (t.lease_owner = $2 AND "
+                              "t.lease_expires_at_ms > $3)) "
                               "ORDER BY t.id LIMIT $1",
                               ForUpdate("t")),
-                 PgParams().Int(limit));
+                 PgParams().Int(limit).Text(lease_owner).Int(now_ms));
 }
 
 absl::StatusOr<std::pair<int64_t, std::vector<IoTaskRow>>> PgTxn::ListIoTasks(
@@ -410,16 +424,19 @@ absl::StatusOr<std::pair<int64_t, std::vector<IoTaskRow>>> PgTxn::ListIoTasks(
   return std::make_pair(total, std::move(rows));
 }
 
-absl::StatusOr<std::vector<ImageRow>> PgTxn::ListCreatingImages(int64_t limit) {
+absl::StatusOr<std::vector<ImageRow>> PgTxn::ListCreatingImages(
+    int64_t limit, const std::string& lease_owner, int64_t now_ms) {
   return ImagesWithDisks(
       absl::StrCat("SELECT ", kImageColumns,
                    " FROM images i WHERE i.status = 'Creating' AND "
                    "i.deleted_at_ms IS NULL AND i.is_copied = 0 AND "
                    "i.creating_remaining_ms > 0 AND NOT EXISTS (SELECT 1 FROM "
                    "io_tasks t WHERE t.image_rowid = i.id AND "
-                   "t.action = 'ImportImage') ORDER BY i.id LIMIT $1",
+                   "t.action = 'ImportImage') AND ($2 = '' OR "
+                   "(i.lease_owner = $2 AND i.lease_expires_at_ms > $3)) "
+                   "ORDER BY i.id LIMIT $1",
                    ForUpdate("i")),
-      PgParams().Int(limit));
+      PgParams().Int(limit).Text(lease_owner).Int(now_ms));
 }
 
 absl::StatusOr<int64_t> PgTxn::CountShares(int64_t image_rowid) {

@@ -175,9 +175,10 @@ absl::Status PgTxn::InsertCopy(CopyTaskRow& copy) {
 
 absl::Status PgTxn::UpdateCopy(const CopyTaskRow& copy) {
   ASSIGN_OR_RETURN(PgResult r,
-                   Exec("UPDATE copy_tasks SET phase = $1, progress = $2, "
-                        "transferred_mib = $3, phase_changed_at_ms = $4 "
-                        "WHERE id = $5",
+                   Exec("UPDATE copy_tasks SET phase_moves = phase_moves + "
+                        "CASE WHEN phase <> $1 THEN 1 ELSE 0 END, phase = $1, "
+                        "progress = $2, transferred_mib = $3, "
+                        "phase_changed_at_ms = $4 WHERE id = $5",
                         PgParams()
                             .Text(copy.phase)
                             .Int(copy.progress)
@@ -229,9 +230,10 @@ absl::Status PgTxn::InsertIoTask(IoTaskRow& task) {
 
 absl::Status PgTxn::UpdateIoTask(const IoTaskRow& task) {
   ASSIGN_OR_RETURN(PgResult r,
-                   Exec("UPDATE io_tasks SET status = $1, progress = $2, "
-                        "transferred_mib = $3, finished_at_ms = $4 "
-                        "WHERE id = $5",
+                   Exec("UPDATE io_tasks SET phase_moves = phase_moves + "
+                        "CASE WHEN status <> $1 THEN 1 ELSE 0 END, "
+                        "status = $1, progress = $2, transferred_mib = $3, "
+                        "finished_at_ms = $4 WHERE id = $5",
                         PgParams()
                             .Text(task.status)
                             .Int(task.progress)

@@ -41,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "storage/image_store.h"
+#include "storage/table_rows.h"
 
 namespace ecsimage::storage {
 
@@ -118,6 +119,9 @@ class PostgresStore final : public Store {
   absl::StatusOr<std::vector<ActiveTaskCount>> CountActiveTasks() override;
 
   PostgresStoreStats stats() const;
+  // The database's clock_timestamp() in Unix ms: the clock of task leases,
+  // so that replicas whose host clocks disagree agree on expiry.
+  absl::StatusOr<int64_t> DatabaseNowMs();
   // Retries by SQLSTATE, for ecsimage_db_retries_total{sqlstate}.
   std::vector<std::pair<std::string, uint64_t>> RetriesBySqlstate() const;
 
@@ -201,6 +205,22 @@ std::string PostgresUriWithDatabase(const std::string& uri,
 absl::Status CorruptImageRowForTest(const std::string& uri,
                                     const std::string& region_id,
                                     const std::string& image_id);
+// Test fixture: runs `sql` on the database at `uri`, behind any store's back.
+absl::Status ExecPostgresForTest(const std::string& uri,
+                                 const std::string& sql);
+
+// `ecsimage db copy` (pg_copy.cc). Inserts every row of `tables` (parents
+// first) into the database at `uri` in one transaction, keeping the row
+// ids, and moves the identity sequences past them; the trigger-kept
+// counters are rebuilt by the triggers as the rows arrive. Refuses
+// (kFailedPrecondition, nothing written) unless the database holds no
+// accounts, regions or images.
+absl::Status ImportIntoEmptyPostgres(const std::string& uri,
+                                     const std::vector<TableRows>& tables);
+// Every row of each of `tables`, from one snapshot, ordered by the first
+// column.
+absl::StatusOr<std::vector<TableRows>> ExportPostgresTables(
+    const std::string& uri, const std::vector<std::string>& tables);
 
 }  // namespace ecsimage::storage
 

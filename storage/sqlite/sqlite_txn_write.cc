@@ -187,7 +187,8 @@ constexpr LeasedKind kLeasedKinds[] = {
     {"io_tasks", "status IN ('Waiting', 'Processing')"},
     {"images",
      "status = 'Creating' AND deleted_at_ms IS NULL AND is_copied = 0 AND "
-     "creating_remaining_ms > 0"},
+     "creating_remaining_ms > 0 AND NOT EXISTS (SELECT 1 FROM io_tasks t "
+     "WHERE t.image_rowid = images.id AND t.action = 'ImportImage')"},
 };
 }  // namespace
 
