@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Offline checks of deploy/k8s (no cluster, no registry but npm's):
-#   1. render overlays/dev and overlays/prod with kustomize;
+#   1. render overlays/dev, overlays/prod (SQLite) and overlays/postgres with
+#      kustomize; the SQLite renders must equal tests/deploy/golden/*.yaml
+#      byte for byte (after an intended change:
+#      scripts/deploy_check.sh --update-golden, and review the diff);
 #   2. validate every object with npm kubernetes-models;
 #   3. compile every object as a typed literal with tsc --strict against npm
 #      kubernetes-types (rejects misspelled fields);
 #   4. policy: non-root, read-only root, drop ALL, no token automount, grpc
-#      probes, grace > preStop + shutdown, NetworkPolicy ports, ...;
-#   5. self-test: a misspelled field and broken policies must be caught.
+#      probes (liveness on health service "liveness"), grace > preStop +
+#      shutdown, NetworkPolicy ports, ...; postgres: >= 3 replicas, PDB
+#      minAvailable 2, topology spread, maxUnavailable 0, ECSIMAGE_DB from a
+#      Secret only, migrate init container; its example files (CNPG
+#      Cluster, Secret) parse and are not rendered;
+#   5. self-test: a misspelled field, broken policies and a changed render
+#      must be caught.
 # Ends with "N passed, N failed"; exit 1 on any failure. Takes < 1 min
 # once tests/deploy/node_modules is installed (npm ci, ~25 s, first run).
 #
@@ -16,6 +24,11 @@
 # `patches`, directory resources): the script says so and exits 2.
 # Override with KUSTOMIZE="kustomize build" or KUSTOMIZE="kubectl kustomize".
 set -euo pipefail
+
+UPDATE_GOLDEN=0
+if [[ "${1:-}" == "--update-golden" ]]; then
+  UPDATE_GOLDEN=1
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHECK_DIR="$ROOT/tests/deploy"
@@ -69,14 +82,31 @@ if ! (cd "$CHECK_DIR" && npm ls --all >/dev/null 2>&1); then
   (cd "$CHECK_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+GOLDEN="$ROOT/tests/deploy/golden"
 args=()
-for overlay in dev prod; do
+for overlay in dev prod postgres; do
   out="$WORK/$overlay.yaml"
   # shellcheck disable=SC2086  # RENDER is a command with arguments
   $RENDER "$ROOT/deploy/k8s/overlays/$overlay" >"$out"
   echo "deploy_check: rendered overlays/$overlay ($(grep -c '^kind:' "$out") objects)"
   args+=("$overlay=$out")
+  # The SQLite overlays' renders are committed: a change to them must be
+  # deliberate and visible in review.
+  if [[ "$overlay" != postgres ]]; then
+    if (( UPDATE_GOLDEN )); then
+      cp "$out" "$GOLDEN/$overlay.yaml"
+      echo "deploy_check: updated tests/deploy/golden/$overlay.yaml"
+    fi
+    args+=(--golden "$overlay=$GOLDEN/$overlay.yaml")
+  fi
 done
+
+# The postgres overlay's examples: valid YAML of the expected kinds, and not
+# rendered (kubernetes-models cannot validate the CNPG CRD; a Secret never
+# ships). check.js counts the results.
+PG="$ROOT/deploy/k8s/overlays/postgres"
+args+=(--example "Cluster=$PG/cnpg-cluster.example.yaml"
+       --example "Secret=$PG/secret.example.yaml")
 
 rc=0
 node "$CHECK_DIR/check.js" --self-test --work "$WORK" "${args[@]}" || rc=$?

@@ -7,13 +7,24 @@
 //      whose excess-property check rejects misspelled fields (which
 //      kubernetes-models accepts);
 //   3. policy: restricted pod security, no token automount, native gRPC
-//      probes, shutdown budget, NetworkPolicy ports, requests and limits.
+//      probes (readiness on health service "", liveness on "liveness"),
+//      shutdown budget, NetworkPolicy ports, requests and limits; for the
+//      SQLite overlays one StatefulSet replica on a ReadWriteOncePod claim;
+//      for overlays named postgres* (storeOf) a Deployment of >= 3 replicas,
+//      a PodDisruptionBudget minAvailable 2 on its selector, topology
+//      spread, maxUnavailable 0, ECSIMAGE_DB only from a Secret, and an
+//      init container running `migrate`;
+//   4. golden: with --golden NAME=FILE, the render of NAME must equal FILE
+//      byte for byte (the SQLite overlays' renders are committed, so any
+//      change to them is a visible diff in review).
 // Each check prints "ok - ..." or "not ok - ...", and the run ends with
 // "N passed, N failed"; the exit code is 1 on any failure.
 //
-// usage: node check.js --work DIR NAME=rendered.yaml [NAME=rendered.yaml...]
-// --self-test also proves, on the first overlay, that a misspelled field
-// and each broken policy are caught.
+// usage: node check.js --work DIR [--golden NAME=FILE]... NAME=rendered.yaml
+//        [NAME=rendered.yaml...]
+// --self-test also proves, on the first overlay and on the postgres one,
+// that a misspelled field, each broken policy and a changed render are
+// caught.
 "use strict";
 
 const fs = require("fs");
@@ -27,7 +38,7 @@ const METRICS_PORT = 9090;
 
 let passed = 0;
 let failed = 0;
-const quiet = { on: false };
+const quiet = { on: false, failures: [] };
 
 function check(name, ok, detail) {
   if (ok) {
@@ -35,6 +46,7 @@ function check(name, ok, detail) {
     if (!quiet.on) console.log(`ok - ${name}`);
   } else {
     failed++;
+    if (quiet.on) quiet.failures.push(name);
     if (!quiet.on) {
       console.log(`not ok - ${name}${detail ? `: ${detail}` : ""}`);
     }
@@ -179,12 +191,10 @@ function checkStrict(work, overlays, typo) {
 }
 
 // The objects of one overlay with `runAsNonRoot` misspelled `runAsNonRot`
-// in the server container.
-function withTypo(objects) {
+// in the server container (storeOf, below, says which workload kind).
+function withTypo(objects, store) {
   const typo = JSON.parse(JSON.stringify(objects));
-  const sts = ofKind(typo, "StatefulSet")[0];
-  const server = sts.spec.template.spec.containers
-      .find((c) => c.name === "ecsimage");
+  const server = serverOf(typo, store);
   const sc = server.securityContext;
   sc.runAsNonRot = sc.runAsNonRoot;
   delete sc.runAsNonRoot;
@@ -254,19 +264,79 @@ function configValue(objects, container, key) {
   return value;
 }
 
+// The store an overlay runs on: overlays named postgres* run a Deployment
+// on PostgreSQL, the others a StatefulSet on SQLite.
+function storeOf(overlay) {
+  return /^postgres/.test(overlay) ? "postgres" : "sqlite";
+}
+
+function workloadKind(store) {
+  return store === "postgres" ? "Deployment" : "StatefulSet";
+}
+
+// The one workload object (StatefulSet or Deployment) of an overlay.
+function workloadOf(objects, store) {
+  return ofKind(objects, workloadKind(store))[0];
+}
+
+function serverOf(objects, store) {
+  return workloadOf(objects, store).spec.template.spec.containers
+      .find((c) => c.name === "ecsimage");
+}
+
+function matchesLabels(matchLabels, labels) {
+  const entries = Object.entries(matchLabels || {});
+  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}
+
+function sameJson(a, b) {
+  const norm = (o) => JSON.stringify(o, Object.keys(o || {}).sort());
+  return a !== undefined && b !== undefined && norm(a) === norm(b);
+}
+
+// The Secret reference ECSIMAGE_DB comes from in a container, or null when
+// it is absent, given twice, or a literal value.
+function dbSecretRef(c) {
+  const envs = (c.env || []).filter((e) => e.name === "ECSIMAGE_DB");
+  if (envs.length !== 1 || envs[0].value !== undefined) return null;
+  return ((envs[0].valueFrom || {}).secretKeyRef) || null;
+}
+
+const URI_RE = /postgres(ql)?:\/\//i;
+
+// Ports (numbers; named ports resolved) admitted by the rules of `field`
+// (ingress or egress) of the policies of `type`; null if any rule admits
+// every port.
+function policyPorts(policies, type, field, ports) {
+  const admitted = new Set();
+  for (const np of policies) {
+    if (!(np.spec.policyTypes || []).includes(type)) continue;
+    for (const rule of np.spec[field] || []) {
+      if (!rule.ports || !rule.ports.length) return null;
+      for (const p of rule.ports) {
+        if (p.endPort !== undefined) return null;
+        admitted.add(ports[p.port] ?? p.port);
+      }
+    }
+  }
+  return admitted;
+}
+
 function checkPolicy(overlay, objects, options) {
-  const sets = ofKind(objects, "StatefulSet");
-  if (!check(`${overlay}: exactly one StatefulSet`, sets.length === 1,
+  const store = options.store || storeOf(overlay);
+  const kind = workloadKind(store);
+  const otherKind = store === "postgres" ? "StatefulSet" : "Deployment";
+  const sets = ofKind(objects, kind);
+  if (!check(`${overlay}: exactly one ${kind}`, sets.length === 1,
              `found ${sets.length}`)) {
     return;
   }
-  const sts = sets[0];
-  check(`${overlay}: StatefulSet runs exactly 1 replica`,
-        sts.spec.replicas === 1, `replicas=${sts.spec.replicas}`);
-  check(`${overlay}: no Deployment (the database needs a StatefulSet)`,
-        ofKind(objects, "Deployment").length === 0);
-  const pod = sts.spec.template.spec;
+  const wl = sets[0];
+  check(`${overlay}: no ${otherKind} (${store} runs a ${kind})`,
+        ofKind(objects, otherKind).length === 0);
+  const pod = wl.spec.template.spec;
   const podSec = pod.securityContext || {};
+  const labels = wl.spec.template.metadata.labels || {};
   check(`${overlay}: pod does not automount a service account token`,
         pod.automountServiceAccountToken === false);
   const sa = ofKind(objects, "ServiceAccount")
@@ -290,39 +360,74 @@ function checkPolicy(overlay, objects, options) {
   check(`${overlay}: /tmp is an emptyDir`, tmp !== undefined &&
         tmp.emptyDir !== undefined);
 
-  // The database volume.
-  const claims = sts.spec.volumeClaimTemplates || [];
-  const data = claims.find((c) => c.metadata.name === "data");
-  check(`${overlay}: volumeClaimTemplate "data" is ReadWriteOncePod`,
-        data !== undefined &&
-        JSON.stringify(data.spec.accessModes) === '["ReadWriteOncePod"]');
   const server = (pod.containers || []).find((c) => c.name === "ecsimage");
   if (!check(`${overlay}: container "ecsimage" exists`, server !== undefined)) {
     return;
   }
-  check(`${overlay}: /data is the claim, writable`,
-        (server.volumeMounts || []).some((m) => m.mountPath === "/data" &&
-                                         m.name === "data" && !m.readOnly));
-  const dbPath = configValue(objects, server, "ECSIMAGE_DB");
-  check(`${overlay}: ECSIMAGE_DB is on /data`,
-        typeof dbPath === "string" && dbPath.startsWith("/data/"), dbPath);
-  check(`${overlay}: serve does not create a missing database`,
-        configValue(objects, server, "ECSIMAGE_CREATE_IF_MISSING") === "false");
-
-  // Probes: native gRPC on the API port.
+  const policies = ofKind(objects, "NetworkPolicy").filter(
+      (np) => Object.entries((np.spec.podSelector || {}).matchLabels || {})
+          .every(([k, v]) => labels[k] === v));
   const ports = Object.fromEntries((server.ports || []).map(
       (p) => [p.name, p.containerPort]));
+
+  if (store === "sqlite") {
+    check(`${overlay}: StatefulSet runs exactly 1 replica`,
+          wl.spec.replicas === 1, `replicas=${wl.spec.replicas}`);
+    // The database volume.
+    const claims = wl.spec.volumeClaimTemplates || [];
+    const data = claims.find((c) => c.metadata.name === "data");
+    check(`${overlay}: volumeClaimTemplate "data" is ReadWriteOncePod`,
+          data !== undefined &&
+          JSON.stringify(data.spec.accessModes) === '["ReadWriteOncePod"]');
+    check(`${overlay}: /data is the claim, writable`,
+          (server.volumeMounts || []).some((m) => m.mountPath === "/data" &&
+                                           m.name === "data" && !m.readOnly));
+    const dbPath = configValue(objects, server, "ECSIMAGE_DB");
+    check(`${overlay}: ECSIMAGE_DB is on /data`,
+          typeof dbPath === "string" && dbPath.startsWith("/data/"), dbPath);
+    check(`${overlay}: serve does not create a missing database`,
+          configValue(objects, server, "ECSIMAGE_CREATE_IF_MISSING") ===
+          "false");
+    check(`${overlay}: a headless Service governs the StatefulSet`,
+          ofKind(objects, "Service").some(
+              (s) => s.metadata.name === wl.spec.serviceName &&
+                     s.spec.clusterIP === "None"));
+    // No PDB that blocks node drains with one replica.
+    for (const pdb of ofKind(objects, "PodDisruptionBudget")) {
+      check(`${overlay}: PodDisruptionBudget ${pdb.metadata.name} does not ` +
+            `block drains`, pdb.spec.minAvailable === undefined ||
+            pdb.spec.minAvailable === 0);
+    }
+    const egress = policyPorts(policies, "Egress", "egress", ports);
+    check(`${overlay}: NetworkPolicy denies all egress (the server dials ` +
+          `nothing)`, policies.some((np) => (np.spec.policyTypes || [])
+              .includes("Egress")) && egress !== null && egress.size === 0,
+          JSON.stringify(egress && [...egress]));
+  } else {
+    checkPostgres(overlay, objects, wl, server, policies, ports);
+  }
+
+  // Probes: native gRPC on the API port; readiness on service "" (the
+  // store's state), liveness on service "liveness" (never the database).
   check(`${overlay}: container ports are grpc ${API_PORT} and metrics ` +
         `${METRICS_PORT}`, ports.grpc === API_PORT &&
         ports.metrics === METRICS_PORT, JSON.stringify(ports));
-  for (const kind of ["startupProbe", "readinessProbe", "livenessProbe"]) {
-    const p = server[kind];
+  for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+    const p = server[probe];
     const handlers = p ? Object.keys(p).filter(
         (k) => ["grpc", "httpGet", "tcpSocket", "exec"].includes(k)) : [];
-    check(`${overlay}: ${kind} is a native grpc probe on ${API_PORT}`,
+    check(`${overlay}: ${probe} is a native grpc probe on ${API_PORT}`,
           p !== undefined && handlers.length === 1 && handlers[0] === "grpc" &&
           p.grpc.port === API_PORT, JSON.stringify(p));
   }
+  const grpcOf = (probe) => ((server[probe] || {}).grpc) || {};
+  check(`${overlay}: readinessProbe asks health service ""`,
+        server.readinessProbe !== undefined &&
+        [undefined, ""].includes(grpcOf("readinessProbe").service),
+        JSON.stringify(grpcOf("readinessProbe")));
+  check(`${overlay}: livenessProbe asks health service "liveness"`,
+        grpcOf("livenessProbe").service === "liveness",
+        JSON.stringify(grpcOf("livenessProbe")));
 
   // Shutdown budget.
   const preStop = preStopSeconds(server);
@@ -343,49 +448,20 @@ function checkPolicy(overlay, objects, options) {
             `a container port`, ports[p.targetPort] !== undefined ||
             Object.values(ports).includes(p.targetPort), `${p.targetPort}`);
     }
-    const sel = svc.spec.selector || {};
-    const labels = sts.spec.template.metadata.labels || {};
     check(`${overlay}: Service ${svc.metadata.name} selects the pod`,
-          Object.keys(sel).length > 0 &&
-          Object.entries(sel).every(([k, v]) => labels[k] === v));
+          matchesLabels(svc.spec.selector, labels));
   }
-  check(`${overlay}: a headless Service governs the StatefulSet`,
-        ofKind(objects, "Service").some(
-            (s) => s.metadata.name === sts.spec.serviceName &&
-                   s.spec.clusterIP === "None"));
 
   // NetworkPolicy: only the API and metrics ports.
-  const policies = ofKind(objects, "NetworkPolicy");
-  const labels = sts.spec.template.metadata.labels || {};
-  const selecting = policies.filter((np) => Object.entries(
-      (np.spec.podSelector || {}).matchLabels || {}).every(
-      ([k, v]) => labels[k] === v));
   if (check(`${overlay}: a NetworkPolicy selects the pod`,
-            selecting.length > 0)) {
-    const admitted = new Set();
-    let everyRuleHasPorts = true;
-    for (const np of selecting) {
-      if (!(np.spec.policyTypes || []).includes("Ingress")) continue;
-      for (const rule of np.spec.ingress || []) {
-        if (!rule.ports || !rule.ports.length) everyRuleHasPorts = false;
-        for (const p of rule.ports || []) {
-          admitted.add(ports[p.port] ?? p.port);
-          if (p.endPort !== undefined) everyRuleHasPorts = false;
-        }
-      }
-    }
+            policies.length > 0)) {
+    const admitted = policyPorts(policies, "Ingress", "ingress", ports);
     check(`${overlay}: NetworkPolicy admits exactly ports ${API_PORT} and ` +
-          `${METRICS_PORT}`, everyRuleHasPorts && admitted.size === 2 &&
+          `${METRICS_PORT}`, admitted !== null && admitted.size === 2 &&
           admitted.has(API_PORT) && admitted.has(METRICS_PORT),
-          JSON.stringify([...admitted]));
+          JSON.stringify(admitted && [...admitted]));
   }
 
-  // No PDB that blocks node drains with one replica.
-  for (const pdb of ofKind(objects, "PodDisruptionBudget")) {
-    check(`${overlay}: PodDisruptionBudget ${pdb.metadata.name} does not ` +
-          `block drains`, pdb.spec.minAvailable === undefined ||
-          pdb.spec.minAvailable === 0);
-  }
   // Credentials are referenced, never committed.
   check(`${overlay}: no Secret objects in the manifests`,
         ofKind(objects, "Secret").length === 0);
@@ -406,21 +482,230 @@ function checkPolicy(overlay, objects, options) {
   }
 }
 
+// Rules of the PostgreSQL overlay: several replicas that survive a drain,
+// a node loss and a rollout, the URI only from a Secret, migrations in an
+// init container.
+function checkPostgres(overlay, objects, wl, server, policies, ports) {
+  const pod = wl.spec.template.spec;
+  const labels = wl.spec.template.metadata.labels || {};
+  const replicas = wl.spec.replicas;
+  check(`${overlay}: Deployment runs at least 3 replicas`,
+        Number.isInteger(replicas) && replicas >= 3, `replicas=${replicas}`);
+
+  // Rolling update that never goes below the replica count.
+  const strategy = wl.spec.strategy || {};
+  const ru = strategy.rollingUpdate || {};
+  const positive = (v) => (Number.isInteger(v) && v >= 1) ||
+      (typeof v === "string" && /^[1-9]\d*%$/.test(v));
+  check(`${overlay}: rolling update with maxUnavailable 0 and maxSurge >= 1`,
+        (strategy.type === undefined || strategy.type === "RollingUpdate") &&
+        (ru.maxUnavailable === 0 || ru.maxUnavailable === "0%") &&
+        positive(ru.maxSurge), JSON.stringify(strategy));
+
+  // PodDisruptionBudget: minAvailable 2 on exactly the Deployment's pods.
+  const selector = wl.spec.selector || {};
+  check(`${overlay}: Deployment selector matches its pod template`,
+        matchesLabels(selector.matchLabels, labels) &&
+        !(selector.matchExpressions || []).length);
+  const pdbs = ofKind(objects, "PodDisruptionBudget").filter(
+      (p) => sameJson((p.spec.selector || {}).matchLabels,
+                      selector.matchLabels) &&
+             !((p.spec.selector || {}).matchExpressions || []).length);
+  check(`${overlay}: one PodDisruptionBudget with the Deployment's selector`,
+        pdbs.length === 1, `found ${pdbs.length}`);
+  const pdb = pdbs[0] || { spec: {} };
+  check(`${overlay}: PodDisruptionBudget minAvailable 2 (below replicas)`,
+        pdb.spec.minAvailable === 2 && pdb.spec.maxUnavailable === undefined &&
+        replicas > 2, JSON.stringify(pdb.spec));
+
+  // Topology spread over nodes (required) and zones (preferred).
+  const spread = pod.topologySpreadConstraints || [];
+  const over = (key) => spread.find((c) => c.topologyKey === key &&
+      matchesLabels((c.labelSelector || {}).matchLabels, labels) &&
+      Number.isInteger(c.maxSkew) && c.maxSkew >= 1);
+  const host = over("kubernetes.io/hostname");
+  check(`${overlay}: topology spread over kubernetes.io/hostname selects ` +
+        `the pods`, host !== undefined && host.maxSkew === 1,
+        JSON.stringify(spread));
+  const zone = over("topology.kubernetes.io/zone");
+  check(`${overlay}: topology spread over topology.kubernetes.io/zone is ` +
+        `preferred (ScheduleAnyway)`, zone !== undefined &&
+        zone.whenUnsatisfiable === "ScheduleAnyway", JSON.stringify(spread));
+
+  // No volume for state.
+  const stateless = (pod.volumes || []).every(
+      (v) => v.emptyDir || v.secret || v.configMap || v.projected);
+  check(`${overlay}: no volume for state (no claims, emptyDir/Secret/` +
+        `ConfigMap volumes only)`, stateless &&
+        wl.spec.volumeClaimTemplates === undefined &&
+        ofKind(objects, "PersistentVolumeClaim").length === 0);
+
+  // ECSIMAGE_DB: from a Secret, nowhere else.
+  const ref = dbSecretRef(server);
+  check(`${overlay}: server's ECSIMAGE_DB comes from a Secret (secretKeyRef)`,
+        ref !== null && !!ref.name && !!ref.key && ref.optional !== true,
+        JSON.stringify(server.env));
+  const leaks = [];
+  for (const cm of ofKind(objects, "ConfigMap")) {
+    for (const [k, v] of Object.entries(cm.data || {})) {
+      if (k === "ECSIMAGE_DB" || k === "ECSIMAGE_DB_PASSWORD" ||
+          k === "PGPASSWORD" || URI_RE.test(`${v}`)) {
+        leaks.push(`ConfigMap ${cm.metadata.name} ${k}`);
+      }
+    }
+  }
+  const all = (pod.initContainers || []).concat(pod.containers || []);
+  for (const c of all) {
+    for (const a of (c.command || []).concat(c.args || [])) {
+      if (/^--db(=|$)/.test(a) || URI_RE.test(a)) {
+        leaks.push(`container ${c.name} argument ${a}`);
+      }
+    }
+    for (const e of c.env || []) {
+      if (e.value !== undefined && (URI_RE.test(e.value) ||
+          ["ECSIMAGE_DB", "ECSIMAGE_DB_PASSWORD", "PGPASSWORD"]
+              .includes(e.name))) {
+        leaks.push(`container ${c.name} env ${e.name}`);
+      }
+    }
+  }
+  check(`${overlay}: the database URI is in no ConfigMap, argument or ` +
+        `literal env value`, leaks.length === 0, leaks.join(", "));
+
+  // Migrations: an init container running `migrate` on the same database.
+  const migrate = (pod.initContainers || []).find(
+      (c) => (c.command || []).concat(c.args || [])
+          .some((a) => a === "migrate"));
+  check(`${overlay}: an init container runs "ecsimage migrate" (same image)`,
+        migrate !== undefined && migrate.image === server.image,
+        JSON.stringify((pod.initContainers || []).map(
+            (c) => [c.name, c.image, c.args])));
+  check(`${overlay}: the migrate init container reads ECSIMAGE_DB from the ` +
+        `server's Secret`, migrate !== undefined && ref !== null &&
+        sameJson(dbSecretRef(migrate), ref));
+
+  // Clients can balance over the pods themselves.
+  check(`${overlay}: a headless Service lists every pod (client-side ` +
+        `balancing)`, ofKind(objects, "Service").some(
+            (s) => s.spec.clusterIP === "None" &&
+                   matchesLabels(s.spec.selector, labels)));
+
+  // Egress, where restricted: PostgreSQL (5432) and DNS (53) only.
+  if (policies.some((np) => (np.spec.policyTypes || []).includes("Egress"))) {
+    const egress = policyPorts(policies, "Egress", "egress", ports);
+    check(`${overlay}: NetworkPolicy egress admits PostgreSQL 5432 (and DNS ` +
+          `53) only`, egress !== null && egress.has(5432) &&
+          [...egress].every((p) => p === 5432 || p === 53),
+          JSON.stringify(egress && [...egress]));
+  }
+}
+
+// ------------------------------------------------------------- examples
+
+// The postgres overlay's example files (not rendered): the CloudNativePG
+// Cluster and the Secret must fit the Deployment that reads them.
+function checkExamples(examples, pg) {
+  const [overlay, objects] = pg || ["postgres", []];
+  const wl = workloadOf(objects, "postgres");
+  const ref = wl ? dbSecretRef(serverOf(objects, "postgres")) : null;
+  let cluster = null;
+  for (const [kind, file] of examples) {
+    const name = path.basename(file);
+    let objs = [];
+    try {
+      objs = loadObjects(file);
+    } catch (e) {
+      check(`${overlay}: example ${name} parses`, false, e.message);
+      continue;
+    }
+    const obj = objs[0] || {};
+    check(`${overlay}: example ${name} is one ${kind}`,
+          objs.length === 1 && obj.kind === kind, objs.map(describe).join());
+    check(`${overlay}: example ${name} is not rendered by the kustomization`,
+          !objects.some((o) => o.kind === kind &&
+                        o.metadata.name === (obj.metadata || {}).name));
+    if (kind === "Cluster") {
+      cluster = obj;
+      check(`${overlay}: example CloudNativePG Cluster has >= 3 instances`,
+            obj.apiVersion === "postgresql.cnpg.io/v1" &&
+            (obj.spec || {}).instances >= 3, JSON.stringify(obj.spec));
+    }
+    if (kind === "Secret") {
+      const uri = ((obj.stringData || {})[(ref || {}).key]) || "";
+      check(`${overlay}: example Secret is the one the Deployment reads ` +
+            `(${(ref || {}).name}/${(ref || {}).key})`, ref !== null &&
+            obj.metadata.name === ref.name && URI_RE.test(uri), uri);
+      check(`${overlay}: example Secret holds a placeholder, not a password`,
+            /REPLACE-ME/.test(uri) && obj.data === undefined, uri);
+      if (cluster) {
+        const rw = `${cluster.metadata.name}-rw`;
+        check(`${overlay}: example URI points at the Cluster's ${rw} ` +
+              `Service with sslmode`, new RegExp(`@${rw}[.:]`).test(uri) &&
+              /[?&]sslmode=/.test(uri), uri);
+      }
+    }
+  }
+}
+
+// --------------------------------------------------------------- golden
+
+// Lines where a render and its golden copy differ ([] when identical).
+function goldenDiff(rendered, golden) {
+  const a = rendered.split("\n");
+  const b = golden.split("\n");
+  const out = [];
+  for (let i = 0; i < Math.max(a.length, b.length) && out.length < 20; i++) {
+    if (a[i] !== b[i]) {
+      out.push(`line ${i + 1}: rendered ${JSON.stringify(a[i])}, ` +
+               `golden ${JSON.stringify(b[i])}`);
+    }
+  }
+  return out;
+}
+
+function checkGolden(overlay, rendered, goldenFile) {
+  const diff = goldenDiff(rendered, fs.readFileSync(goldenFile, "utf8"));
+  const shown = path.relative(path.join(HERE, "..", ".."), goldenFile);
+  check(`${overlay}: render equals ${shown}`,
+        diff.length === 0, diff.join("\n") +
+        "\n  (an intended change: scripts/deploy_check.sh --update-golden)");
+}
+
 // ------------------------------------------------------------- self-test
+
+// Runs checkPolicy quietly on a mutated copy and records one verdict:
+// the mutation must make a check fail, and with `expect` (a RegExp) a
+// check whose name matches it: the rule meant to catch it.
+function expectCaught(overlay, objects, name, mutate, expect) {
+  const objs = JSON.parse(JSON.stringify(objects));
+  mutate(objs);
+  const [passedBefore, failedBefore] = [passed, failed];
+  quiet.on = true;
+  quiet.failures = [];
+  checkPolicy(overlay, objs, {});
+  quiet.on = false;
+  const failures = quiet.failures;
+  const tripped = failed > failedBefore &&
+      (!expect || failures.some((f) => expect.test(f)));
+  // Undo the counts of the mutated run; record one verdict instead.
+  [passed, failed] = [passedBefore, failedBefore];
+  check(`self-test: ${overlay} policy check catches "${name}"`, tripped,
+        `failed: ${JSON.stringify(failures)}, expected one matching ${expect}`);
+}
 
 // The checks must be able to fail: a misspelled field must be rejected by
 // tsc (and is accepted by kubernetes-models), and broken policies must trip
 // the policy checks.
 function selfTest(overlay, objects) {
-  const clone = () => JSON.parse(JSON.stringify(objects));
-  const serverOf = (objs) => ofKind(objs, "StatefulSet")[0].spec.template
-      .spec.containers.find((c) => c.name === "ecsimage");
+  const store = storeOf(overlay);
+  const wlOf = (o) => workloadOf(o, store);
+  const srv = (o) => serverOf(o, store);
   // (tsc's half of the typo test runs in checkStrict.)
-  const typo = withTypo(objects);
+  const typo = withTypo(objects, store);
   let accepted = true;
   try {
-    const sts = ofKind(typo, "StatefulSet")[0];
-    new (modelFor(sts))(sts).validate();
+    const wl = workloadOf(typo, store);
+    new (modelFor(wl))(wl).validate();
   } catch (e) {
     accepted = false;
   }
@@ -429,43 +714,144 @@ function selfTest(overlay, objects) {
 
   const mutations = {
     "read-only root off": (o) => {
-      serverOf(o).securityContext.readOnlyRootFilesystem = false;
+      srv(o).securityContext.readOnlyRootFilesystem = false;
     },
     "token automount on": (o) => {
-      ofKind(o, "StatefulSet")[0].spec.template.spec
-          .automountServiceAccountToken = true;
+      wlOf(o).spec.template.spec.automountServiceAccountToken = true;
     },
     "httpGet liveness": (o) => {
-      serverOf(o).livenessProbe = { httpGet: { path: "/", port: 8080 } };
+      srv(o).livenessProbe = { httpGet: { path: "/", port: 8080 } };
+    },
+    "liveness on service \"\"": (o) => {
+      delete srv(o).livenessProbe.grpc.service;
+    },
+    "readiness on service liveness": (o) => {
+      srv(o).readinessProbe.grpc.service = "liveness";
     },
     "grace too short": (o) => {
-      ofKind(o, "StatefulSet")[0].spec.template.spec
-          .terminationGracePeriodSeconds = 10;
+      wlOf(o).spec.template.spec.terminationGracePeriodSeconds = 10;
     },
     "capability added": (o) => {
-      serverOf(o).securityContext.capabilities.add = ["NET_ADMIN"];
+      srv(o).securityContext.capabilities.add = ["NET_ADMIN"];
     },
     "extra ingress port": (o) => {
       ofKind(o, "NetworkPolicy")[0].spec.ingress.push({ ports: [{ port: 22 }] });
     },
     "root user": (o) => {
-      ofKind(o, "StatefulSet")[0].spec.template.spec.securityContext
-          .runAsUser = 0;
-      serverOf(o).securityContext.runAsUser = 0;
+      wlOf(o).spec.template.spec.securityContext.runAsUser = 0;
+      srv(o).securityContext.runAsUser = 0;
     },
   };
+  const expected = {
+    "liveness on service \"\"": /livenessProbe asks health service/,
+    "readiness on service liveness": /readinessProbe asks health service/,
+  };
   for (const [name, mutate] of Object.entries(mutations)) {
-    const objs = clone();
-    mutate(objs);
-    const [passedBefore, failedBefore] = [passed, failed];
-    quiet.on = true;
-    checkPolicy(overlay, objs, {});
-    quiet.on = false;
-    const tripped = failed > failedBefore;
-    // Undo the counts of the mutated run; record one verdict instead.
-    [passed, failed] = [passedBefore, failedBefore];
-    check(`self-test: policy check catches "${name}"`, tripped);
+    expectCaught(overlay, objects, name, mutate, expected[name]);
   }
+}
+
+// Broken copies of the PostgreSQL overlay, one per rule of checkPostgres.
+function selfTestPostgres(overlay, objects) {
+  const dep = (o) => ofKind(o, "Deployment")[0];
+  const podOf = (o) => dep(o).spec.template.spec;
+  const srv = (o) => serverOf(o, "postgres");
+  const migrate = (o) => podOf(o).initContainers.find(
+      (c) => (c.args || []).includes("migrate"));
+  const pdb = (o) => ofKind(o, "PodDisruptionBudget")[0];
+  const config = (o) => ofKind(o, "ConfigMap")
+      .find((c) => c.metadata.name.startsWith("ecsimage-config"));
+  const mutations = {
+    "2 replicas": (o) => { dep(o).spec.replicas = 2; },
+    "maxUnavailable 1": (o) => {
+      dep(o).spec.strategy.rollingUpdate.maxUnavailable = 1;
+    },
+    "Recreate strategy": (o) => {
+      dep(o).spec.strategy = { type: "Recreate" };
+    },
+    "no PodDisruptionBudget": (o) => {
+      o.splice(o.indexOf(pdb(o)), 1);
+    },
+    "PDB minAvailable 1": (o) => { pdb(o).spec.minAvailable = 1; },
+    "PDB selector not the Deployment's": (o) => {
+      pdb(o).spec.selector.matchLabels = { "app.kubernetes.io/name": "other" };
+    },
+    "no topology spread": (o) => {
+      delete podOf(o).topologySpreadConstraints;
+    },
+    "spread only over zones": (o) => {
+      podOf(o).topologySpreadConstraints = podOf(o).topologySpreadConstraints
+          .filter((c) => c.topologyKey !== "kubernetes.io/hostname");
+    },
+    "ECSIMAGE_DB in the ConfigMap": (o) => {
+      config(o).data.ECSIMAGE_DB = "postgresql://u:p@db/ecsimage";
+    },
+    "ECSIMAGE_DB as a literal env value": (o) => {
+      srv(o).env = [{ name: "ECSIMAGE_DB",
+                      value: "postgresql://u:p@db/ecsimage" }];
+    },
+    "URI in the server's args": (o) => {
+      srv(o).args = ["serve", "--db=postgresql://u:p@db/ecsimage"];
+    },
+    "password in the ConfigMap": (o) => {
+      config(o).data.PGPASSWORD = "secret";
+    },
+    "no migrate init container": (o) => {
+      podOf(o).initContainers = [];
+    },
+    "init container runs serve": (o) => {
+      migrate(o).args = ["serve"];
+    },
+    "migrate reads another Secret": (o) => {
+      migrate(o).env[0].valueFrom.secretKeyRef.name = "other";
+    },
+    "a PVC for state": (o) => {
+      podOf(o).volumes.push({ name: "data",
+                              persistentVolumeClaim: { claimName: "data" } });
+    },
+    "StatefulSet instead": (o) => {
+      dep(o).kind = "StatefulSet";
+    },
+    "egress to any port": (o) => {
+      ofKind(o, "NetworkPolicy")[0].spec.egress.push({});
+    },
+    "no headless Service": (o) => {
+      for (const s of ofKind(o, "Service")) delete s.spec.clusterIP;
+    },
+  };
+  const expected = {
+    "2 replicas": /at least 3 replicas/,
+    "maxUnavailable 1": /maxUnavailable 0/,
+    "Recreate strategy": /maxUnavailable 0/,
+    "no PodDisruptionBudget": /PodDisruptionBudget with the Deployment/,
+    "PDB minAvailable 1": /minAvailable 2/,
+    "PDB selector not the Deployment's":
+        /PodDisruptionBudget with the Deployment/,
+    "no topology spread": /topology spread over kubernetes.io\/hostname/,
+    "spread only over zones": /topology spread over kubernetes.io\/hostname/,
+    "ECSIMAGE_DB in the ConfigMap": /URI is in no ConfigMap/,
+    "ECSIMAGE_DB as a literal env value": /ECSIMAGE_DB comes from a Secret/,
+    "URI in the server's args": /URI is in no ConfigMap, argument/,
+    "password in the ConfigMap": /URI is in no ConfigMap/,
+    "no migrate init container": /init container runs "ecsimage migrate"/,
+    "init container runs serve": /init container runs "ecsimage migrate"/,
+    "migrate reads another Secret": /migrate init container reads ECSIMAGE_DB/,
+    "a PVC for state": /no volume for state/,
+    "StatefulSet instead": /exactly one Deployment/,
+    "egress to any port": /egress admits PostgreSQL/,
+    "no headless Service": /headless Service lists every pod/,
+  };
+  for (const [name, mutate] of Object.entries(mutations)) {
+    expectCaught(overlay, objects, name, mutate, expected[name]);
+  }
+}
+
+// The golden comparison must see a change in a render.
+function selfTestGolden(overlay, rendered) {
+  const broken = rendered.replace(/\n(\s+)service: liveness\n/, "\n");
+  check(`self-test: ${overlay} golden comparison catches a dropped ` +
+        `liveness service`, broken !== rendered &&
+        goldenDiff(broken, rendered).length > 0);
 }
 
 // ----------------------------------------------------------------- main
@@ -474,29 +860,59 @@ function main(argv) {
   let work = null;
   let self = false;
   const overlays = [];
+  const texts = new Map();
+  const golden = new Map();
+  const examples = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--work") {
       work = argv[++i];
     } else if (argv[i] === "--self-test") {
       self = true;
+    } else if (argv[i] === "--example") {
+      const [kind, file] = argv[++i].split(/=(.*)/s);
+      examples.push([kind, file]);
+    } else if (argv[i] === "--golden") {
+      const [name, file] = argv[++i].split(/=(.*)/s);
+      golden.set(name, file);
     } else {
       const eq = argv[i].indexOf("=");
       if (eq < 0) throw new Error(`expected NAME=FILE, got ${argv[i]}`);
-      overlays.push([argv[i].slice(0, eq), loadObjects(argv[i].slice(eq + 1))]);
+      const [name, file] = [argv[i].slice(0, eq), argv[i].slice(eq + 1)];
+      overlays.push([name, loadObjects(file)]);
+      texts.set(name, fs.readFileSync(file, "utf8"));
     }
   }
   if (!work || !overlays.length) {
-    console.error("usage: check.js [--self-test] --work DIR NAME=FILE...");
+    console.error("usage: check.js [--self-test] --work DIR " +
+                  "[--golden NAME=FILE]... [--example KIND=FILE]... " +
+                  "NAME=FILE...");
     process.exit(2);
   }
   for (const [overlay, objects] of overlays) {
     check(`${overlay}: rendered ${objects.length} objects`,
           objects.length > 0);
+    if (golden.has(overlay)) {
+      checkGolden(overlay, texts.get(overlay), golden.get(overlay));
+    }
     checkSchema(overlay, objects);
-    checkPolicy(overlay, objects, { pinnedImage: overlay === "prod" });
+    checkPolicy(overlay, objects,
+                { pinnedImage: ["prod", "postgres"].includes(overlay) });
   }
-  checkStrict(work, overlays, self ? withTypo(overlays[0][1]) : null);
-  if (self) selfTest(overlays[0][0], overlays[0][1]);
+  if (examples.length) {
+    checkExamples(examples,
+                  overlays.find(([name]) => storeOf(name) === "postgres"));
+  }
+  const [first, firstObjects] = overlays[0];
+  checkStrict(work, overlays,
+              self ? withTypo(firstObjects, storeOf(first)) : null);
+  if (self) {
+    selfTest(first, firstObjects);
+    const pg = overlays.find(([name]) => storeOf(name) === "postgres");
+    if (pg && pg[0] !== first) selfTest(pg[0], pg[1]);
+    if (pg) selfTestPostgres(pg[0], pg[1]);
+    const g = overlays.find(([name]) => golden.has(name));
+    if (g) selfTestGolden(g[0], texts.get(g[0]));
+  }
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 }
