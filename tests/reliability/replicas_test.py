@@ -17,7 +17,9 @@ Phases, each a failure if any check fails:
   pg_crash  PostgreSQL stopped with -m immediate under load: calls answer
             UNAVAILABLE and readiness goes NOT_SERVING while liveness stays
             SERVING; after the restart readiness is SERVING again without
-            restarting ecsimage, and nothing acknowledged is lost.
+            restarting ecsimage, and nothing acknowledged is lost;
+  dump_restore  pg_dump of the database, pg_restore into a new one, and a
+            server on the copy sees the same images as the original.
 
 usage: /usr/bin/python3 tests/reliability/replicas_test.py --binary BIN
        [--rounds N] [--seconds S] [--figures FILE]
@@ -524,6 +526,47 @@ def phase_pg_crash(reps, token, failures, figures):
     c.ch.close()
 
 
+def pg_bin(name):
+    path = os.path.join("/usr/lib/postgresql/15/bin", name)
+    return path if os.access(path, os.X_OK) else name
+
+
+def describe_count(address, token):
+    s = rl.stubs()
+    c = Client(address, token)
+    resp, err = c.call(c.img.DescribeImages, s.pb.DescribeImagesRequest(
+        region_id="cn-hangzhou", status=rl.ALL_STATUSES,
+        image_owner_alias="self", page_size=1))
+    c.ch.close()
+    if err:
+        raise rl.Failure("DescribeImages: %s" % (err,))
+    return resp.total_count
+
+
+def phase_dump_restore(reps, binary, token, work, failures):
+    pg = reps.pg
+    dump = os.path.join(work, "ecsimage.dump")
+    subprocess.run([pg_bin("pg_dump"), "--format=custom", "--file=" + dump,
+                    pg.uri], check=True, timeout=120)
+    pg.psql_server("CREATE DATABASE ecsimage_restored")
+    restored = pg.server_uri.replace("/postgres?", "/ecsimage_restored?")
+    subprocess.run([pg_bin("pg_restore"), "--no-owner", "--dbname=" + restored,
+                    dump], check=True, timeout=120)
+    before = describe_count(reps.servers[0].address, token)
+    srv = rl.Server(binary, restored, os.path.join(work, "restored.log"),
+                    extra=["--replica-id", "restored"])
+    srv.start()
+    try:
+        after = describe_count(srv.address, token)
+    finally:
+        srv.kill()
+    rl.log("dump_restore: %d images before, %d on the restored copy"
+           % (before, after))
+    if before != after or before == 0:
+        failures.append("restored copy shows %d images, original %d"
+                        % (after, before))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     rl.add_common_args(p)
@@ -546,6 +589,7 @@ def main():
         phase_load(reps, token, args.seconds, failures, figures)
         phase_takeover(reps, token, failures, figures)
         phase_pg_crash(reps, token, failures, figures)
+        phase_dump_restore(reps, binary, token, work, failures)
     except rl.Failure as e:
         failures.append(str(e))
     finally:

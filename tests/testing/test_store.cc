@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <thread>
 #include <cstdlib>
 #include <mutex>
 #include <utility>
@@ -93,10 +96,61 @@ absl::StatusOr<std::unique_ptr<TestDatabase>> TestDatabase::Create(
       server, name));
 }
 
-TestDatabase::~TestDatabase() {
-  if (kind_ == StoreKind::kPostgres) {
-    (void)storage::DropPostgresDatabase(pg_server_, pg_name_);
+namespace {
+
+// DROP DATABASE forces a checkpoint (about a second here): test databases
+// are dropped by one background thread while the next test runs, and the
+// process waits for the last drops when it exits.
+class Dropper {
+ public:
+  static Dropper& Get() {
+    static Dropper* dropper = [] {
+      auto* d = new Dropper;
+      std::atexit([] { Get().Drain(); });
+      return d;
+    }();
+    return *dropper;
   }
+  void Drop(std::string server, std::string name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.emplace_back(std::move(server), std::move(name));
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    cv_.notify_all();
+  }
+  void Drain() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, all dropped
+      auto [server, name] = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      (void)storage::DropPostgresDatabase(server, name);
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::string, std::string>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TestDatabase::~TestDatabase() {
+  if (kind_ == StoreKind::kPostgres) Dropper::Get().Drop(pg_server_, pg_name_);
 }
 
 absl::StatusOr<std::unique_ptr<storage::Store>> TestDatabase::Open() const {
