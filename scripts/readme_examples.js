@@ -107,7 +107,10 @@ what grpcurl prints.) A failed call answers the ECS message and, in
 \`grpc-status-details-bin\`, a \`google.rpc.Status\` with \`ErrorInfo\` (reason = ECS code in
 UPPER_SNAKE, metadata \`code\`, \`httpStatus\`, \`requestId\` and the situation's values),
 \`RequestInfo\`, and \`BadRequest\`, \`ResourceInfo\` or \`PreconditionFailure\` (+ \`RetryInfo\`
-when the blocking state ends by itself).
+when the blocking state ends by itself). A request body that is not a valid protobuf message
+(truncated, a \`string\` field that is not UTF-8, an invalid wire type) answers
+\`InvalidParameter\` (INVALID_ARGUMENT) with a \`BadRequest\` violation on field \`body\`, once
+the token is accepted.
 
 ## Discovery and health
 `);

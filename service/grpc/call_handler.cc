@@ -71,7 +71,14 @@ absl::Status CallHandler::Busy() {
       .RetryAfterMs(100);
 }
 
-absl::Status CallHandler::Admit(grpc::ServerContextBase* context, Call* call) {
+absl::Status CallHandler::Admit(grpc::ServerContextBase* context,
+                                const InFlight& slot,
+                                const grpc::ByteBuffer& body,
+                                google::protobuf::Message* request,
+                                Call* call) {
+  if (deps_.max_in_flight > 0 && slot.count > deps_.max_in_flight) {
+    return Busy();
+  }
   std::string token = BearerToken(*context);
   if (token.empty()) return domain::Error(domain::Err::kInvalidToken);
   absl::StatusOr<std::string> account = deps_.authenticator.Authenticate(token);
@@ -81,7 +88,15 @@ absl::Status CallHandler::Admit(grpc::ServerContextBase* context, Call* call) {
       !deps_.rate_limiter->Allow(call->account_id)) {
     return domain::Error(domain::Err::kThrottling);
   }
-  return absl::OkStatus();
+  return ParseBody(body, request);
+}
+
+domain::Caller CallHandler::CallerOf(grpc::ServerContextBase* context,
+                                     const Call& call) {
+  domain::Caller caller;
+  caller.account_id = call.account_id;
+  caller.abandoned = [context] { return Abandoned(context); };
+  return caller;
 }
 
 grpc::Status CallHandler::Finish(grpc::ServerContextBase* context,

@@ -1,31 +1,21 @@
 #include "service/grpc/instance_service_impl.h"
 
+#include <vector>
+
+#include "ecs/image/v1/image_service.grpc.pb.h"
+#include "service/grpc/raw_service.h"
+
 namespace ecsimage::grpcapi {
 
-grpc::ServerUnaryReactor* InstanceServiceImpl::RunInstances(
-    grpc::CallbackServerContext* context,
-    const v1::RunInstancesRequest* request,
-    v1::RunInstancesResponse* response) {
-  return calls_.RunAsync(context, "/ecs.image.v1.InstanceService/RunInstances",
-                         *request, response,
-                         &domain::ImageDomain::RunInstancesAsync);
-}
-
-grpc::ServerUnaryReactor* InstanceServiceImpl::DeleteInstance(
-    grpc::CallbackServerContext* context,
-    const v1::DeleteInstanceRequest* request,
-    v1::DeleteInstanceResponse* response) {
-  return calls_.RunAsync(
-      context, "/ecs.image.v1.InstanceService/DeleteInstance", *request,
-      response, &domain::ImageDomain::DeleteInstanceAsync);
-}
-
-grpc::Status InstanceServiceImpl::DescribeInstances(
-    grpc::ServerContext* context, const v1::DescribeInstancesRequest* request,
-    v1::DescribeInstancesResponse* response) {
-  return calls_.Run(context, "/ecs.image.v1.InstanceService/DescribeInstances",
-                    *request, response,
-                    &domain::ImageDomain::DescribeInstances);
+std::unique_ptr<grpc::Service> NewInstanceService(CallHandler& calls) {
+  using D = domain::ImageDomain;
+  return std::make_unique<RawService>(
+      ServiceNamed(::ecs::image::v1::InstanceService::service_full_name()),
+      std::vector<RawMethod>{
+          calls.Async("RunInstances", &D::RunInstancesAsync),
+          calls.Async("DeleteInstance", &D::DeleteInstanceAsync),
+          calls.Sync("DescribeInstances", &D::DescribeInstances),
+      });
 }
 
 }  // namespace ecsimage::grpcapi

@@ -100,10 +100,10 @@ Server::Server(const ServerOptions& options, ServerDeps deps) {
       deps.observer, options.log_calls,
       options.max_concurrent_calls > 0 ? options.max_concurrent_calls
                                        : std::max(1, options.max_threads / 2)});
-  image_service_ = std::make_unique<ImageServiceImpl>(*calls_);
-  instance_service_ = std::make_unique<InstanceServiceImpl>(*calls_);
+  image_service_ = NewImageService(*calls_);
+  instance_service_ = NewInstanceService(*calls_);
   if (options.simulation_control) {
-    simulation_service_ = std::make_unique<SimulationServiceImpl>(*calls_);
+    simulation_service_ = NewSimulationService(*calls_);
   }
 }
 

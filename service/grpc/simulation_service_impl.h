@@ -5,27 +5,13 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "ecs/image/v1/image_service.grpc.pb.h"
+#include <memory>
+
 #include "service/grpc/call_handler.h"
 
 namespace ecsimage::grpcapi {
 
-namespace v1 = ::ecs::image::v1;
-
-class SimulationServiceImpl final : public v1::SimulationControl::Service {
- public:
-  explicit SimulationServiceImpl(CallHandler& calls) : calls_(calls) {}
-
-  grpc::Status AdvanceTask(grpc::ServerContext* context,
-                           const v1::AdvanceTaskRequest* request,
-                           v1::TaskStateResponse* response) override;
-  grpc::Status FailTask(grpc::ServerContext* context,
-                        const v1::FailTaskRequest* request,
-                        v1::TaskStateResponse* response) override;
-
- private:
-  CallHandler& calls_;
-};
+std::unique_ptr<grpc::Service> NewSimulationService(CallHandler& calls);
 
 }  // namespace ecsimage::grpcapi
 
