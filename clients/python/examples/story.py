@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The ecsimage story in Python: create an image, copy it, watch the copy go
 Waiting -> Creating, cancel it, delete (a repeated delete is OK), and meet the
 errors ImageUsingByInstance, ImageUseShared, OperationDenied.ImageCopying and
@@ -9,7 +9,12 @@ with SimulationControl.AdvanceTask) and two accounts:
 
   ECSIMAGE_TARGET=127.0.0.1:50051 ECSIMAGE_TOKEN=<token of A> \\
   ECSIMAGE_TOKEN2=<token of B> ECSIMAGE_ACCOUNT2=<account id of B> \\
-  /usr/bin/python3 clients/python/example.py
+  python3 story.py
+
+It imports the installed package (pip install ecsimage-client, or the wheel
+`pip wheel --no-build-isolation --no-deps clients/python` builds);
+scripts/clients_test.sh runs it from a virtual environment outside the
+repository.
 
 Prints one line per check ("ok - ..." or "FAIL - ...") and exits non-zero if
 any check failed.
@@ -20,8 +25,16 @@ import re
 import secrets
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ecsimage_client import Client, EcsError  # noqa: E402
+import ecsimage_client
+from ecsimage_client import Client, EcsError
+
+# The EcsError subclass each gRPC code must raise.
+FAMILY = {
+    "NOT_FOUND": ecsimage_client.NotFoundError,
+    "FAILED_PRECONDITION": ecsimage_client.PreconditionError,
+    "INVALID_ARGUMENT": ecsimage_client.InvalidParameterError,
+    "UNAUTHENTICATED": ecsimage_client.AuthenticationError,
+}
 
 REQUEST_ID = re.compile(
     r"^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$")
@@ -62,6 +75,9 @@ class Story:
                                                    http_status), ok,
                        "got %s / %s / HTTP %s" % (e.code, e.grpc_code.name,
                                                   e.http_status))
+            family = FAMILY[grpc_code]
+            self.check("%s: raised as %s" % (desc, family.__name__),
+                       isinstance(e, family), type(e).__name__)
             if code is not None:  # an ECS error: full details expected
                 self.check(desc + ": RequestId in details and trailer",
                            bool(e.request_id and REQUEST_ID.match(e.request_id))
@@ -250,6 +266,8 @@ def main():
         print("FAIL - unexpected error: %s" % e)
         print("python: 0 passed, 1 failed")
         return 1
+    print("# ecsimage_client %s from %s" % (ecsimage_client.__version__,
+                                           os.path.dirname(ecsimage_client.__file__)))
     print("python: %d passed, %d failed" % (s.passed, s.failed))
     return 1 if s.failed else 0
 
