@@ -53,7 +53,7 @@ base_version="$(basename "${baseline:-none}" .binpb)"
 check "baseline $base_version exists and is not above VERSION $version" $?
 # Each client states the same version (VERSION is the source; a release
 # bumps all four together; Go's module tag is clients/go/v$version).
-for f in clients/python/pyproject.toml clients/node/package.json clients/go/version.go; do
+for f in clients/python/pyproject.toml clients/node/package.json clients/go/ecsimage/version.go; do
   grep -qE "^(version = |  \"version\": |const Version = )\"$version\"" "$f" 2>/dev/null
   check "$f states version $version" $?
 done

@@ -15,8 +15,8 @@ import (
 	"regexp"
 	"strings"
 
-	"ecsimage/ecsimage"
-	imagev1 "ecsimage/gen/ecs/image/v1"
+	"github.com/ecsimage/ecsimage/clients/go/ecsimage"
+	"github.com/ecsimage/ecsimage/clients/go/imagev1"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
