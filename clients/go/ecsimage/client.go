@@ -69,10 +69,10 @@ const ServiceConfig = `{"methodConfig": [{
 // ClientTokenMethods are the full method names whose empty ClientToken the
 // client fills.
 var ClientTokenMethods = map[string]bool{
-	"/ecs.image.v1.ImageService/CreateImage":    true,
-	"/ecs.image.v1.ImageService/CopyImage":      true,
-	"/ecs.image.v1.ImageService/ImportImage":    true,
-	"/ecs.image.v1.ImageService/ExportImage":    true,
+	"/ecs.image.v1.ImageService/CreateImage":     true,
+	"/ecs.image.v1.ImageService/CopyImage":       true,
+	"/ecs.image.v1.ImageService/ImportImage":     true,
+	"/ecs.image.v1.ImageService/ExportImage":     true,
 	"/ecs.image.v1.InstanceService/RunInstances": true,
 }
 
