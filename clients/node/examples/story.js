@@ -6,13 +6,26 @@
 // InvalidImageId.NotFound, each decoded from grpc-status-details-bin.
 //
 //   ECSIMAGE_TARGET=127.0.0.1:50051 ECSIMAGE_TOKEN=<A> ECSIMAGE_TOKEN2=<B> \
-//   ECSIMAGE_ACCOUNT2=<B's account id> node clients/node/example.js
+//   ECSIMAGE_ACCOUNT2=<B's account id> node story.js
+//
+// It requires the installed package (npm install @ecsimage/client, or the
+// tarball `npm pack` makes in clients/node); scripts/clients_test.sh runs it
+// from a temporary project outside the repository.
 //
 // Needs a server started with --simulation-control. Prints one line per
 // check ("ok - ..." or "FAIL - ...") and exits 1 if any check failed.
 
 const crypto = require('crypto');
-const { Client, EcsError } = require('./ecsimage_client');
+const ecsimage = require('@ecsimage/client');
+
+const { Client, EcsError } = ecsimage;
+// The EcsError subclass each gRPC code must reject with.
+const FAMILY = {
+  NOT_FOUND: ecsimage.NotFoundError,
+  FAILED_PRECONDITION: ecsimage.PreconditionError,
+  INVALID_ARGUMENT: ecsimage.InvalidParameterError,
+  UNAUTHENTICATED: ecsimage.AuthenticationError,
+};
 
 const REQUEST_ID = /^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$/;
 const IMAGE_ID = /^m-[a-z0-9]{20}$/;
@@ -46,10 +59,11 @@ async function expectError(desc, fn, code, grpcCode, httpStatus, detail) {
       (code === null || e.code === code) && e.grpcCodeName === grpcCode &&
       (httpStatus === undefined || e.httpStatus === httpStatus),
       `got ${e.code} / ${e.grpcCodeName} / HTTP ${e.httpStatus}`);
+    check(`${desc}: rejected as ${FAMILY[grpcCode].name}`, e instanceof FAMILY[grpcCode], e.name);
     if (code !== null) {
       check(`${desc}: RequestId in details and trailer`,
         REQUEST_ID.test(e.requestId || '') && e.requestId === e.trailerRequestId &&
-        e.requestInfo && e.requestInfo.request_id === e.requestId,
+        e.requestInfo && e.requestInfo.requestId === e.requestId,
         `${e.requestId} vs trailer ${e.trailerRequestId}`);
       check(`${desc}: ErrorInfo reason is UPPER_SNAKE`, e.reason === upperSnake(code), e.reason);
     }
@@ -68,7 +82,7 @@ function precondition(prefix) {
   f.what = 'PreconditionFailure';
   return f;
 }
-const resourceInfo = (e) => Boolean(e.resourceInfo && e.resourceInfo.resource_name);
+const resourceInfo = (e) => Boolean(e.resourceInfo && e.resourceInfo.resourceName);
 resourceInfo.what = 'ResourceInfo';
 
 async function run(target, token, token2, account2) {
