@@ -37,7 +37,8 @@ mkdir -p "$gopath/src/github.com/ecsimage/ecsimage/clients"
 ln -sfn "$here" "$gopath/src/$module"
 export GO111MODULE=off GOPROXY=off GOFLAGS= GOTOOLCHAIN=local GRPC_GO_RETRY=on
 export GOPATH="$gopath:/usr/share/gocode"
-export GOCACHE="${GOCACHE:-$work/cache}"
+# The build cache outlives the GOPATH work directory (which CI makes afresh).
+export GOCACHE="${GOCACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/ecsimage-go-build}"
 pkgs=("$module/ecsimage" "$module/imagev1" "$module/story" "$module/example")
 
 cmd="${1:-example}"
