@@ -38,7 +38,7 @@ want() { local x; for x in "${only[@]}"; do [[ "$x" == "$1" ]] && return 0; done
 
 APT_PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
-  python3-setuptools python3-venv python3-pip openssl golang-github-gogo-googleapis-dev
+  python3-setuptools python3-venv python3-pip python3-mypy openssl golang-github-gogo-googleapis-dev
   golang-github-google-uuid-dev
   golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev
   golang-google-genproto-dev golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev
@@ -111,7 +111,8 @@ python_install() {
     rm -rf "$py/build" "$py/src/ecsimage_client.egg-info" &&
     /usr/bin/python3 -m venv --system-site-packages "$work/py/venv" &&
     "$work/py/venv/bin/python" -m pip install --no-index -q "$work/py/dist"/ecsimage_client-*.whl &&
-    mkdir -p "$work/py/run" && cp "$py/examples/story.py" "$py/tests/test_client.py" "$work/py/run/" &&
+    mkdir -p "$work/py/run" &&
+    cp "$py/examples/story.py" "$py/examples/hello.py" "$py/tests/test_client.py" "$py/tests/types_bad.py" "$work/py/run/" &&
     echo "ok - python wheel $(cd "$work/py/dist" && ls ecsimage_client-*.whl) built and installed into a fresh venv"
 }
 # unittest -v lines -> ok/FAIL lines.
@@ -120,9 +121,25 @@ unittest_lines() {
          -e 's/^(test\S+) \((.*)\) \.\.\. (FAIL|ERROR)$/FAIL - python unittest \1/'
 }
 export -f unittest_lines
+# mypy --strict against the installed wheel (py.typed): the typed example
+# passes, and a misspelt parameter, a missing RPC and a wrong field type fail.
+python_types() {
+  local run="$work/py/run" out
+  (cd "$run" && /usr/bin/python3 -m mypy --strict --no-incremental --python-executable "$work/py/venv/bin/python" hello.py) &&
+    echo "ok - python: mypy --strict hello.py against the installed wheel" ||
+    echo "FAIL - python: mypy --strict hello.py"
+  out="$(cd "$run" && /usr/bin/python3 -m mypy --strict --no-incremental --python-executable "$work/py/venv/bin/python" types_bad.py 2>&1)"
+  if [[ $? -ne 0 && "$(grep -o '\[[a-z-]*\]$' <<<"$out" | sort | tr '\n' ' ')" == "[assignment] [attr-defined] [call-arg] " ]]; then
+    echo "ok - python: mypy --strict rejects a misspelt parameter, a missing RPC and a wrong field type"
+  else
+    echo "FAIL - python: mypy on types_bad.py: $out"
+  fi
+}
 if want python; then
   run_story python-install python_install
   if [[ -x "$work/py/venv/bin/python" ]]; then
+    run_story python-types python_types
+    run_story python-hello bash -c 'cd "$1" && "$2" hello.py' _ "$work/py/run" "$work/py/venv/bin/python"
     run_story python bash -c 'cd "$1" && "$2" story.py' _ "$work/py/run" "$work/py/venv/bin/python"
     run_story python-unit env GRPC_VERBOSITY=NONE bash -c 'cd "$1" && "$2" -c "import ecsimage_client, sys; sys.exit(0 if ecsimage_client.__file__.startswith(sys.prefix) else \"ecsimage_client not from the venv: \" + ecsimage_client.__file__)" && "$2" -m unittest -v test_client 2>&1 | unittest_lines; exit "${PIPESTATUS[0]}"' _ "$work/py/run" "$work/py/venv/bin/python"
   fi
