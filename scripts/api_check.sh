@@ -3,10 +3,13 @@
 # breaking over proto/, plus a test that buf breaking can fail.
 #
 #   scripts/api_check.sh [--no-install]
+#   scripts/api_check.sh --write-baseline   (at a release: writes
+#       proto/baseline/<VERSION>.binpb and prints the CHANGELOG line)
 #
 # - VERSION holds the one version of the API and the clients; CHANGELOG.md has
 #   an entry for it; proto/baseline/<version>.binpb is the image of the last
-#   released API (the highest version there, never above VERSION).
+#   released API (the highest version there, never above VERSION); each
+#   baseline's sha256 is the one CHANGELOG.md recorded at its release.
 # - `buf lint` with buf.yaml passes, and the lint without buf.yaml's
 #   exceptions finds exactly tests/clients/api/lint_exceptions.txt.
 # - `buf breaking` (FILE) against the baseline passes on the real proto, and
@@ -18,7 +21,11 @@ set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 api="$repo/tests/clients/api"
 install=1
-[[ "${1:-}" == "--no-install" ]] && install=0
+write_baseline=0
+case "${1:-}" in
+  --no-install) install=0 ;;
+  --write-baseline) write_baseline=1 ;;
+esac
 
 if ((install)); then
   if ! command -v npm >/dev/null; then
@@ -32,6 +39,15 @@ if ((install)); then
 fi
 buf="$api/node_modules/.bin/buf"
 [[ -x "$buf" ]] || { echo "buf missing: run without --no-install" >&2; exit 1; }
+
+if ((write_baseline)); then
+  version="$(tr -d '[:space:]' < "$repo/VERSION")"
+  out="proto/baseline/$version.binpb"
+  (cd "$repo" && "$buf" build -o "$out") || exit 1
+  echo "wrote $out; its line for CHANGELOG.md ## [$version]:"
+  echo "  Baseline: \`$out\` sha256 \`$(sha256sum "$repo/$out" | cut -d' ' -f1)\`"
+  exit 0
+fi
 
 passed=0
 failed=0
@@ -51,6 +67,12 @@ baseline="$(ls proto/baseline/*.binpb 2>/dev/null | sort -V | tail -1)"
 base_version="$(basename "${baseline:-none}" .binpb)"
 [[ -n "$baseline" ]] && [[ "$(printf '%s\n%s\n' "$base_version" "$version" | sort -V | tail -1)" == "$version" ]]
 check "baseline $base_version exists and is not above VERSION $version" $?
+for f in proto/baseline/*.binpb; do
+  [[ -f "$f" ]] || continue
+  sum="$(sha256sum "$f" | cut -d' ' -f1)"
+  grep -qF "\`$f\` sha256 \`$sum\`" CHANGELOG.md
+  check "$f is the image its release recorded in CHANGELOG.md (sha256 $sum)" $?
+done
 # Each client states the same version (VERSION is the source; a release
 # bumps all four together; Go's module tag is clients/go/v$version).
 for f in clients/python/pyproject.toml clients/node/package.json clients/go/ecsimage/version.go; do
