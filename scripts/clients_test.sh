@@ -3,11 +3,12 @@
 # (grpcurl-like) client, against a real `ecsimage serve --simulation-control`.
 # Each client is first packaged and installed the way its ecosystem does, and
 # its story and unit tests run from the installed package, outside the repo:
-#   python  pip wheel (offline, Debian's python) -> fresh venv -> story + unittest
+#   python  pip wheel (offline, Debian's python) -> fresh venv -> mypy --strict
+#           of a typed example -> story, example, unittest
 #   go      regenerated stubs equal the committed ones, go vet, go test (unit +
 #           story), the story as a program outside the repo importing the module
 #   node    npm pack -> npm install of the tarball into a temp project ->
-#           tsc --strict of a TypeScript example -> story + unit tests
+#           tsc --strict of a TypeScript example -> story, example, unit tests
 #
 #   scripts/clients_test.sh [--only python|go|node|reflection]... [--no-install] [ECSIMAGE_BIN]
 #
@@ -29,7 +30,7 @@ while (($#)); do
   case "$1" in
     --only) only+=("$2"); shift 2 ;;
     --no-install) install=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     *) bin_arg="$1"; shift ;;
   esac
 done
