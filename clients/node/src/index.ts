@@ -29,8 +29,9 @@ export {
   QuotaFailure, RequestInfo, ResourceInfo, RetryInfo,
 };
 
-/** The version of the API and of this client (the repository's VERSION). */
-export const VERSION = '1.0.0';
+/** The version of the API and of this client (the repository's VERSION),
+ * read from the package's own package.json. */
+export const VERSION: string = (require('../package.json') as { version: string }).version;
 
 // ---- types derived from the generated definitions ------------------------
 

@@ -61,6 +61,11 @@ async function scripted() {
   return s;
 }
 
+test('VERSION is the installed package version', () => {
+  assert.equal(ec.VERSION, require('@ecsimage/client/package.json').version);
+  assert.match(ec.VERSION, /^[0-9]+\.[0-9]+\.[0-9]+$/);
+});
+
 test('results are the generated messages, the token is sent', async () => {
   const s = await scripted();
   const c = new ec.Client(s.target, 'tok-1');
