@@ -254,6 +254,26 @@ class ClientTest(unittest.TestCase):
                                     fromlist=["x"]).Default())
 
 
+class ImportTest(unittest.TestCase):
+    def test_import_runs_no_protoc_and_writes_nothing(self):
+        import sys
+        pkg = os.path.dirname(ec.__file__)
+
+        def listing():
+            return sorted(os.path.relpath(os.path.join(d, f), pkg)
+                          for d, _, fs in os.walk(pkg) for f in fs
+                          if "__pycache__" not in d)
+        before = listing()
+        # No PATH (so no protoc, no grpc_python_plugin) and no bytecode writes.
+        r = subprocess.run([sys.executable, "-B", "-c",
+                            "import ecsimage_client as e; print(e.Client.delete_image.__name__)"],
+                           env={"PATH": "/nonexistent"}, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "delete_image")
+        self.assertEqual(listing(), before)
+        self.assertIn(os.path.join("_gen", "image_service_pb2.py"), before)
+
+
 class TlsTest(unittest.TestCase):
     def test_tls_with_a_ca_bundle(self):
         with tempfile.TemporaryDirectory() as d:
