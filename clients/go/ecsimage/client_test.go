@@ -2,9 +2,11 @@ package ecsimage_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"regexp"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -206,5 +209,53 @@ func TestErrorDecodedOverTheWire(t *testing.T) {
 	if e.PreconditionFailure == nil || e.PreconditionFailure.Violations[0].Subject != "instance/i-abc" ||
 		e.Detail() != e.PreconditionFailure || len(e.Details) != 3 {
 		t.Errorf("details %v", e.Details)
+	}
+}
+
+func TestTLSWithCAFile(t *testing.T) {
+	dir := t.TempDir()
+	key, crt := dir+"/k.pem", dir+"/c.pem"
+	out, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+		"-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=localhost",
+		"-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl: %v %s", err, out)
+	}
+	cert, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	s := &script{}
+	imagev1.RegisterImageServiceServer(srv, s)
+	go srv.Serve(lis)
+	defer srv.Stop()
+
+	c, err := ecsimage.Dial(lis.Addr().String(), "tok", ecsimage.WithCAFile(crt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Images.DeleteImage(context.Background(), &imagev1.DeleteImageRequest{RegionId: "r", ImageId: "m"}); err != nil {
+		t.Fatalf("over TLS: %v", err)
+	}
+	if len(s.auth) != 1 || s.auth[0] != "Bearer tok" {
+		t.Errorf("authorization %v", s.auth)
+	}
+	// Plaintext to a TLS server fails (UNAVAILABLE, retried, then given up).
+	plain, err := ecsimage.Dial(lis.Addr().String(), "tok", ecsimage.WithoutRetry(), ecsimage.WithTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := plain.Images.DeleteImage(context.Background(), &imagev1.DeleteImageRequest{RegionId: "r", ImageId: "m"}); err == nil {
+		t.Fatal("plaintext call to a TLS server succeeded")
+	}
+	if _, err := ecsimage.Dial("127.0.0.1:1", "t", ecsimage.WithCAFile(dir+"/missing.pem")); err == nil {
+		t.Error("Dial with a missing CA file succeeded")
 	}
 }

@@ -188,3 +188,37 @@ test('an unknown parameter name is refused before the call', async () => {
     assert.equal(r.RequestId, RID);
   } finally { c.close(); s.stop(); }
 });
+
+test('TLS with a CA file (path or Buffer); plaintext to a TLS server fails', async () => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const { execFileSync } = require('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecsimage-node-tls-'));
+  const key = path.join(dir, 'k.pem');
+  const crt = path.join(dir, 'c.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt,
+    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  const server = new grpc.Server();
+  const seen = [];
+  server.addService(ec.ImageServiceService, {
+    deleteImage: (call, cb) => { seen.push(call.metadata.get('authorization')[0]); cb(null, { RequestId: RID }); },
+  });
+  const creds = grpc.ServerCredentials.createSsl(null,
+    [{ private_key: fs.readFileSync(key), cert_chain: fs.readFileSync(crt) }]);
+  const port = await new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', creds,
+    (err, p) => (err ? reject(err) : resolve(p))));
+  const target = `127.0.0.1:${port}`;
+  const byPath = new ec.Client(target, 'tok', { tls: crt });
+  const byBuffer = new ec.Client(target, 'tok', { tls: fs.readFileSync(crt) });
+  const plain = new ec.Client(target, 'tok', { retry: false, timeoutMs: 2000 });
+  try {
+    assert.equal((await byPath.deleteImage({ RegionId: 'r', ImageId: 'm' })).RequestId, RID);
+    assert.equal((await byBuffer.deleteImage({ RegionId: 'r', ImageId: 'm' })).RequestId, RID);
+    assert.deepEqual(seen, ['Bearer tok', 'Bearer tok']);
+    await assert.rejects(plain.deleteImage({ RegionId: 'r', ImageId: 'm' }), ec.UnavailableError);
+  } finally {
+    byPath.close(); byBuffer.close(); plain.close(); server.forceShutdown();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
