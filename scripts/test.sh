@@ -51,6 +51,7 @@ fi
 stage unit unit || true
 # Further suites, each given the build dir (the clients get the binary).
 BIN=$BUILD/service/ecsimage
+[ -x scripts/api_check.sh ] && { stage api_check scripts/api_check.sh || true; }
 [ -x scripts/clients_test.sh ] && { stage clients scripts/clients_test.sh "$BIN" || true; }
 [ -x scripts/readme_examples.sh ] && { stage docs_examples scripts/readme_examples.sh --check "$BIN" || true; }
 for s in deploy_check bench_smoke reliability_check sanitizers; do

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"os"
 
-	"ecsimage/story"
+	"github.com/ecsimage/ecsimage/clients/go/story"
 )
 
 type printer struct{ passed, failed int }

@@ -1,7 +1,11 @@
 // Package story walks the ecsimage story with the Go client: create an
 // image, copy it, watch the copy go Waiting -> Creating, cancel it, delete
-// (a repeated delete is OK) and meet ImageUsingByInstance, ImageUseShared,
-// OperationDenied.ImageCopying and InvalidImageId.NotFound.
+// (a repeated delete is OK) and meet every ECS error of CancelCopyImage and
+// DeleteImage (MissingParameter, InvalidRegionId.NotFound,
+// InvalidImageId.NotFound, ImageCreatedNotFromCopy, IncorrectImageStatus in
+// each phase, CancelNotSupported, ImageIsImporting,
+// OperationDenied.ImageCopying, ImageIsExporting, ImageIsPublic,
+// ImageUseShared, ImageUsingByInstance).
 //
 // It needs a server started with --simulation-control and two accounts.
 package story
@@ -15,8 +19,8 @@ import (
 	"regexp"
 	"strings"
 
-	"ecsimage/ecsimage"
-	imagev1 "ecsimage/gen/ecs/image/v1"
+	"github.com/ecsimage/ecsimage/clients/go/ecsimage"
+	"github.com/ecsimage/ecsimage/clients/go/imagev1"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -243,6 +247,11 @@ func (s *run) walk(cfg Config) {
 	img = s.describe(dstRegion, cp, allStatuses).Images
 	r.Check("the cancelled copy is UnAvailable (CANCELLING)", len(img) == 1 &&
 		img[0].Status == "UnAvailable" && img[0].CopyPhase == "CANCELLING", fmt.Sprint(img))
+	_, err = a.Images.CancelCopyImage(ctx, &imagev1.CancelCopyImageRequest{RegionId: dstRegion, ImageId: cp})
+	if e := s.expectError("CancelCopyImage while CANCELLING", err, "IncorrectImageStatus",
+		codes.FailedPrecondition, 400, precondition("")); e != nil {
+		r.Check("CANCELLING: its message", e.Message == "The specified image is not coping.", e.Message)
+	}
 	moved, err = a.Sim.AdvanceTask(ctx, &imagev1.AdvanceTaskRequest{RegionId: dstRegion, ImageId: cp, Phase: "CANCELLED"})
 	s.must("AdvanceTask CANCELLED", err)
 	r.Check("CANCELLED: the copy is a tombstone", moved.Phase == "CANCELLED" && moved.Status == "", moved.String())
@@ -300,4 +309,109 @@ func (s *run) walk(cfg Config) {
 		s.expectError(tok.desc, err, "", codes.Unauthenticated, 0, nil)
 		c.Close()
 	}
+	s.moreErrors(sfx)
+}
+
+func badRequest(field string) func(*ecsimage.Error) (string, bool) {
+	return func(e *ecsimage.Error) (string, bool) {
+		br := e.BadRequest
+		return "BadRequest", br != nil && len(br.FieldViolations) > 0 && br.FieldViolations[0].Field == field
+	}
+}
+
+// moreErrors meets the rest of the headline pair's errors: missing
+// parameters, unknown regions, copies that are not cancellable (by phase, by
+// encryption), and the import, export and publication that block DeleteImage.
+func (s *run) moreErrors(sfx string) {
+	ctx, a, r := s.ctx, s.a, s.r
+	noImage := "m-" + strings.Repeat("0", 20)
+	_, err := a.Images.DeleteImage(ctx, &imagev1.DeleteImageRequest{RegionId: srcRegion})
+	s.expectError("DeleteImage without ImageId", err, "MissingParameter", codes.InvalidArgument, 400, badRequest("ImageId"))
+	_, err = a.Images.DeleteImage(ctx, &imagev1.DeleteImageRequest{RegionId: "cn-nowhere", ImageId: noImage})
+	s.expectError("DeleteImage in a region that does not exist", err, "InvalidRegionId.NotFound", codes.NotFound, 404, resourceInfo)
+	_, err = a.Images.CancelCopyImage(ctx, &imagev1.CancelCopyImageRequest{RegionId: srcRegion})
+	s.expectError("CancelCopyImage without ImageId", err, "MissingParameter", codes.InvalidArgument, 400, badRequest("ImageId"))
+	_, err = a.Images.CancelCopyImage(ctx, &imagev1.CancelCopyImageRequest{RegionId: "cn-nowhere", ImageId: noImage})
+	s.expectError("CancelCopyImage in a region that does not exist", err, "InvalidRegionId.NotFound", codes.NotFound, 404, resourceInfo)
+
+	created, err := a.Images.CreateImage(ctx, &imagev1.CreateImageRequest{
+		RegionId: srcRegion, ImageName: "story-go-base-" + sfx, Size: 20})
+	s.must("CreateImage base", err)
+	base := created.ImageId
+	_, err = a.Sim.AdvanceTask(ctx, &imagev1.AdvanceTaskRequest{RegionId: srcRegion, ImageId: base, Phase: "Available"})
+	s.must("AdvanceTask base Available", err)
+	_, err = a.Images.CancelCopyImage(ctx, &imagev1.CancelCopyImageRequest{RegionId: srcRegion, ImageId: base})
+	s.expectError("CancelCopyImage of an image that is not a copy", err, "ImageCreatedNotFromCopy",
+		codes.FailedPrecondition, 400, precondition(""))
+
+	copyOf := func(name string, encrypted bool) string {
+		resp, err := a.Images.CopyImage(ctx, &imagev1.CopyImageRequest{RegionId: srcRegion, ImageId: base,
+			DestinationRegionId: dstRegion, DestinationImageName: name + sfx, Encrypted: encrypted})
+		s.must("CopyImage "+name, err)
+		return resp.ImageId
+	}
+	advance := func(image, phase string) {
+		_, err := a.Sim.AdvanceTask(ctx, &imagev1.AdvanceTaskRequest{RegionId: dstRegion, ImageId: image, Phase: phase})
+		s.must("AdvanceTask "+phase, err)
+	}
+	fail := func(image string) {
+		_, err := a.Sim.FailTask(ctx, &imagev1.FailTaskRequest{RegionId: dstRegion, ImageId: image})
+		s.must("FailTask", err)
+	}
+	notCancellable := func(desc, image, message string) {
+		_, err := a.Images.CancelCopyImage(ctx, &imagev1.CancelCopyImageRequest{RegionId: dstRegion, ImageId: image})
+		if e := s.expectError(desc, err, "IncorrectImageStatus", codes.FailedPrecondition, 400, precondition("")); e != nil {
+			r.Check(desc+": its message", e.Message == message, e.Message)
+		}
+	}
+	c := copyOf("story-go-phases-", false)
+	for _, p := range []struct{ phase, message string }{
+		{"PREPARING", "The specified snapshot is not coping."},
+		{"REGISTERING", "The image is copied finished."},
+		{"SUCCEEDED", "The image has completed copy."},
+	} {
+		advance(c, p.phase)
+		notCancellable("CancelCopyImage in "+p.phase, c, p.message)
+	}
+	f := copyOf("story-go-failed-", false)
+	advance(f, "PREPARING")
+	fail(f)
+	notCancellable("CancelCopyImage of a FAILED copy", f, "The Image copy has been failed.")
+	enc := copyOf("story-go-encrypted-", true)
+	_, err = a.Images.CancelCopyImage(ctx, &imagev1.CancelCopyImageRequest{RegionId: dstRegion, ImageId: enc})
+	s.expectError("CancelCopyImage of an encrypted copy", err, "CancelNotSupported", codes.FailedPrecondition, 400, precondition(""))
+	advance(enc, "PREPARING")
+	fail(enc)
+
+	imp, err := a.Images.ImportImage(ctx, &imagev1.ImportImageRequest{RegionId: srcRegion,
+		ImageName: "story-go-import-" + sfx, OssBucket: "my-bucket", OssObject: "story.qcow2", Size: 20})
+	s.must("ImportImage", err)
+	_, err = a.Images.DeleteImage(ctx, &imagev1.DeleteImageRequest{RegionId: srcRegion, ImageId: imp.ImageId})
+	s.expectError("DeleteImage of an importing image", err, "ImageIsImporting", codes.FailedPrecondition, 403, precondition(""))
+	_, err = a.Images.CancelTask(ctx, &imagev1.CancelTaskRequest{RegionId: srcRegion, TaskId: imp.TaskId})
+	s.must("CancelTask", err)
+
+	exp, err := a.Images.ExportImage(ctx, &imagev1.ExportImageRequest{RegionId: srcRegion, ImageId: base,
+		OssBucket: "my-bucket", OssPrefix: "exports/"})
+	s.must("ExportImage", err)
+	_, err = a.Images.DeleteImage(ctx, &imagev1.DeleteImageRequest{RegionId: srcRegion, ImageId: base})
+	if e := s.expectError("DeleteImage of an exporting image", err, "ImageIsExporting",
+		codes.FailedPrecondition, 403, precondition("")); e != nil {
+		r.Check("ImageIsExporting carries RetryInfo", e.RetryInfo != nil, fmt.Sprint(e.Details))
+	}
+	_, err = a.Sim.AdvanceTask(ctx, &imagev1.AdvanceTaskRequest{RegionId: srcRegion, TaskId: exp.TaskId, Phase: "Finished"})
+	s.must("AdvanceTask export Finished", err)
+
+	public := true
+	_, err = a.Images.ModifyImageSharePermission(ctx, &imagev1.ModifyImageSharePermissionRequest{
+		RegionId: srcRegion, ImageId: base, IsPublic: &public})
+	s.must("ModifyImageSharePermission IsPublic", err)
+	_, err = a.Images.DeleteImage(ctx, &imagev1.DeleteImageRequest{RegionId: srcRegion, ImageId: base})
+	s.expectError("DeleteImage of a public image", err, "ImageIsPublic", codes.FailedPrecondition, 403, precondition(""))
+	public = false
+	_, err = a.Images.ModifyImageSharePermission(ctx, &imagev1.ModifyImageSharePermissionRequest{
+		RegionId: srcRegion, ImageId: base, IsPublic: &public})
+	s.must("ModifyImageSharePermission private", err)
+	resp, err := a.Images.DeleteImage(ctx, &imagev1.DeleteImageRequest{RegionId: srcRegion, ImageId: base})
+	r.Check("DeleteImage once nothing blocks it", err == nil && requestID.MatchString(resp.GetRequestId()), fmt.Sprint(err))
 }

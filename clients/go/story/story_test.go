@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"ecsimage/ecsimage"
+	"github.com/ecsimage/ecsimage/clients/go/ecsimage"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"

@@ -2,17 +2,34 @@
 'use strict';
 // The ecsimage story in Node: create an image, copy it, watch the copy go
 // Waiting -> Creating, cancel it, delete (a repeated delete is OK) and meet
-// ImageUsingByInstance, ImageUseShared, OperationDenied.ImageCopying and
-// InvalidImageId.NotFound, each decoded from grpc-status-details-bin.
+// every ECS error of CancelCopyImage and DeleteImage (MissingParameter,
+// InvalidRegionId.NotFound, InvalidImageId.NotFound, ImageCreatedNotFromCopy,
+// IncorrectImageStatus in each phase, CancelNotSupported, ImageIsImporting,
+// OperationDenied.ImageCopying, ImageIsExporting, ImageIsPublic,
+// ImageUseShared, ImageUsingByInstance), each decoded from
+// grpc-status-details-bin.
 //
 //   ECSIMAGE_TARGET=127.0.0.1:50051 ECSIMAGE_TOKEN=<A> ECSIMAGE_TOKEN2=<B> \
-//   ECSIMAGE_ACCOUNT2=<B's account id> node clients/node/example.js
+//   ECSIMAGE_ACCOUNT2=<B's account id> node story.js
+//
+// It requires the installed package (npm install @ecsimage/client, or the
+// tarball `npm pack` makes in clients/node); scripts/clients_test.sh runs it
+// from a temporary project outside the repository.
 //
 // Needs a server started with --simulation-control. Prints one line per
 // check ("ok - ..." or "FAIL - ...") and exits 1 if any check failed.
 
 const crypto = require('crypto');
-const { Client, EcsError } = require('./ecsimage_client');
+const ecsimage = require('@ecsimage/client');
+
+const { Client, EcsError } = ecsimage;
+// The EcsError subclass each gRPC code must reject with.
+const FAMILY = {
+  NOT_FOUND: ecsimage.NotFoundError,
+  FAILED_PRECONDITION: ecsimage.PreconditionError,
+  INVALID_ARGUMENT: ecsimage.InvalidParameterError,
+  UNAUTHENTICATED: ecsimage.AuthenticationError,
+};
 
 const REQUEST_ID = /^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$/;
 const IMAGE_ID = /^m-[a-z0-9]{20}$/;
@@ -46,10 +63,11 @@ async function expectError(desc, fn, code, grpcCode, httpStatus, detail) {
       (code === null || e.code === code) && e.grpcCodeName === grpcCode &&
       (httpStatus === undefined || e.httpStatus === httpStatus),
       `got ${e.code} / ${e.grpcCodeName} / HTTP ${e.httpStatus}`);
+    check(`${desc}: rejected as ${FAMILY[grpcCode].name}`, e instanceof FAMILY[grpcCode], e.name);
     if (code !== null) {
       check(`${desc}: RequestId in details and trailer`,
         REQUEST_ID.test(e.requestId || '') && e.requestId === e.trailerRequestId &&
-        e.requestInfo && e.requestInfo.request_id === e.requestId,
+        e.requestInfo && e.requestInfo.requestId === e.requestId,
         `${e.requestId} vs trailer ${e.trailerRequestId}`);
       check(`${desc}: ErrorInfo reason is UPPER_SNAKE`, e.reason === upperSnake(code), e.reason);
     }
@@ -68,8 +86,14 @@ function precondition(prefix) {
   f.what = 'PreconditionFailure';
   return f;
 }
-const resourceInfo = (e) => Boolean(e.resourceInfo && e.resourceInfo.resource_name);
+const resourceInfo = (e) => Boolean(e.resourceInfo && e.resourceInfo.resourceName);
 resourceInfo.what = 'ResourceInfo';
+function badRequest(field) {
+  const f = (e) => Boolean(e.badRequest && e.badRequest.fieldViolations.length &&
+    e.badRequest.fieldViolations[0].field === field);
+  f.what = 'BadRequest';
+  return f;
+}
 
 async function run(target, token, token2, account2) {
   const a = new Client(target, token);
@@ -117,6 +141,9 @@ async function run(target, token, token2, account2) {
   img = (await describe(DST, cp)).Images;
   check('the cancelled copy is UnAvailable (CANCELLING)', img.length === 1 && img[0].Status === 'UnAvailable' &&
     img[0].CopyPhase === 'CANCELLING', show(img));
+  const again = await expectError('CancelCopyImage while CANCELLING', () => a.cancelCopyImage({ RegionId: DST, ImageId: cp }),
+    'IncorrectImageStatus', 'FAILED_PRECONDITION', 400, precondition(''));
+  if (again) check('CANCELLING: its message', again.message === 'The specified image is not coping.', again.message);
   moved = await a.advanceTask({ RegionId: DST, ImageId: cp, Phase: 'CANCELLED' });
   check('CANCELLED: the copy is a tombstone', moved.Phase === 'CANCELLED' && moved.Status === '', show(moved));
   check('a tombstone is never described', (await describe(DST, cp)).TotalCount === 0);
@@ -161,8 +188,68 @@ async function run(target, token, token2, account2) {
     await expectError(desc, () => c.describeRegions({}), null, 'UNAUTHENTICATED');
     c.close();
   }
+  await moreErrors(a, sfx);
   a.close();
   b.close();
+}
+
+// The rest of the headline pair's errors: missing parameters, unknown
+// regions, copies that are not cancellable (by phase, by encryption), and the
+// import, export and publication that block DeleteImage.
+async function moreErrors(a, sfx) {
+  const none = `m-${'0'.repeat(20)}`;
+  for (const [rpc, fn] of [['DeleteImage', (r) => a.deleteImage(r)], ['CancelCopyImage', (r) => a.cancelCopyImage(r)]]) {
+    await expectError(`${rpc} without ImageId`, () => fn({ RegionId: SRC }),
+      'MissingParameter', 'INVALID_ARGUMENT', 400, badRequest('ImageId'));
+    await expectError(`${rpc} in a region that does not exist`, () => fn({ RegionId: 'cn-nowhere', ImageId: none }),
+      'InvalidRegionId.NotFound', 'NOT_FOUND', 404, resourceInfo);
+  }
+  const base = (await a.createImage({ RegionId: SRC, ImageName: `story-node-base-${sfx}`, Size: 20 })).ImageId;
+  await a.advanceTask({ RegionId: SRC, ImageId: base, Phase: 'Available' });
+  await expectError('CancelCopyImage of an image that is not a copy', () => a.cancelCopyImage({ RegionId: SRC, ImageId: base }),
+    'ImageCreatedNotFromCopy', 'FAILED_PRECONDITION', 400, precondition(''));
+
+  const copy = async (name, extra = {}) => (await a.copyImage({ RegionId: SRC, ImageId: base,
+    DestinationRegionId: DST, DestinationImageName: `${name}${sfx}`, ...extra })).ImageId;
+  const notCancellable = async (desc, image, message) => {
+    const e = await expectError(desc, () => a.cancelCopyImage({ RegionId: DST, ImageId: image }),
+      'IncorrectImageStatus', 'FAILED_PRECONDITION', 400, precondition(''));
+    if (e) check(`${desc}: its message`, e.message === message, e.message);
+  };
+  const c = await copy('story-node-phases-');
+  for (const [phase, message] of [['PREPARING', 'The specified snapshot is not coping.'],
+    ['REGISTERING', 'The image is copied finished.'], ['SUCCEEDED', 'The image has completed copy.']]) {
+    await a.advanceTask({ RegionId: DST, ImageId: c, Phase: phase });
+    await notCancellable(`CancelCopyImage in ${phase}`, c, message);
+  }
+  const f = await copy('story-node-failed-');
+  await a.advanceTask({ RegionId: DST, ImageId: f, Phase: 'PREPARING' });
+  await a.failTask({ RegionId: DST, ImageId: f });
+  await notCancellable('CancelCopyImage of a FAILED copy', f, 'The Image copy has been failed.');
+  const enc = await copy('story-node-encrypted-', { Encrypted: true });
+  await expectError('CancelCopyImage of an encrypted copy', () => a.cancelCopyImage({ RegionId: DST, ImageId: enc }),
+    'CancelNotSupported', 'FAILED_PRECONDITION', 400, precondition(''));
+  await a.advanceTask({ RegionId: DST, ImageId: enc, Phase: 'PREPARING' });
+  await a.failTask({ RegionId: DST, ImageId: enc });
+
+  const imp = await a.importImage({ RegionId: SRC, ImageName: `story-node-import-${sfx}`,
+    OSSBucket: 'my-bucket', OSSObject: 'story.qcow2', Size: 20 });
+  await expectError('DeleteImage of an importing image', () => a.deleteImage({ RegionId: SRC, ImageId: imp.ImageId }),
+    'ImageIsImporting', 'FAILED_PRECONDITION', 403, precondition(''));
+  await a.cancelTask({ RegionId: SRC, TaskId: imp.TaskId });
+
+  const exp = await a.exportImage({ RegionId: SRC, ImageId: base, OSSBucket: 'my-bucket', OSSPrefix: 'exports/' });
+  const e = await expectError('DeleteImage of an exporting image', () => a.deleteImage({ RegionId: SRC, ImageId: base }),
+    'ImageIsExporting', 'FAILED_PRECONDITION', 403, precondition(''));
+  if (e) check('ImageIsExporting carries RetryInfo', e.retryInfo !== undefined, show(e.details));
+  await a.advanceTask({ RegionId: SRC, TaskId: exp.TaskId, Phase: 'Finished' });
+
+  await a.modifyImageSharePermission({ RegionId: SRC, ImageId: base, IsPublic: true });
+  await expectError('DeleteImage of a public image', () => a.deleteImage({ RegionId: SRC, ImageId: base }),
+    'ImageIsPublic', 'FAILED_PRECONDITION', 403, precondition(''));
+  await a.modifyImageSharePermission({ RegionId: SRC, ImageId: base, IsPublic: false });
+  const r = await a.deleteImage({ RegionId: SRC, ImageId: base });
+  check('DeleteImage once nothing blocks it', REQUEST_ID.test(r.RequestId), show(r));
 }
 
 async function main() {

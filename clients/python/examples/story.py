@@ -1,15 +1,23 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The ecsimage story in Python: create an image, copy it, watch the copy go
-Waiting -> Creating, cancel it, delete (a repeated delete is OK), and meet the
-errors ImageUsingByInstance, ImageUseShared, OperationDenied.ImageCopying and
-InvalidImageId.NotFound, each decoded from grpc-status-details-bin.
+Waiting -> Creating, cancel it, delete (a repeated delete is OK), and meet
+every ECS error of CancelCopyImage and DeleteImage (MissingParameter,
+InvalidRegionId.NotFound, InvalidImageId.NotFound, ImageCreatedNotFromCopy,
+IncorrectImageStatus in each phase, CancelNotSupported, ImageIsImporting,
+OperationDenied.ImageCopying, ImageIsExporting, ImageIsPublic, ImageUseShared,
+ImageUsingByInstance), each decoded from grpc-status-details-bin.
 
 Needs a server started with --simulation-control (the story drives the copy
 with SimulationControl.AdvanceTask) and two accounts:
 
   ECSIMAGE_TARGET=127.0.0.1:50051 ECSIMAGE_TOKEN=<token of A> \\
   ECSIMAGE_TOKEN2=<token of B> ECSIMAGE_ACCOUNT2=<account id of B> \\
-  /usr/bin/python3 clients/python/example.py
+  python3 story.py
+
+It imports the installed package (pip install ecsimage-client, or the wheel
+`pip wheel --no-build-isolation --no-deps clients/python` builds);
+scripts/clients_test.sh runs it from a virtual environment outside the
+repository.
 
 Prints one line per check ("ok - ..." or "FAIL - ...") and exits non-zero if
 any check failed.
@@ -20,8 +28,16 @@ import re
 import secrets
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ecsimage_client import Client, EcsError  # noqa: E402
+import ecsimage_client
+from ecsimage_client import Client, EcsError
+
+# The EcsError subclass each gRPC code must raise.
+FAMILY = {
+    "NOT_FOUND": ecsimage_client.NotFoundError,
+    "FAILED_PRECONDITION": ecsimage_client.PreconditionError,
+    "INVALID_ARGUMENT": ecsimage_client.InvalidParameterError,
+    "UNAUTHENTICATED": ecsimage_client.AuthenticationError,
+}
 
 REQUEST_ID = re.compile(
     r"^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$")
@@ -62,6 +78,9 @@ class Story:
                                                    http_status), ok,
                        "got %s / %s / HTTP %s" % (e.code, e.grpc_code.name,
                                                   e.http_status))
+            family = FAMILY[grpc_code]
+            self.check("%s: raised as %s" % (desc, family.__name__),
+                       isinstance(e, family), type(e).__name__)
             if code is not None:  # an ECS error: full details expected
                 self.check(desc + ": RequestId in details and trailer",
                            bool(e.request_id and REQUEST_ID.match(e.request_id))
@@ -101,6 +120,15 @@ def resource_info(e):
 
 
 resource_info.__name__ = "ResourceInfo"
+
+
+def bad_request(field):
+    def ok(e):
+        br = e.bad_request
+        return bool(br and br.field_violations and
+                    br.field_violations[0].field == field)
+    ok.__name__ = "BadRequest"
+    return ok
 
 
 def run(target, token, token2, account2):
@@ -170,6 +198,13 @@ def run(target, token, token2, account2):
     s.check("the cancelled copy is UnAvailable (CANCELLING)",
             len(img) == 1 and img[0]["Status"] == "UnAvailable" and
             img[0]["CopyPhase"] == "CANCELLING", img)
+    e = s.expect_error("CancelCopyImage while CANCELLING",
+                       lambda: a.cancel_copy_image(RegionId=DST_REGION, ImageId=cp),
+                       "IncorrectImageStatus", "FAILED_PRECONDITION", 400,
+                       precondition(""))
+    if e is not None:
+        s.check("CANCELLING: its message", e.message ==
+                "The specified image is not coping.", repr(e.message))
     moved = a.advance_task(RegionId=DST_REGION, ImageId=cp, Phase="CANCELLED")
     s.check("CANCELLED: the copy is a tombstone",
             moved["Phase"] == "CANCELLED" and moved["Status"] == "", moved)
@@ -231,9 +266,92 @@ def run(target, token, token2, account2):
     s.expect_error("a call with a broken token",
                    lambda: Client(target, "not-a-token").describe_regions(),
                    None, "UNAUTHENTICATED")
+    more_errors(s, a, suffix)
     a.close()
     b.close()
     return s
+
+
+def more_errors(s, a, suffix):
+    """The rest of the headline pair's errors: missing parameters, unknown
+    regions, copies that are not cancellable (by phase, by encryption), and
+    the import, export and publication that block DeleteImage."""
+    for rpc, fn in (("DeleteImage", a.delete_image),
+                    ("CancelCopyImage", a.cancel_copy_image)):
+        s.expect_error(rpc + " without ImageId",
+                       lambda fn=fn: fn(RegionId=SRC_REGION),
+                       "MissingParameter", "INVALID_ARGUMENT", 400,
+                       bad_request("ImageId"))
+        s.expect_error(rpc + " in a region that does not exist",
+                       lambda fn=fn: fn(RegionId="cn-nowhere",
+                                        ImageId="m-" + "0" * 20),
+                       "InvalidRegionId.NotFound", "NOT_FOUND", 404,
+                       resource_info)
+
+    base = a.create_image(RegionId=SRC_REGION, ImageName="story-py-base-" + suffix,
+                          Size=20)["ImageId"]
+    a.advance_task(RegionId=SRC_REGION, ImageId=base, Phase="Available")
+    s.expect_error("CancelCopyImage of an image that is not a copy",
+                   lambda: a.cancel_copy_image(RegionId=SRC_REGION, ImageId=base),
+                   "ImageCreatedNotFromCopy", "FAILED_PRECONDITION", 400,
+                   precondition(""))
+
+    def copy(name, **kw):
+        return a.copy_image(RegionId=SRC_REGION, ImageId=base,
+                            DestinationRegionId=DST_REGION,
+                            DestinationImageName=name + suffix, **kw)["ImageId"]
+
+    def not_cancellable(desc, image, message):
+        e = s.expect_error(desc, lambda: a.cancel_copy_image(
+            RegionId=DST_REGION, ImageId=image), "IncorrectImageStatus",
+            "FAILED_PRECONDITION", 400, precondition(""))
+        if e is not None:
+            s.check(desc + ": its message", e.message == message, repr(e.message))
+
+    c = copy("story-py-phases-")
+    for phase, message in (("PREPARING", "The specified snapshot is not coping."),
+                           ("REGISTERING", "The image is copied finished."),
+                           ("SUCCEEDED", "The image has completed copy.")):
+        a.advance_task(RegionId=DST_REGION, ImageId=c, Phase=phase)
+        not_cancellable("CancelCopyImage in " + phase, c, message)
+    f = copy("story-py-failed-")
+    a.advance_task(RegionId=DST_REGION, ImageId=f, Phase="PREPARING")
+    a.fail_task(RegionId=DST_REGION, ImageId=f)
+    not_cancellable("CancelCopyImage of a FAILED copy", f,
+                    "The Image copy has been failed.")
+    enc = copy("story-py-encrypted-", Encrypted=True)
+    s.expect_error("CancelCopyImage of an encrypted copy",
+                   lambda: a.cancel_copy_image(RegionId=DST_REGION, ImageId=enc),
+                   "CancelNotSupported", "FAILED_PRECONDITION", 400,
+                   precondition(""))
+    a.advance_task(RegionId=DST_REGION, ImageId=enc, Phase="PREPARING")
+    a.fail_task(RegionId=DST_REGION, ImageId=enc)
+
+    imp = a.import_image(RegionId=SRC_REGION, ImageName="story-py-import-" + suffix,
+                         OSSBucket="my-bucket", OSSObject="story.qcow2", Size=20)
+    s.expect_error("DeleteImage of an importing image",
+                   lambda: a.delete_image(RegionId=SRC_REGION, ImageId=imp["ImageId"]),
+                   "ImageIsImporting", "FAILED_PRECONDITION", 403, precondition(""))
+    a.cancel_task(RegionId=SRC_REGION, TaskId=imp["TaskId"])
+
+    exp = a.export_image(RegionId=SRC_REGION, ImageId=base, OSSBucket="my-bucket",
+                         OSSPrefix="exports/")
+    e = s.expect_error("DeleteImage of an exporting image",
+                       lambda: a.delete_image(RegionId=SRC_REGION, ImageId=base),
+                       "ImageIsExporting", "FAILED_PRECONDITION", 403,
+                       precondition(""))
+    if e is not None:
+        s.check("ImageIsExporting carries RetryInfo",
+                e.retry_info is not None, repr(e.details))
+    a.advance_task(RegionId=SRC_REGION, TaskId=exp["TaskId"], Phase="Finished")
+
+    a.modify_image_share_permission(RegionId=SRC_REGION, ImageId=base, IsPublic=True)
+    s.expect_error("DeleteImage of a public image",
+                   lambda: a.delete_image(RegionId=SRC_REGION, ImageId=base),
+                   "ImageIsPublic", "FAILED_PRECONDITION", 403, precondition(""))
+    a.modify_image_share_permission(RegionId=SRC_REGION, ImageId=base, IsPublic=False)
+    r = a.delete_image(RegionId=SRC_REGION, ImageId=base)
+    s.check("DeleteImage once nothing blocks it", bool(REQUEST_ID.match(r["RequestId"])), r)
 
 
 def main():
@@ -250,6 +368,8 @@ def main():
         print("FAIL - unexpected error: %s" % e)
         print("python: 0 passed, 1 failed")
         return 1
+    print("# ecsimage_client %s from %s" % (ecsimage_client.__version__,
+                                           os.path.dirname(ecsimage_client.__file__)))
     print("python: %d passed, %d failed" % (s.passed, s.failed))
     return 1 if s.failed else 0
 
