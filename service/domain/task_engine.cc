@@ -409,12 +409,11 @@ absl::Status TaskEngine::ReleaseLeases() {
 
 absl::Status TaskEngine::Tick() {
   const int64_t now_ms = clock_.NowMs();
-  if (last_tick_ms_ < 0) {
-    last_tick_ms_ = now_ms;
-    return absl::OkStatus();
-  }
+  // The first tick claims leases but moves nothing: it only records the
+  // time, so that downtime is never counted as work done.
+  const bool first = last_tick_ms_ < 0;
   // A clock that stepped back counts as no time at all.
-  const int64_t since_ms = std::min(last_tick_ms_, now_ms);
+  const int64_t since_ms = first ? now_ms : std::min(last_tick_ms_, now_ms);
   const int64_t lease_now_ms = lease_clock_.NowMs();
   storage::WriteTxn::LeaseClaim claim;
   // The callback may run more than once (a store may restart the
@@ -424,6 +423,7 @@ absl::Status TaskEngine::Tick() {
         ASSIGN_OR_RETURN(claim,
                          txn.ClaimTaskLeases(lease_.owner, lease_now_ms,
                                              lease_.lease_ms, kTickBatch));
+        if (first) return absl::OkStatus();
         return AdvanceAll(txn, since_ms, now_ms, options_, lease_.owner,
                           lease_now_ms);
       });

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "storage/postgres/postgres_store.h"
@@ -99,8 +100,8 @@ absl::StatusOr<std::unique_ptr<TestDatabase>> TestDatabase::Create(
 namespace {
 
 // DROP DATABASE forces a checkpoint (about a second here): test databases
-// are dropped by one background thread while the next test runs, and the
-// process waits for the last drops when it exits.
+// are dropped in the background while the next tests run, and the process
+// waits for the last drops when it exits.
 class Dropper {
  public:
   static Dropper& Get() {
@@ -127,15 +128,26 @@ class Dropper {
   }
 
  private:
+  // Drops whatever is queued together: concurrent DROP DATABASEs share
+  // their checkpoints, so a batch costs about as much as one drop.
   void Loop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (true) {
       cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, all dropped
-      auto [server, name] = std::move(queue_.front());
-      queue_.pop_front();
+      std::vector<std::pair<std::string, std::string>> batch;
+      while (!queue_.empty() && batch.size() < 16) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
       lock.unlock();
-      (void)storage::DropPostgresDatabase(server, name);
+      std::vector<std::thread> drops;
+      for (auto& [server, name] : batch) {
+        drops.emplace_back([&server = server, &name = name] {
+          (void)storage::DropPostgresDatabase(server, name);
+        });
+      }
+      for (std::thread& t : drops) t.join();
       lock.lock();
     }
   }
