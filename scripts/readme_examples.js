@@ -23,6 +23,8 @@ const SHOWN_ADDR = '127.0.0.1:50051';
 const IMG = 'ecs.image.v1.ImageService';
 const INS = 'ecs.image.v1.InstanceService';
 const SIM = 'ecs.image.v1.SimulationControl';
+// The clients' version (the API's), in their install commands.
+const VERSION = fs.readFileSync(path.join(REPO, 'VERSION'), 'utf8').trim();
 
 const env = process.env;
 for (const k of ['ECSIMAGE_TARGET', 'ECSIMAGE_TOKEN', 'ECSIMAGE_TOKEN2', 'ECSIMAGE_ACCOUNT2']) {
@@ -217,12 +219,92 @@ TRANSFERRING (with \`Progress\`), and can be cancelled while QUEUED or TRANSFERR
   example('No token: Unauthenticated', '', `${IMG}/DescribeRegions`, undefined, { who: null, expect: 'error' });
 
   md(`
-## The same story from Python, Go and Node
+## From Python, Go and Node
 
-Each client walks the story above (create → copy → Waiting/Creating → cancel → delete,
-repeated delete OK → ImageUsingByInstance, ImageUseShared, OperationDenied.ImageCopying,
-InvalidImageId.NotFound, missing/broken token) and checks every answer. One command builds
-what is needed, starts a server on a free port with two accounts and runs it:
+Each client is a package, installed the way its language installs packages. Below, for
+each: how to install it, and the DeleteImage of an image an instance uses (the
+\`ImageUsingByInstance\` error above) as one call. Its README has the rest: install
+from a checkout or offline, TLS, errors, retries, deadlines.
+
+### Python: \`ecsimage-client\` ([clients/python/README.md](../clients/python/README.md))
+
+On Debian 12, the wheel built offline from a checkout, installed into a virtual
+environment that sees Debian's grpcio and protobuf:
+
+\`\`\`sh
+apt-get install -y python3-grpcio python3-protobuf python3-setuptools python3-venv \\
+  protobuf-compiler protobuf-compiler-grpc golang-github-gogo-googleapis-dev
+/usr/bin/python3 -m pip wheel --no-build-isolation --no-deps -w dist clients/python
+/usr/bin/python3 -m venv --system-site-packages ~/ecs-venv
+~/ecs-venv/bin/pip install --no-index dist/ecsimage_client-${VERSION}-py3-none-any.whl
+\`\`\`
+
+\`\`\`python
+from ecsimage_client import Client, PreconditionError
+
+ecs = Client("127.0.0.1:50051", token)
+try:
+    ecs.delete_image(RegionId="cn-hangzhou", ImageId=image_id)
+except PreconditionError as e:
+    print(e.code, e.http_status, e.request_id)   # ImageUsingByInstance 403 473469C7-…
+    print(e.precondition_failure.violations[0].subject)   # instance/i-…
+\`\`\`
+
+### Go: \`github.com/ecsimage/ecsimage/clients/go\` ([clients/go/README.md](../clients/go/README.md))
+
+\`\`\`sh
+go get github.com/ecsimage/ecsimage/clients/go@v${VERSION}
+\`\`\`
+
+(From a checkout, or offline over Debian's Go libraries as CI builds it: see the README.)
+
+\`\`\`go
+c, err := ecsimage.Dial("127.0.0.1:50051", token)
+if err != nil { return err }
+defer c.Close()
+_, err = c.Images.DeleteImage(ctx, &imagev1.DeleteImageRequest{RegionId: "cn-hangzhou", ImageId: id})
+var e *ecsimage.Error
+if errors.As(err, &e) {
+	fmt.Println(e.Code, e.HTTPStatus, e.RequestID) // ImageUsingByInstance 403 473469C7-…
+	if e.PreconditionFailure != nil {
+		fmt.Println(e.PreconditionFailure.Violations[0].Subject) // instance/i-…
+	}
+}
+\`\`\`
+
+### Node: \`@ecsimage/client\` ([clients/node/README.md](../clients/node/README.md))
+
+\`\`\`sh
+npm install @ecsimage/client
+\`\`\`
+
+From a checkout (Debian 12: \`apt-get install protobuf-compiler golang-github-gogo-googleapis-dev\`):
+
+\`\`\`sh
+cd clients/node && npm ci && npm pack        # runs generate.sh + tsc (prepack)
+cd ~/my-app && npm install /path/to/ecsimage/clients/node/ecsimage-client-${VERSION}.tgz
+\`\`\`
+
+\`\`\`ts
+import { Client, PreconditionError } from '@ecsimage/client';
+
+const ecs = new Client('127.0.0.1:50051', token);
+try {
+  await ecs.deleteImage({ RegionId: 'cn-hangzhou', ImageId });
+} catch (e) {
+  if (!(e instanceof PreconditionError)) throw e;
+  console.log(e.code, e.httpStatus, e.requestId);   // ImageUsingByInstance 403 473469C7-…
+  console.log(e.preconditionFailure?.violations[0].subject);   // instance/i-…
+}
+\`\`\`
+
+### The story, in each client
+
+\`scripts/clients_test.sh\` installs each client from the checkout (Python: the
+wheel into a fresh virtual environment; Go: over Debian's Go libraries, as its README
+describes; Node: the packed tarball into a temporary npm project), starts a server on a
+free port with two accounts, and runs each client's walk through the story above and its
+unit tests from outside the repository:
 
 \`\`\`console
 $ scripts/clients_test.sh --only python  [path/to/ecsimage]
@@ -230,49 +312,6 @@ $ scripts/clients_test.sh --only go
 $ scripts/clients_test.sh --only node
 $ scripts/clients_test.sh --only reflection   # the grpcurl experience, no .proto files
 $ scripts/clients_test.sh                     # all four; ends with "N passed, M failed"
-\`\`\`
-
-Against a server you started yourself:
-
-\`\`\`console
-$ export ECSIMAGE_TARGET=127.0.0.1:50051 ECSIMAGE_TOKEN=$TOKEN ECSIMAGE_TOKEN2=$TOKEN_B ECSIMAGE_ACCOUNT2=$BOB
-$ /usr/bin/python3 clients/python/example.py
-$ clients/go/run.sh example        # clients/go/run.sh test: go test, story included
-$ node clients/node/example.js     # after npm ci in clients/node
-\`\`\`
-
-Python (\`clients/python/ecsimage_client.py\`; Debian's python3-grpcio and python3-protobuf,
-stubs generated on first use by protoc):
-
-\`\`\`python
-from ecsimage_client import Client, EcsError
-
-ecs = Client("127.0.0.1:50051", token)
-try:
-    ecs.delete_image(RegionId="cn-hangzhou", ImageId=image_id)
-except EcsError as e:
-    print(e.code, e.http_status, e.request_id)   # ImageUsingByInstance 403 5A0F…
-    print(e.precondition_failure.violations[0].subject)   # instance/i-…
-\`\`\`
-
-Go (\`clients/go\`, built offline against Debian's Go libraries by \`run.sh\`):
-
-\`\`\`go
-c, _ := ecsimage.Dial("127.0.0.1:50051", token)
-_, err := c.Images.DeleteImage(ctx, &imagev1.DeleteImageRequest{RegionId: "cn-hangzhou", ImageId: id})
-var e *ecsimage.Error
-if errors.As(err, &e) { // decoded with status.FromError(err).Details()
-	fmt.Println(e.Code, e.HTTPStatus, e.RequestID, e.PreconditionFailure.Violations[0].Subject)
-}
-\`\`\`
-
-Node (\`clients/node\`, @grpc/grpc-js + @grpc/proto-loader, details decoded by protobufjs):
-
-\`\`\`js
-const { Client, EcsError } = require('./clients/node/ecsimage_client');
-const ecs = new Client('127.0.0.1:50051', token);
-try { await ecs.deleteImage({ RegionId: 'cn-hangzhou', ImageId }); }
-catch (e) { if (e instanceof EcsError) console.log(e.code, e.httpStatus, e.requestId, e.detail); }
 \`\`\`
 `);
   return parts.join('\n').replace(/\n{3,}/g, '\n\n');
