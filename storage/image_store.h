@@ -226,8 +226,7 @@ class ReadTxn {
   // with a `lease_owner`, only those whose lease it holds unexpired at
   // `now_ms` (see WriteTxn::ClaimTaskLeases); "" = all.
   virtual absl::StatusOr<std::vector<CopyTaskRow>> ListActiveCopies(
-      int64_t limit, const std::string& lease_owner,
-      int64_t now_ms) = 0;
+      int64_t limit, const std::string& lease_owner, int64_t now_ms) = 0;
 
   virtual absl::StatusOr<std::optional<IoTaskRow>> GetIoTask(
       const std::string& task_id) = 0;
@@ -236,8 +235,7 @@ class ReadTxn {
       int64_t image_rowid, const std::string& action) = 0;
   // Waiting or Processing tasks, oldest first; `lease_owner` as above.
   virtual absl::StatusOr<std::vector<IoTaskRow>> ListActiveIoTasks(
-      int64_t limit, const std::string& lease_owner,
-      int64_t now_ms) = 0;
+      int64_t limit, const std::string& lease_owner, int64_t now_ms) = 0;
   // Returns the total count and one page.
   virtual absl::StatusOr<std::pair<int64_t, std::vector<IoTaskRow>>>
   ListIoTasks(const IoTaskQuery& query) = 0;
@@ -245,8 +243,7 @@ class ReadTxn {
   // Live, non-copy, non-imported images still Creating with work left;
   // `lease_owner` as above.
   virtual absl::StatusOr<std::vector<ImageRow>> ListCreatingImages(
-      int64_t limit, const std::string& lease_owner,
-      int64_t now_ms) = 0;
+      int64_t limit, const std::string& lease_owner, int64_t now_ms) = 0;
 
   virtual absl::StatusOr<int64_t> CountShares(int64_t image_rowid) = 0;
   virtual absl::StatusOr<bool> HasShare(int64_t image_rowid,

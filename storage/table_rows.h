@@ -28,7 +28,7 @@ struct TableRows {
 // trigger-kept counter tables it checks after the copy instead of moving.
 inline const std::vector<std::string>& CopiedTables() {
   static const auto* const kTables = new std::vector<std::string>{
-      "accounts", "tokens",    "regions", "images",    "disk_mappings",
+      "accounts",   "tokens",   "regions", "images",    "disk_mappings",
       "copy_tasks", "io_tasks", "shares",  "instances", "client_tokens"};
   return *kTables;
 }

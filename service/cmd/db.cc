@@ -116,8 +116,8 @@ absl::Status ApplyPasswordFile() {
   std::ifstream in(file);
   std::string password;
   if (!in || !std::getline(in, password)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot read ECSIMAGE_DB_PASSWORD_FILE ", file));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read ECSIMAGE_DB_PASSWORD_FILE ", file));
   }
   if (!password.empty() && password.back() == '\r') password.pop_back();
   ::setenv("PGPASSWORD", password.c_str(), 1);

@@ -39,9 +39,10 @@ std::vector<std::string> Lines(const storage::TableRows& t) {
   for (const auto& row : t.rows) {
     std::string line;
     for (const storage::CellValue& v : row) {
-      absl::StrAppend(&line, v.type == storage::CellValue::Type::kInt
-                                 ? absl::StrCat(v.int_value)
-                                 : v.bytes,
+      absl::StrAppend(&line,
+                      v.type == storage::CellValue::Type::kInt
+                          ? absl::StrCat(v.int_value)
+                          : v.bytes,
                       "|");
     }
     out.push_back(line);
@@ -91,8 +92,10 @@ int RunCopy(const std::vector<std::string>& args) {
       storage::ExportPostgresTables(to, storage::CopiedTables());
   if (!copied.ok()) return Fail("cannot verify the copy", copied.status());
   JsonLine done;
-  done.Str("level", "info").Str("msg", "copied").Str("from", from).Str(
-      "to", dst->display);
+  done.Str("level", "info")
+      .Str("msg", "copied")
+      .Str("from", from)
+      .Str("to", dst->display);
   // Every row, every column (the counters kept inside rows, such as an
   // image's live instances, rebuilt by PostgreSQL's triggers, included).
   for (size_t i = 0; i < rows->size(); ++i) {
@@ -130,9 +133,9 @@ int RunCopy(const std::vector<std::string>& args) {
     if (nonzero(Lines((*src_counters)[i])) !=
         nonzero(Lines((*dst_counters)[i]))) {
       return Fail("verification failed",
-                  absl::DataLossError(absl::StrCat(
-                      (*src_counters)[i].table,
-                      " differs between SQLite and PostgreSQL")));
+                  absl::DataLossError(
+                      absl::StrCat((*src_counters)[i].table,
+                                   " differs between SQLite and PostgreSQL")));
     }
   }
   done.Emit();

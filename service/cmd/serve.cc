@@ -102,8 +102,8 @@ void GracePeriod(const sigset_t& signals, int64_t seconds) {
 std::string DefaultReplicaId(domain::IdGenerator& ids) {
   char host[256] = {};
   if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  return absl::StrCat(host[0] != '\0' ? host : "ecsimage", "-", ::getpid(),
-                      "-", ids.NewImageId().substr(2, 8));
+  return absl::StrCat(host[0] != '\0' ? host : "ecsimage", "-", ::getpid(), "-",
+                      ids.NewImageId().substr(2, 8));
 }
 
 // Leases run on the database's clock on PostgreSQL, so that replicas whose
@@ -350,10 +350,9 @@ int RunServe(const std::vector<std::string>& args) {
   lease.owner = f.replica_id.empty() ? DefaultReplicaId(ids) : f.replica_id;
   lease.lease_ms = f.task_lease_seconds * 1000;
   std::unique_ptr<domain::Clock> lease_clock = LeaseClock(*db);
-  TaskWorker worker(*db->store, clock, options,
-                    std::chrono::milliseconds(f.tick_ms),
-                    /*tick_tasks=*/!f.simulation_control, lease,
-                    lease_clock.get());
+  TaskWorker worker(
+      *db->store, clock, options, std::chrono::milliseconds(f.tick_ms),
+      /*tick_tasks=*/!f.simulation_control, lease, lease_clock.get());
   service_metrics.AddGauge(
       "ecsimage_task_leases_held", "Task leases this replica holds.",
       [&worker] { return static_cast<double>(worker.engine().leases_held()); });

@@ -28,10 +28,10 @@ void AddStoreMetrics(const OpenedDb& db, metrics::ServiceMetrics& metrics) {
     metrics.AddGauge(
         metrics::kQueueDepthGauge, "Writes waiting for the single writer.",
         [sqlite] { return static_cast<double>(sqlite->stats().queue_depth); });
-    metrics.AddGauge(
-        "ecsimage_write_commits_total_gauge",
-        "Write transactions committed since start.",
-        [sqlite] { return static_cast<double>(sqlite->stats().commits); });
+    metrics.AddGauge("ecsimage_write_commits_total_gauge",
+                     "Write transactions committed since start.", [sqlite] {
+                       return static_cast<double>(sqlite->stats().commits);
+                     });
   }
   if (storage::PostgresStore* pg = db.postgres; pg != nullptr) {
     metrics.AddGauge(metrics::kDatabaseSizeGauge,
@@ -57,10 +57,9 @@ void AddStoreMetrics(const OpenedDb& db, metrics::ServiceMetrics& metrics) {
           }
           return values;
         });
-    metrics.AddGauge(
-        "ecsimage_write_commits_total_gauge",
-        "Write transactions committed since start.",
-        [pg] { return static_cast<double>(pg->stats().commits); });
+    metrics.AddGauge("ecsimage_write_commits_total_gauge",
+                     "Write transactions committed since start.",
+                     [pg] { return static_cast<double>(pg->stats().commits); });
   }
 }
 

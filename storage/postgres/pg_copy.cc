@@ -81,10 +81,9 @@ absl::Status InsertTable(PgConn& conn, const TableRows& t) {
     }
     exprs.push_back(ValueExpr(type, static_cast<int>(i) + 1));
   }
-  const std::string sql =
-      absl::StrCat("INSERT INTO ", t.table, " (",
-                   absl::StrJoin(t.columns, ", "), ") VALUES (",
-                   absl::StrJoin(exprs, ", "), ")");
+  const std::string sql = absl::StrCat(
+      "INSERT INTO ", t.table, " (", absl::StrJoin(t.columns, ", "),
+      ") VALUES (", absl::StrJoin(exprs, ", "), ")");
   for (const auto& row : t.rows) {
     PgParams params;
     for (size_t i = 0; i < row.size(); ++i) {
@@ -117,7 +116,8 @@ absl::Status InsertTable(PgConn& conn, const TableRows& t) {
     if (name != "id") continue;
     RETURN_IF_ERROR(
         conn.Exec(absl::StrCat("SELECT setval(pg_get_serial_sequence('",
-                               t.table, "', 'id'), (SELECT coalesce(max(id), "
+                               t.table,
+                               "', 'id'), (SELECT coalesce(max(id), "
                                "0) + 1 FROM ",
                                t.table, "), false)"))
             .status());
@@ -168,10 +168,9 @@ absl::StatusOr<std::vector<TableRows>> ExportPostgresTables(
         t.columns.push_back(name);
         selects.push_back(name);
       }
-      ASSIGN_OR_RETURN(PgResult r,
-                       conn->Exec(absl::StrCat(
-                           "SELECT ", absl::StrJoin(selects, ", "), " FROM ",
-                           table, " ORDER BY 1")));
+      ASSIGN_OR_RETURN(PgResult r, conn->Exec(absl::StrCat(
+                                       "SELECT ", absl::StrJoin(selects, ", "),
+                                       " FROM ", table, " ORDER BY 1")));
       for (int i = 0; i < r.rows(); ++i) {
         std::vector<CellValue> row(columns.size());
         for (size_t c = 0; c < columns.size(); ++c) {
@@ -200,6 +199,18 @@ absl::StatusOr<std::vector<TableRows>> ExportPostgresTables(
   conn->ExecScript("COMMIT").IgnoreError();
   if (!status.ok()) return status;
   return out;
+}
+
+absl::StatusOr<std::vector<std::string>> ListPostgresDatabases(
+    const std::string& server_uri, const std::string& prefix) {
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, Connect(server_uri));
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn->Exec("SELECT datname FROM pg_database WHERE "
+                              "starts_with(datname, $1) ORDER BY datname",
+                              PgParams().Text(prefix)));
+  std::vector<std::string> names;
+  for (int i = 0; i < r.rows(); ++i) names.push_back(r.Text(i, 0));
+  return names;
 }
 
 absl::Status ExecPostgresForTest(const std::string& uri,

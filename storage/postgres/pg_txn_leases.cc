@@ -36,8 +36,7 @@ constexpr LeasedKind kLeasedKinds[] = {
 }  // namespace
 
 absl::StatusOr<WriteTxn::LeaseClaim> PgTxn::ClaimTaskLeases(
-    const std::string& owner, int64_t now_ms, int64_t lease_ms,
-    int64_t limit) {
+    const std::string& owner, int64_t now_ms, int64_t lease_ms, int64_t limit) {
   LeaseClaim claim;
   for (const LeasedKind& kind : kLeasedKinds) {
     // $1 owner, $2 now, $3 renew an own lease expiring before this,

@@ -205,6 +205,10 @@ std::string PostgresUriWithDatabase(const std::string& uri,
 absl::Status CorruptImageRowForTest(const std::string& uri,
                                     const std::string& region_id,
                                     const std::string& image_id);
+// Names of the databases on the server of `server_uri` that start with
+// `prefix` (test fixtures clean up what earlier runs left).
+absl::StatusOr<std::vector<std::string>> ListPostgresDatabases(
+    const std::string& server_uri, const std::string& prefix);
 // Test fixture: runs `sql` on the database at `uri`, behind any store's back.
 absl::Status ExecPostgresForTest(const std::string& uri,
                                  const std::string& sql);

@@ -86,10 +86,10 @@ absl::StatusOr<std::vector<TableRows>> ExportSqliteTables(
                    Connection::Open(path, /*create=*/false));
   ASSIGN_OR_RETURN(int64_t version, conn->QueryInt("PRAGMA user_version"));
   if (version != LatestSchemaVersion()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the SQLite database is at schema version ", version, ", not ",
-        LatestSchemaVersion(), ": run `ecsimage migrate --db ", path,
-        "` first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the SQLite database is at schema version ", version,
+                     ", not ", LatestSchemaVersion(),
+                     ": run `ecsimage migrate --db ", path, "` first"));
   }
   RETURN_IF_ERROR(conn->Exec("BEGIN"));  // one snapshot for every table
   std::vector<TableRows> out;

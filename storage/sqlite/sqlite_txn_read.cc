@@ -313,11 +313,11 @@ absl::StatusOr<int64_t> SqliteTxn::CountRunningCopies(
 
 absl::StatusOr<std::vector<CopyTaskRow>> SqliteTxn::ListActiveCopies(
     int64_t limit, const std::string& lease_owner, int64_t now_ms) {
-  ASSIGN_OR_RETURN(
-      Stmt q, conn_.Prepare(absl::StrCat(
-                  "SELECT ", kCopyColumns, " WHERE ", kNonTerminalPhase,
-                  " AND (?1 = '' OR (c.lease_owner = ?1 AND "
-                  "c.lease_expires_at_ms > ?2)) ORDER BY c.id LIMIT ?3")));
+  ASSIGN_OR_RETURN(Stmt q,
+                   conn_.Prepare(absl::StrCat(
+                       "SELECT ", kCopyColumns, " WHERE ", kNonTerminalPhase,
+                       " AND (?1 = '' OR (c.lease_owner = ?1 AND "
+                       "c.lease_expires_at_ms > ?2)) ORDER BY c.id LIMIT ?3")));
   q.BindAll(lease_owner, now_ms, limit);
   return ReadAll<CopyTaskRow>(q, ReadCopy);
 }
@@ -349,12 +349,12 @@ absl::StatusOr<std::optional<IoTaskRow>> SqliteTxn::GetActiveIoTask(
 
 absl::StatusOr<std::vector<IoTaskRow>> SqliteTxn::ListActiveIoTasks(
     int64_t limit, const std::string& lease_owner, int64_t now_ms) {
-  ASSIGN_OR_RETURN(
-      Stmt q, conn_.Prepare(absl::StrCat(
-                  "SELECT ", kIoTaskColumns,
-                  " WHERE t.status IN ('Waiting', 'Processing') AND "
-                  "(?1 = '' OR (t.lease_owner = ?1 AND "
-                  "t.lease_expires_at_ms > ?2)) ORDER BY t.id LIMIT ?3")));
+  ASSIGN_OR_RETURN(Stmt q,
+                   conn_.Prepare(absl::StrCat(
+                       "SELECT ", kIoTaskColumns,
+                       " WHERE t.status IN ('Waiting', 'Processing') AND "
+                       "(?1 = '' OR (t.lease_owner = ?1 AND "
+                       "t.lease_expires_at_ms > ?2)) ORDER BY t.id LIMIT ?3")));
   q.BindAll(lease_owner, now_ms, limit);
   return QueryIoTasks(q);
 }

@@ -127,11 +127,11 @@ absl::Status SqliteTxn::InsertCopy(CopyTaskRow& copy) {
 }
 
 absl::Status SqliteTxn::UpdateCopy(const CopyTaskRow& copy) {
-  ASSIGN_OR_RETURN(
-      Stmt q, conn_.Prepare("UPDATE copy_tasks SET phase_moves = "
-                            "phase_moves + (phase <> ?1), phase = ?1, "
-                            "progress = ?2, transferred_mib = ?3, "
-                            "phase_changed_at_ms = ?4 WHERE id = ?5"));
+  ASSIGN_OR_RETURN(Stmt q,
+                   conn_.Prepare("UPDATE copy_tasks SET phase_moves = "
+                                 "phase_moves + (phase <> ?1), phase = ?1, "
+                                 "progress = ?2, transferred_mib = ?3, "
+                                 "phase_changed_at_ms = ?4 WHERE id = ?5"));
   q.BindAll(copy.phase, copy.progress, copy.transferred_mib,
             copy.phase_changed_at_ms, copy.rowid);
   RETURN_IF_ERROR(q.Run());
@@ -193,8 +193,7 @@ constexpr LeasedKind kLeasedKinds[] = {
 }  // namespace
 
 absl::StatusOr<WriteTxn::LeaseClaim> SqliteTxn::ClaimTaskLeases(
-    const std::string& owner, int64_t now_ms, int64_t lease_ms,
-    int64_t limit) {
+    const std::string& owner, int64_t now_ms, int64_t lease_ms, int64_t limit) {
   // One writer at a time: no row can be held by another transaction here,
   // so "skip locked" has nothing to skip.
   LeaseClaim claim;
@@ -230,11 +229,11 @@ absl::StatusOr<WriteTxn::LeaseClaim> SqliteTxn::ClaimTaskLeases(
       ++claim.claimed;
       if (taken) ++claim.taken_over;
     }
-    ASSIGN_OR_RETURN(Stmt q, conn_.Prepare(absl::StrCat(
-                                 "SELECT count(*) FROM ", kind.table, " WHERE ",
-                                 kind.active,
-                                 " AND lease_owner = ?1 AND "
-                                 "lease_expires_at_ms > ?2")));
+    ASSIGN_OR_RETURN(
+        Stmt q, conn_.Prepare(absl::StrCat("SELECT count(*) FROM ", kind.table,
+                                           " WHERE ", kind.active,
+                                           " AND lease_owner = ?1 AND "
+                                           "lease_expires_at_ms > ?2")));
     q.BindAll(owner, now_ms);
     RETURN_IF_ERROR(q.StepRow());
     claim.held += q.Int(0);

@@ -39,6 +39,9 @@ import rel_lib as rl  # noqa: E402
 
 PG_SERVER = os.path.join(rl.REPO, "scripts", "pg_server.sh")
 LEASE_SECONDS = 2
+# Live images per account and region: the quota race fills a fresh account
+# to one below it; the other phases spread their images over the regions.
+QUOTA = 300
 # A copy of a 40 GiB image at this rate transfers for 10 s.
 RATE_MIB = 4096
 
@@ -114,7 +117,7 @@ class Replicas:
                 extra=["--replica-id", "r%d" % i,
                        "--task-lease-seconds", str(LEASE_SECONDS),
                        "--transfer-rate-mib", str(RATE_MIB),
-                       "--image-quota", "20"]))
+                       "--image-quota", str(QUOTA)]))
 
     def start_all_at_once(self):
         errors = []
@@ -161,27 +164,36 @@ class Client:
             return None, (code, ecs)
 
 
-def create_image(client, name, token=None):
+def create_image(client, name, token=None, region="cn-hangzhou"):
     s = rl.stubs()
     return client.call(client.img.CreateImage, s.pb.CreateImageRequest(
-        region_id="cn-hangzhou", image_name=name,
+        region_id=region, image_name=name,
         client_token=token or uuid.uuid4().hex))
+
+
+def region_of(i):
+    return rl.REGIONS[i % len(rl.REGIONS)]
 
 
 def phase_start(binary, pg, work, failures):
     reps = Replicas(binary, pg, work)
     reps.start_all_at_once()
-    version = pg.query("SELECT max(version) FROM schema_meta")
+    # Every step is DDL that fails when applied twice (CREATE TABLE, ADD
+    # COLUMN), and the seed inserts keyed rows: three replicas up, the
+    # schema at the latest version and one copy of the seed prove each ran
+    # once.
+    version = pg.query("SELECT version FROM schema_meta")
     regions = pg.query("SELECT count(*) FROM regions")
-    system = pg.query("SELECT count(*) FROM images WHERE is_system")
-    rl.log("start: schema", version, "regions", regions, "system", system)
-    applied = pg.query("SELECT version, count(*) FROM schema_migrations "
-                       "GROUP BY version HAVING count(*) <> 1")
-    if applied:
-        failures.append("a migration step applied more than once: %s"
-                        % applied)
-    if regions != ["5"]:
-        failures.append("regions seeded %s times over" % regions)
+    system = pg.query("SELECT count(*) FROM images WHERE is_system = 1")
+    per_region = pg.query("SELECT count(*) FROM images WHERE is_system = 1 "
+                          "GROUP BY region_id, image_id HAVING count(*) > 1")
+    rl.log("start: schema", version, "regions", regions, "system images",
+           system)
+    if version != ["6"]:
+        failures.append("schema version after start: %s" % version)
+    if regions != ["5"] or per_region:
+        failures.append("seed applied more than once: regions %s, %s"
+                        % (regions, per_region))
     for addr in reps.addresses():
         for service in ("", "liveness"):
             st = health(addr, service)
@@ -219,7 +231,7 @@ def phase_races(reps, token, rounds, failures):
     # DeleteImage on replica A against RunInstances on replica B.
     images = []
     for i in range(rounds):
-        resp, err = create_image(a, "race-del-%d" % i)
+        resp, err = create_image(a, "race-del-%d" % i, region=region_of(i))
         if err:
             failures.append("setup CreateImage: %s" % (err,))
             return
@@ -232,12 +244,12 @@ def phase_races(reps, token, rounds, failures):
 
     def delete(i):
         _, err = a.call(a.img.DeleteImage, s.pb.DeleteImageRequest(
-            region_id="cn-hangzhou", image_id=images[i]))
+            region_id=region_of(i), image_id=images[i]))
         return "OK" if err is None else err[1]
 
     def run(i):
         _, err = b.call(b.ins.RunInstances, s.pb.RunInstancesRequest(
-            region_id="cn-hangzhou", image_id=images[i], amount=1,
+            region_id=region_of(i), image_id=images[i], amount=1,
             client_token=uuid.uuid4().hex))
         return "OK" if err is None else err[1]
     outcomes = {}
@@ -260,7 +272,8 @@ def phase_races(reps, token, rounds, failures):
     # Two CreateImage with one name, on two replicas.
     def create_on(client):
         def fn(i):
-            _, err = create_image(client, "race-name-%d" % i)
+            _, err = create_image(client, "race-name-%d" % i,
+                                  region=region_of(i))
             return "OK" if err is None else err[1]
         return fn
     names = {}
@@ -276,14 +289,14 @@ def phase_races(reps, token, rounds, failures):
         failures.append("same-name race did not show both winners: %s"
                         % names)
 
-    # The quota edge (--image-quota 20): a fresh account at 19 images; two
+    # The quota edge: a fresh account one image below the quota; two
     # creates on two replicas; exactly one succeeds.
     quota = {}
     for i in range(max(4, rounds // 5)):
         acct, tok = rl.create_account(reps.binary, reps.pg.uri,
                                       "quota%d" % i)
         qa, qb = Client(a_addr, tok), Client(c_addr, tok)
-        for k in range(19):
+        for k in range(QUOTA - 1):
             _, err = create_image(qa, "q-%d" % k)
             if err:
                 failures.append("quota setup: %s" % (err,))
@@ -322,6 +335,7 @@ class Load:
         self.addresses, self.token = addresses, token
         self.stop = threading.Event()
         self.acked = []
+        self.regions = []
         self.deleted = []
         self.unexpected = []
         self.max_gap = 0.0
@@ -329,6 +343,7 @@ class Load:
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run, args=(i,))
                         for i in range(threads)]
+        self.prefix = uuid.uuid4().hex[:8]
 
     def start(self):
         for t in self.threads:
@@ -341,23 +356,26 @@ class Load:
 
     def run(self, idx):
         s = rl.stubs()
+        tag = "%s-%d" % (self.prefix, idx)
         clients = [Client(addr, self.token) for addr in self.addresses]
         n = 0
         while not self.stop.is_set():
             n += 1
             token = uuid.uuid4().hex
-            name = "load-%d-%d" % (idx, n)
+            name = "load-%s-%d" % (tag, n)
             started = time.time()
             attempt = 0
             while not self.stop.is_set():
                 c = clients[(idx + n + attempt) % len(clients)]
-                resp, err = create_image(c, name, token)
+                resp, err = create_image(c, name, token,
+                                         region=region_of(idx + n))
                 with self.lock:
                     self.calls += 1
                 if err is None:
                     gap = time.time() - started
                     with self.lock:
                         self.acked.append(resp.image_id)
+                        self.regions.append(region_of(idx + n))
                         self.max_gap = max(self.max_gap, gap)
                     break
                 if err[0] not in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
@@ -368,10 +386,10 @@ class Load:
                 time.sleep(0.02)
             if n % 3 == 0 and self.acked:
                 with self.lock:
-                    victim = self.acked[-1]
+                    victim, region = self.acked[-1], self.regions[-1]
                 c = clients[n % len(clients)]
                 _, err = c.call(c.img.DeleteImage, s.pb.DeleteImageRequest(
-                    region_id="cn-hangzhou", image_id=victim))
+                    region_id=region, image_id=victim))
                 if err is None:
                     with self.lock:
                         self.deleted.append(victim)
@@ -584,12 +602,14 @@ def main():
     reps = None
     try:
         reps = phase_start(binary, pg, work, failures)
-        _, token = rl.create_account(binary, pg.uri, "replicas")
-        phase_races(reps, token, args.rounds, failures)
-        phase_load(reps, token, args.seconds, failures, figures)
-        phase_takeover(reps, token, failures, figures)
-        phase_pg_crash(reps, token, failures, figures)
-        phase_dump_restore(reps, binary, token, work, failures)
+        def account(name):
+            return rl.create_account(binary, pg.uri, name)[1]
+        phase_races(reps, account("races"), args.rounds, failures)
+        load_token = account("load")
+        phase_load(reps, load_token, args.seconds, failures, figures)
+        phase_takeover(reps, account("takeover"), failures, figures)
+        phase_pg_crash(reps, account("outage"), failures, figures)
+        phase_dump_restore(reps, binary, load_token, work, failures)
     except rl.Failure as e:
         failures.append(str(e))
     finally:

@@ -521,8 +521,7 @@ class LeaseTest : public TasksTest {
       return txn.ListActiveCopies(100, owner, now_ms);
     });
   }
-  std::vector<std::string> LeasedIds(const std::string& owner,
-                                     int64_t now_ms) {
+  std::vector<std::string> LeasedIds(const std::string& owner, int64_t now_ms) {
     std::vector<std::string> ids;
     auto copies = Leased(owner, now_ms);
     EXPECT_TRUE(copies.ok()) << copies.status();
@@ -627,9 +626,8 @@ TEST_F(LeaseTest, CreatingImagesAreLeasedToo) {
 
 TEST_F(LeaseTest, ClaimsStopAtTheLimitPerKind) {
   for (int i = 0; i < 3; ++i) {
-    ASSERT_OK(
-        StartCopy("m-d" + std::to_string(i), kShanghai, "TRANSFERRING")
-            .status());
+    ASSERT_OK(StartCopy("m-d" + std::to_string(i), kShanghai, "TRANSFERRING")
+                  .status());
   }
   ASSERT_OK_AND_ASSIGN(auto a, Claim("replica-a", 1000, /*limit=*/2));
   EXPECT_EQ(a.claimed, 2);

@@ -154,9 +154,7 @@ void TestServer::SetServing(bool serving) {
   impl_->server->SetServing(serving);
 }
 
-const std::string& TestServer::db_path() const {
-  return impl_->db->locator();
-}
+const std::string& TestServer::db_path() const { return impl_->db->locator(); }
 
 const TestDatabase& TestServer::database() const { return *impl_->db; }
 

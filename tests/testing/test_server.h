@@ -1,6 +1,7 @@
 // An in-process ecsimage server for end-to-end tests: a fresh database of
-// the store under test (test_store.h), port 0 on 127.0.0.1, a FakeClock, deterministic
-// ids, SimulationControl on unless asked otherwise, and real stubs.
+// the store under test (test_store.h), port 0 on 127.0.0.1, a FakeClock,
+// deterministic ids, SimulationControl on unless asked otherwise, and real
+// stubs.
 #ifndef ECSIMAGE_TESTS_TESTING_TEST_SERVER_H_
 #define ECSIMAGE_TESTS_TESTING_TEST_SERVER_H_
 

@@ -1,13 +1,15 @@
 #include "tests/testing/test_store.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
-#include <deque>
-#include <thread>
 #include <cstdlib>
+#include <deque>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -22,6 +24,67 @@ namespace {
 std::string Env(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? "" : value;
+}
+
+// DROP DATABASE forces a checkpoint (about a second here): test databases
+// are dropped in the background while the next tests run. A process does
+// not wait for its last drops when it exits; the next test process drops
+// what dead processes left (and the CI server is removed whole).
+class Dropper {
+ public:
+  static Dropper& Get() {
+    // Never destroyed: its thread may still be dropping at exit.
+    static Dropper* dropper = new Dropper;
+    return *dropper;
+  }
+  void Drop(std::string server, std::string name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.emplace_back(std::move(server), std::move(name));
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    cv_.notify_all();
+  }
+
+ private:
+  // Drops up to 16 queued databases at once: concurrent DROP DATABASEs
+  // share some of their checkpoints (8 at once took 4 s here, against 8 s
+  // one after another).
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return !queue_.empty(); });
+      std::vector<std::pair<std::string, std::string>> batch;
+      while (!queue_.empty() && batch.size() < 16) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      lock.unlock();
+      std::vector<std::thread> drops;
+      for (auto& [server, name] : batch) {
+        drops.emplace_back([&server = server, &name = name] {
+          (void)storage::DropPostgresDatabase(server, name);
+        });
+      }
+      for (std::thread& t : drops) t.join();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::string, std::string>> queue_;
+  std::thread thread_;
+};
+
+// "ecsimage_t_<pid>_<n>" / "ecsimage_tpl_<pid>" of a process that is gone.
+bool LeftByDeadProcess(const std::string& name) {
+  for (const char* prefix : {"ecsimage_t_", "ecsimage_tpl_"}) {
+    const std::string p = prefix;
+    if (name.compare(0, p.size(), p) != 0) continue;
+    const long pid = std::strtol(name.c_str() + p.size(), nullptr, 10);
+    return pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 &&
+           errno == ESRCH;
+  }
+  return false;
 }
 
 // The template every test database of this process is cloned from: made
@@ -39,12 +102,6 @@ absl::StatusOr<std::string> PostgresTemplate(const std::string& server) {
       storage::MigratePostgres(storage::PostgresUriWithDatabase(server, tpl));
   if (!migrated.ok()) return migrated.status();
   name = new std::string(tpl);
-  // Dropped when the process ends (a crashed run leaves it on the
-  // throwaway server, which is removed whole).
-  std::atexit([] {
-    static std::string server_uri = Env("ECSIMAGE_TEST_PG_URI");
-    (void)storage::DropPostgresDatabase(server_uri, *name);
-  });
   return *name;
 }
 
@@ -85,6 +142,15 @@ absl::StatusOr<std::unique_ptr<TestDatabase>> TestDatabase::Create(
         "ECSIMAGE_TEST_STORE=postgres needs ECSIMAGE_TEST_PG_URI (a server "
         "URI; scripts/pg_server.sh starts one)");
   }
+  static std::once_flag cleanup;
+  std::call_once(cleanup, [&server] {
+    absl::StatusOr<std::vector<std::string>> names =
+        storage::ListPostgresDatabases(server, "ecsimage_t");
+    if (!names.ok()) return;
+    for (const std::string& name : *names) {
+      if (LeftByDeadProcess(name)) Dropper::Get().Drop(server, name);
+    }
+  });
   absl::StatusOr<std::string> tpl = PostgresTemplate(server);
   if (!tpl.ok()) return tpl.status();
   static std::atomic<int> counter{0};
@@ -96,70 +162,6 @@ absl::StatusOr<std::unique_ptr<TestDatabase>> TestDatabase::Create(
       StoreKind::kPostgres, storage::PostgresUriWithDatabase(server, name),
       server, name));
 }
-
-namespace {
-
-// DROP DATABASE forces a checkpoint (about a second here): test databases
-// are dropped in the background while the next tests run, and the process
-// waits for the last drops when it exits.
-class Dropper {
- public:
-  static Dropper& Get() {
-    static Dropper* dropper = [] {
-      auto* d = new Dropper;
-      std::atexit([] { Get().Drain(); });
-      return d;
-    }();
-    return *dropper;
-  }
-  void Drop(std::string server, std::string name) {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.emplace_back(std::move(server), std::move(name));
-    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
-    cv_.notify_all();
-  }
-  void Drain() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      cv_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  // Drops whatever is queued together: concurrent DROP DATABASEs share
-  // their checkpoints, so a batch costs about as much as one drop.
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, all dropped
-      std::vector<std::pair<std::string, std::string>> batch;
-      while (!queue_.empty() && batch.size() < 16) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      lock.unlock();
-      std::vector<std::thread> drops;
-      for (auto& [server, name] : batch) {
-        drops.emplace_back([&server = server, &name = name] {
-          (void)storage::DropPostgresDatabase(server, name);
-        });
-      }
-      for (std::thread& t : drops) t.join();
-      lock.lock();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<std::string, std::string>> queue_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
-}  // namespace
 
 TestDatabase::~TestDatabase() {
   if (kind_ == StoreKind::kPostgres) Dropper::Get().Drop(pg_server_, pg_name_);
