@@ -99,7 +99,15 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   ASSIGN_OR_RETURN(std::string conninfo,
                    pg::WithConnectionDefaults(options.uri));
   {
-    ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(conninfo));
+    absl::StatusOr<std::unique_ptr<PgConn>> connected =
+        PgConn::Connect(conninfo);
+    if (!connected.ok()) {
+      // Name the server (host, port, database), never the URI itself.
+      return absl::Status(connected.status().code(),
+                          absl::StrCat(pg::DescribeUri(options.uri), ": ",
+                                       connected.status().message()));
+    }
+    std::unique_ptr<PgConn> conn = *std::move(connected);
     RETURN_IF_ERROR(pg::BringPgSchemaUpToDate(
                         *conn, EmbeddedPostgresMigrations(), options.migrate)
                         .status());
