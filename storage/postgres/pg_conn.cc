@@ -153,6 +153,10 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(
     return absl::UnavailableError(
         absl::StrCat("cannot connect to PostgreSQL: ", message));
   }
+  // Server notices (e.g. "does not exist, skipping") are not errors; libpq
+  // would print them to stderr.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   std::unique_ptr<PgConn> c(new PgConn(conn));
   // Times travel as numbers; nothing depends on the session's time zone or
   // on escape-format bytea, but pin what the decoders assume.
@@ -195,6 +199,19 @@ absl::Status PgConn::ResultStatus(PGresult* r, absl::string_view what) {
   if (IsRetryableSqlstate(last_sqlstate_)) return absl::AbortedError(text);
   if (last_sqlstate_ == "57014" || last_sqlstate_ == "55P03") {
     return absl::UnavailableError(text);
+  }
+  // Integrity errors say which kind of constraint as SQLite does, so that
+  // callers and tests read the same words from both stores.
+  if (last_sqlstate_ == "23514") {
+    return absl::InternalError(absl::StrCat("CHECK constraint failed: ", text));
+  }
+  if (last_sqlstate_ == "23503") {
+    return absl::InternalError(
+        absl::StrCat("FOREIGN KEY constraint failed: ", text));
+  }
+  if (last_sqlstate_ == "23502") {
+    return absl::InternalError(
+        absl::StrCat("NOT NULL constraint failed: ", text));
   }
   return absl::InternalError(text);
 }

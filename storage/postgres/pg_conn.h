@@ -77,6 +77,7 @@ class PgResult {
   explicit PgResult(PGresult* r) : r_(r, &PQclear) {}
 
   int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
+  int cols() const { return r_ ? PQnfields(r_.get()) : 0; }
   bool IsNull(int row, int col) const;
   std::string Text(int row, int col) const;
   int64_t Int(int row, int col) const;

@@ -104,12 +104,16 @@ absl::Status PgTxn::InsertImage(ImageRow& image) {
 absl::Status PgTxn::UpdateImage(const ImageRow& image) {
   if (!image.deleted_at_ms.has_value() && !image.name.empty()) {
     // The owner and region are identity columns: read them from the row.
-    ASSIGN_OR_RETURN(PgResult owner,
-                     Exec("SELECT owner_account_id, region_id FROM images "
+    // Only a new name (or a revived tombstone) can collide: progress
+    // updates of a named image take no account-region lock.
+    ASSIGN_OR_RETURN(PgResult old,
+                     Exec("SELECT owner_account_id, region_id, name, "
+                          "deleted_at_ms IS NOT NULL FROM images "
                           "WHERE id = $1",
                           PgParams().Int(image.rowid)));
-    if (owner.rows() > 0 && !owner.IsNull(0, 0)) {
-      RETURN_IF_ERROR(CheckLiveNameFree(owner.Text(0, 0), owner.Text(0, 1),
+    if (old.rows() > 0 && !old.IsNull(0, 0) &&
+        (old.Text(0, 2) != image.name || old.Bool(0, 3))) {
+      RETURN_IF_ERROR(CheckLiveNameFree(old.Text(0, 0), old.Text(0, 1),
                                         image.name, image.rowid));
     }
   }

@@ -99,7 +99,15 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   ASSIGN_OR_RETURN(std::string conninfo,
                    pg::WithConnectionDefaults(options.uri));
   {
-    ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(conninfo));
+    absl::StatusOr<std::unique_ptr<PgConn>> connected =
+        PgConn::Connect(conninfo);
+    if (!connected.ok()) {
+      // Name the server (host, port, database), never the URI itself.
+      return absl::Status(connected.status().code(),
+                          absl::StrCat(pg::DescribeUri(options.uri), ": ",
+                                       connected.status().message()));
+    }
+    std::unique_ptr<PgConn> conn = *std::move(connected);
     RETURN_IF_ERROR(pg::BringPgSchemaUpToDate(
                         *conn, EmbeddedPostgresMigrations(), options.migrate)
                         .status());
@@ -136,22 +144,28 @@ void PostgresStore::Shutdown() {
 absl::Status PostgresStore::CheckReady() {
   if (shut_down_.load()) return absl::UnavailableError("shutting down");
   std::lock_guard<std::mutex> lock(ready_mu_);
-  if (ready_ == nullptr || ready_->broken()) {
-    ready_.reset();
-    absl::StatusOr<std::unique_ptr<PgConn>> conn = PgConn::Connect(conninfo_);
-    if (!conn.ok()) return conn.status();
-    // A ping that takes longer than this is an unhealthy server.
-    absl::Status set = (*conn)->ExecScript("SET statement_timeout = 2000");
-    if (!set.ok()) return absl::UnavailableError(set.message());
-    ready_ = *std::move(conn);
-  }
-  absl::StatusOr<PgResult> r = ready_->Exec("SELECT 1");
-  if (!r.ok()) {
-    if (ready_->broken()) ready_.reset();
-    return absl::UnavailableError(
+  absl::Status last;
+  // A connection lost while idle fails its first ping: connect anew once.
+  for (int tries = 0; tries < 2; ++tries) {
+    const bool reused = ready_ != nullptr && !ready_->broken();
+    if (!reused) {
+      ready_.reset();
+      absl::StatusOr<std::unique_ptr<PgConn>> conn = PgConn::Connect(conninfo_);
+      if (!conn.ok()) return conn.status();
+      // A ping that takes longer than this is an unhealthy server.
+      absl::Status set = (*conn)->ExecScript("SET statement_timeout = 2000");
+      if (!set.ok()) return absl::UnavailableError(set.message());
+      ready_ = *std::move(conn);
+    }
+    absl::StatusOr<PgResult> r = ready_->Exec("SELECT 1");
+    if (r.ok()) return absl::OkStatus();
+    last = absl::UnavailableError(
         absl::StrCat("database not ready: ", r.status().message()));
+    if (!ready_->broken()) return last;
+    ready_.reset();
+    if (!reused) return last;
   }
-  return absl::OkStatus();
+  return last;
 }
 
 void PostgresStore::CountRetry(const std::string& sqlstate) {

@@ -55,9 +55,13 @@ struct PostgresStoreOptions {
   std::string uri;  // postgresql://… or postgres://…; password never logged
   bool migrate =
       true;  // apply pending migrations under a session advisory lock
-  int pool_connections = 8;  // connection pool size (reads, writes, lookups)
-  int write_threads = 4;     // threads running RunInWriteTransactionAsync
-  int max_attempts = 8;      // whole-transaction restarts on 40001/40P01/23505
+  // Connection pool size (reads and writes); the lookup connection and the
+  // readiness connection come on top: pool_connections + 2 in all.
+  int pool_connections = 8;
+  int write_threads = 4;  // threads running RunInWriteTransactionAsync
+  // Runs of one write in all (the first included): the whole transaction
+  // restarts on 40001/40P01/23505 with jittered backoff, then kUnavailable.
+  int max_attempts = 8;
   // Test hooks, empty in production: every SQL text prepared on any
   // connection.
   std::function<void(const std::string& sql)> on_prepare;
