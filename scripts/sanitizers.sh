@@ -3,9 +3,10 @@
 # build dirs beside BUILD_DIR) and runs it under ctest.
 #
 #   scripts/sanitizers.sh BUILD_DIR           bounded (CI): every test under
-#                                             ASan+UBSan; storage_test,
+#                                             ASan+UBSan (both stores);
+#                                             storage_test, storage_sqlite_test,
 #                                             domain_test and reliability_test
-#                                             under TSan
+#                                             under TSan (SQLite)
 #   RELIABILITY_LONG=1 scripts/sanitizers.sh BUILD_DIR
 #                                             long: every test under both
 #
@@ -93,12 +94,13 @@ if [[ " $WHICH " == *" tsan "* ]]; then
   if configure "$TSAN_DIR" "-fsanitize=thread -fno-omit-frame-pointer"; then
     if [ "$LONG" = 1 ]; then
       mapfile -t tg < <(targets_of "$TSAN_DIR" ecsimage storage_test \
-        domain_test grpc_test reliability_test)
+        storage_sqlite_test domain_test contract_test grpc_test \
+        reliability_test)
       filter=()
     else
-      mapfile -t tg < <(targets_of "$TSAN_DIR" storage_test domain_test \
-        reliability_test)
-      filter=(-R '^(storage|domain|reliability)_test$')
+      mapfile -t tg < <(targets_of "$TSAN_DIR" storage_test \
+        storage_sqlite_test domain_test reliability_test)
+      filter=(-R '^(storage|storage_sqlite|domain|reliability)_test$')
     fi
     echo "targets: ${tg[*]}"
     if cmake --build "$TSAN_DIR" -j"$JOBS" --target "${tg[@]}" \
