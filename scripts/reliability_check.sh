@@ -4,6 +4,8 @@
 #   disk_full   database on a filesystem that fills up
 #   vfs_faults  injected write/sync errors (C++ reliability_test), if built
 #   hostile     garbage and malformed HTTP/2 on the port
+#   db_copy     `ecsimage db copy` SQLite -> PostgreSQL, a server on the copy
+#               answers as the original did
 #   replicas    three replicas on one PostgreSQL: races across replicas, one
 #               SIGKILLed under load, task takeover, PostgreSQL crashed
 #   overload    thread bound, throttling, oversized input, sustained RSS,
@@ -74,7 +76,9 @@ else
   echo "-- vfs_faults: not in $BUILD (runs under ASan in scripts/sanitizers.sh)"
 fi
 step hostile "$PY" tests/reliability/hostile_http2_test.py "${common[@]}"
-# Three replicas on one PostgreSQL (its own throwaway server).
+# SQLite -> PostgreSQL with `ecsimage db copy`, then three replicas on one
+# PostgreSQL (each test starts its own throwaway server).
+step db_copy "$PY" tests/reliability/db_copy_test.py "${common[@]}"
 if [ "$LONG" = 1 ]; then
   step replicas "$PY" tests/reliability/replicas_test.py "${common[@]}" \
     --rounds 200 --seconds 60

@@ -380,7 +380,11 @@ class Store {
   // status is returned; other writes batched with it are unaffected. If the
   // commit itself fails, every write of the batch gets kUnavailable (or
   // kInternal) and none of them took effect. `fn` must not block on anything
-  // but the database and must not start another transaction.
+  // but the database and must not start another transaction. `fn` may run
+  // more than once (PostgreSQL restarts the whole transaction after a
+  // serialization failure, deadlock or lost unique race): it must do nothing
+  // outside its transaction, and what it writes for its caller must not
+  // depend on an earlier run (overwrite, never append).
   virtual absl::Status RunInWriteTransaction(
       const std::function<absl::Status(WriteTxn&)>& fn,
       const WriteOptions& options = {}) = 0;

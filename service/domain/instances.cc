@@ -33,6 +33,9 @@ void ImageDomain::RunInstancesAsync(const Caller& caller,
     const std::string fingerprint = Fingerprint(req);
     return WriteFn([this, caller, &req, resp, amount,
                     fingerprint](storage::WriteTxn& txn) -> absl::Status {
+      // A store may run this callback again after a conflict (PostgreSQL):
+      // the ids of an attempt that rolled back must not stay in the answer.
+      resp->clear_instance_id_sets();
       RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
       const int64_t now = clock_.NowMs();
       ASSIGN_OR_RETURN(
