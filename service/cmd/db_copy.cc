@@ -1,9 +1,9 @@
 // `ecsimage db copy --from PATH --to URI`: the way from SQLite to
 // PostgreSQL. Everything moves — accounts, token hashes, images and
 // tombstones, tasks in flight, shares, instances, client tokens — with the
-// servers stopped; the trigger-kept counters are rebuilt by PostgreSQL's own
-// triggers as the rows arrive and then compared with SQLite's, and every
-// table's row count is compared, before the command reports success.
+// servers stopped; PostgreSQL recounts the counters from the copied rows
+// (set-based, not SQLite's triggers), and every row and every counter is
+// compared with SQLite's before the command reports success.
 #include <algorithm>
 #include <iostream>
 #include <string>
@@ -101,7 +101,9 @@ int RunCopy(const std::vector<std::string>& args) {
   for (size_t i = 0; i < rows->size(); ++i) {
     const size_t want = (*rows)[i].rows.size();
     const size_t got = (*copied)[i].rows.size();
-    if (want != got || Lines((*rows)[i]) != Lines((*copied)[i])) {
+    const std::vector<std::string>& columns = (*rows)[i].columns;
+    if (want != got ||
+        Lines((*rows)[i], columns) != Lines((*copied)[i], columns)) {
       return Fail("verification failed",
                   absl::DataLossError(absl::StrCat(
                       (*rows)[i].table, ": ", want, " rows in SQLite, ", got,
@@ -130,8 +132,9 @@ int RunCopy(const std::vector<std::string>& args) {
       }
       return out;
     };
-    if (nonzero(Lines((*src_counters)[i])) !=
-        nonzero(Lines((*dst_counters)[i]))) {
+    const std::vector<std::string>& columns = (*src_counters)[i].columns;
+    if (nonzero(Lines((*src_counters)[i], columns)) !=
+        nonzero(Lines((*dst_counters)[i], columns))) {
       return Fail("verification failed",
                   absl::DataLossError(
                       absl::StrCat((*src_counters)[i].table,
