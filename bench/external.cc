@@ -74,6 +74,9 @@ ABSL_FLAG(std::string, serve_flags,
           "and CopyImage on the loaded datasets, and at the default "
           "simulated rate the first copies finish before the cancel phase "
           "reaches them (CancelCopyImage then answers IncorrectImageStatus)");
+ABSL_FLAG(double, idle_s, 2,
+          "external: seconds of no calls after the warm-up, for the server's "
+          "background CPU (0: skip)");
 ABSL_FLAG(bool, pg_analyze, true,
           "external: ANALYZE the PostgreSQL database after `db copy` (what "
           "autovacuum does within about a minute of a bulk load; without "
@@ -578,6 +581,7 @@ struct ExtPhase {
   Cpu cpu;
   Cpu health_cpu;
   int64_t pool = 0;
+  Cpu idle;  // the server at rest, before the first phase
   std::shared_ptr<Targets> targets;  // write phases
   int64_t effects = -1;              // -1: read-only
   bool verified = true;
@@ -650,6 +654,10 @@ std::string PhaseJson(const ExtPhase& m) {
            m.cpu.wall_s > 0 ? m.cpu.client_s / m.cpu.wall_s : 0)
       .Num("pg_cpu_utilisation",
            m.cpu.wall_s > 0 ? m.cpu.pg_s / m.cpu.wall_s : 0)
+      .Num("server_idle_cpu_ms_per_s",
+           m.idle.wall_s > 0 ? m.idle.server_s * 1e3 / m.idle.wall_s : 0)
+      .Num("pg_idle_cpu_ms_per_s",
+           m.idle.wall_s > 0 ? m.idle.pg_s * 1e3 / m.idle.wall_s : 0)
       .Int("pool", m.pool)
       .Bool("pool_exhausted", r.exhausted)
       .Int("effects", m.effects)
@@ -820,6 +828,19 @@ class ServerRun {
                                       r.first_error);
       }
     }
+    // The server's (and PostgreSQL's) CPU with no calls at all: the task
+    // worker's ticks and whatever else runs in the background, which every
+    // phase's per-call figure includes.
+    const double idle_s = absl::GetFlag(FLAGS_idle_s);
+    if (idle_s > 0) {
+      sampler_.Begin();
+      std::this_thread::sleep_for(std::chrono::duration<double>(idle_s));
+      idle_ = sampler_.End();
+      Log(absl::StrCat("idle ", Fixed(idle_s, 1), " s: ecsimage serve ",
+                       Fixed(idle_.server_s * 1e3 / idle_.wall_s, 1),
+                       " ms CPU/s, postgres ",
+                       Fixed(idle_.pg_s * 1e3 / idle_.wall_s, 1), " ms CPU/s"));
+    }
     return absl::OkStatus();
   }
 
@@ -832,6 +853,7 @@ class ServerRun {
     m.images = images_;
     m.accounts = accounts;
     m.concurrency = concurrency;
+    m.idle = idle_;
     const int nch = static_cast<int>(channels_.size());
     const DriveOptions o = Options(concurrency);
     const Client* c = client_.get();
@@ -926,6 +948,7 @@ class ServerRun {
   const std::string store_;
   const int64_t images_;
   CpuSampler sampler_;
+  Cpu idle_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::unique_ptr<Client> client_;
 };
