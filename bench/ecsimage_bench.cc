@@ -53,6 +53,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "bench/external.h"
 #include "bench/inproc_server.h"
 #include "bench/load_client.h"
 #include "bench/loader.h"
@@ -67,7 +68,9 @@ ABSL_FLAG(
     "health | regions (DescribeRegions: the cheapest authenticated RPC) | "
     "describe | delete | cancel | copy | share | startup | "
     "delete_direct (DeleteImage into the domain, no gRPC) | suite (all "
-    "of them at every --sizes, with targets)");
+    "of them at every --sizes, with targets) | external (a real `ecsimage "
+    "serve` child process per store and size, driven from this process; "
+    "see --stores, --pg_dir, --external_scenarios, --accounts)");
 ABSL_FLAG(int64_t, images, 1000,
           "images in the database (all scenarios but suite)");
 ABSL_FLAG(std::string, sizes, "1000,100000,1000000",
@@ -1313,10 +1316,20 @@ int Main(int argc, char** argv) {
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
   absl::Status status = RunDiskSync(report, "start", 0);
   if (status.ok()) {
-    status =
-        scenario == "suite" ? RunSuite(report) : RunSingle(report, scenario);
+    if (scenario == "external") {
+      ExternalHooks hooks;
+      hooks.prepare_db = PrepareDb;
+      hooks.emit = [&report](const std::string& line) { report.Emit(line); };
+      bool failed = false;
+      status = RunExternal(hooks, &failed);
+      if (failed) report.failed = true;
+    } else {
+      status =
+          scenario == "suite" ? RunSuite(report) : RunSingle(report, scenario);
+    }
   }
-  if (scenario != "suite" && !absl::GetFlag(FLAGS_keep_db)) {
+  if (scenario != "suite" && scenario != "external" &&
+      !absl::GetFlag(FLAGS_keep_db)) {
     RemoveDb(DbPath(absl::GetFlag(FLAGS_images)));
   }
   if (!status.ok()) {
