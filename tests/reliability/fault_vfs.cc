@@ -463,6 +463,11 @@ void FaultVfs::CutPower() {
   CutLocked();
 }
 
+void FaultVfs::SetPowerCutAt(int64_t operation) {
+  std::lock_guard<std::mutex> lock(g_power_mu);
+  g_power.options.cut_at_operation = operation;
+}
+
 bool FaultVfs::power_cut() const { return g_power_cut.load(); }
 
 int64_t FaultVfs::power_cut_operations() const {

@@ -74,6 +74,9 @@ class FaultVfs {
   // Cuts the power now unless it is cut already. From then on nothing
   // becomes durable; the process keeps running on its page cache.
   void CutPower();
+  // Moves the cut to watched operation `operation` of this watch (0: only
+  // at CutPower()).
+  void SetPowerCutAt(int64_t operation);
   bool power_cut() const;
   // Watched operations recorded so far in this watch, and how many of them
   // were writes to the database file (checkpoints).
