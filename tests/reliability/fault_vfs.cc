@@ -76,7 +76,9 @@ void CutLocked() {
 bool NextOperationLocked() {
   if (g_power.cut) return false;
   const int64_t at = g_power.options.cut_at_operation;
-  if (at > 0 && g_power.journal->operations() + 1 >= at) {
+  const int64_t after_dir = g_power.options.cut_after_directory_operations;
+  if ((at > 0 && g_power.journal->operations() + 1 >= at) ||
+      (after_dir > 0 && g_power.journal->directory_operations() >= after_dir)) {
     CutLocked();
     return false;
   }

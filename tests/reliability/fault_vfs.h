@@ -47,6 +47,10 @@ struct PowerCutOptions {
   // The cut happens on this operation (write, truncate, sync, create or
   // delete of a watched file; it is lost); 0: only at CutPower().
   int64_t cut_at_operation = 0;
+  // Also (or instead, with cut_at_operation 0): the cut happens on the
+  // operation after the n-th create or delete of a watched file, e.g. just
+  // after the WAL is deleted (n = 1) or created again (n = 2).
+  int64_t cut_after_directory_operations = 0;
   // A server that skipped fsync: syncs succeed and make nothing durable.
   bool ignore_syncs = false;
 };

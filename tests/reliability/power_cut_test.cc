@@ -174,6 +174,7 @@ struct RoundFigures {
   int64_t db_file_writes = 0;           // checkpoints
   int64_t errors_before_cut = 0;
   int clean_restarts = 0;
+  int cut_at_directory_operation = 0;
   int64_t directory_operations = 0;  // WAL deletes and creates seen
   PowerCutCounts cut;
   std::vector<std::string> lost;
@@ -280,17 +281,18 @@ class PowerCutTest : public ::testing::Test {
         std::filesystem::path(server_->db_path()).parent_path().string();
     if (into_dir.empty() && round % 10 == 9) {
       // A clean restart inside the watch: the close checkpoints and deletes
-      // the WAL, the start creates it again. Every other time the cut may
-      // land in the restart itself; otherwise it comes after it, so that
-      // the deletes and creates are always in some rounds' records.
-      const bool cut_in_restart = round % 20 == 9;
+      // the WAL, the start creates it again. In turn the cut comes at the
+      // seeded operation (maybe inside the restart), after the restart
+      // (so the delete and create are recorded), just after the unsynced
+      // WAL delete, or just after the WAL is created again.
+      const int kind = (round / 10) % 4;
       const int64_t cut_at = options.cut_at_operation;
-      if (!cut_in_restart) options.cut_at_operation = 0;
+      if (kind != 0) options.cut_at_operation = 0;
+      if (kind >= 2) options.cut_after_directory_operations = kind - 1;
       vfs_.WatchForPowerCut(dir, options);
       server_->Restart();
-      if (!cut_in_restart) {
-        vfs_.SetPowerCutAt(vfs_.power_cut_operations() + cut_at);
-      }
+      if (kind == 1) vfs_.SetPowerCutAt(vfs_.power_cut_operations() + cut_at);
+      if (kind >= 2) fig->cut_at_directory_operation++;
       fig->clean_restarts++;
     } else {
       vfs_.WatchForPowerCut(dir, options);
@@ -368,6 +370,8 @@ class PowerCutTest : public ::testing::Test {
               << " of_uncut_rounds=" << fig.uncut_rounds_operations
               << " db_file_writes=" << fig.db_file_writes
               << " clean_restarts=" << fig.clean_restarts
+              << " cut_at_directory_operation="
+              << fig.cut_at_directory_operation
               << " directory_operations=" << fig.directory_operations
               << " unsynced_writes kept/lost/torn=" << fig.cut.writes_kept
               << "/" << fig.cut.writes_lost << "/" << fig.cut.writes_torn
@@ -411,6 +415,10 @@ TEST_F(PowerCutTest, EveryAcknowledgedWriteSurvivesPowerCuts) {
   EXPECT_GT(fig.cut_mid_run, fig.rounds / 3);
   if (fig.rounds >= 20) {
     EXPECT_GT(fig.directory_operations, 0);
+  }
+  if (fig.rounds >= 40) {
+    // Cuts just after the WAL's delete and re-creation met them unsynced.
+    EXPECT_GT(fig.cut.other_kept + fig.cut.other_lost, 0);
   }
 }
 
