@@ -2,7 +2,8 @@
 # Bounded reliability checks (CI, about 10 min on 2 cores), see RELIABILITY.md:
 #   crash       20 SIGKILL rounds under mixed write load
 #   disk_full   database on a filesystem that fills up
-#   vfs_faults  injected write/sync errors (C++ reliability_test), if built
+#   vfs_faults  injected write/sync errors and power-cut rounds (C++
+#               reliability_test: 200 rounds, 2000 in long mode), if built
 #   hostile     garbage and malformed HTTP/2 on the port
 #   db_copy     `ecsimage db copy` SQLite -> PostgreSQL, a server on the copy
 #               answers as the original did
@@ -29,6 +30,7 @@ JOBS=${JOBS:-2}
 ASAN_DIR=${ECSIMAGE_ASAN_BUILD_DIR:-$(dirname "$BUILD")/build-asan}
 if [ "$LONG" = 1 ]; then
   ROUNDS=${CRASH_ROUNDS:-200}
+  export ECSIMAGE_POWER_CUT_ROUNDS=${ECSIMAGE_POWER_CUT_ROUNDS:-2000}
   FUZZ_SECONDS=${FUZZ_SECONDS:-1800}
   SUSTAIN=600
 else

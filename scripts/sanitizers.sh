@@ -26,6 +26,13 @@ TSAN_DIR=${ECSIMAGE_TSAN_BUILD_DIR:-$PARENT/build-tsan}
 JOBS=${JOBS:-2}
 WHICH=${SANITIZERS:-asan tsan}
 LONG=${RELIABILITY_LONG:-0}
+# Power-cut rounds of reliability_test (tests/reliability/power_cut_test.cc):
+# fewer under the sanitizers' slowdown.
+if [ "$LONG" = 1 ]; then
+  export ECSIMAGE_POWER_CUT_ROUNDS=${ECSIMAGE_POWER_CUT_ROUNDS:-40}
+else
+  export ECSIMAGE_POWER_CUT_ROUNDS=${ECSIMAGE_POWER_CUT_ROUNDS:-5}
+fi
 CC=${CC_SAN:-clang-14}
 CXX=${CXX_SAN:-clang++-14}
 

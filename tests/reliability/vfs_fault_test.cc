@@ -16,6 +16,7 @@
 
 #include "ecs/image/v1/image_service.grpc.pb.h"
 #include "tests/reliability/fault_vfs.h"
+#include "tests/reliability/store_invariants.h"
 #include "tests/testing/test_server.h"
 
 namespace ecsimage::reliability {
@@ -35,67 +36,6 @@ constexpr char kRegion[] = "cn-hangzhou";
 constexpr char kAllStatuses[] =
     "Waiting,Creating,UnAvailable,CreateFailed,Available,Deprecated";
 constexpr char kSystemImage[] = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
-
-// Runs one SQL query on its own connection (through the default VFS, i.e.
-// the shim, with no fault on) and returns the first column of every row.
-std::vector<std::string> Query(const std::string& path,
-                               const std::string& sql) {
-  std::vector<std::string> out;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) !=
-      SQLITE_OK) {
-    ADD_FAILURE() << "open " << path << ": " << sqlite3_errmsg(db);
-    sqlite3_close(db);
-    return out;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    ADD_FAILURE() << "prepare " << sql << ": " << sqlite3_errmsg(db);
-  } else {
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
-      const unsigned char* text = sqlite3_column_text(stmt, 0);
-      out.push_back(text == nullptr ? "" : reinterpret_cast<const char*>(text));
-    }
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return out;
-}
-
-// Offending rows of the storage invariants: counters equal recounts, no
-// share or running copy on a tombstone, integrity.
-std::vector<std::string> Violations(const std::string& path) {
-  std::vector<std::string> out;
-  auto add = [&](const std::string& what, const std::string& sql) {
-    for (const std::string& row : Query(path, sql)) {
-      out.push_back(what + ": " + row);
-    }
-  };
-  std::vector<std::string> ic = Query(path, "PRAGMA integrity_check");
-  if (ic != std::vector<std::string>{"ok"}) {
-    out.push_back("integrity_check: " + (ic.empty() ? "" : ic[0]));
-  }
-  add("fk", "PRAGMA foreign_key_check");
-  add("image counter",
-      "SELECT k.owner_key || '/' || k.status FROM image_counts k WHERE "
-      "k.live_count <> (SELECT count(*) FROM images i WHERE "
-      "coalesce(i.owner_account_id, '') = k.owner_key AND i.region_id = "
-      "k.region_id AND i.status = k.status AND i.deleted_at_ms IS NULL)");
-  add("uncounted images",
-      "SELECT i.image_id FROM images i WHERE i.deleted_at_ms IS NULL AND NOT "
-      "EXISTS (SELECT 1 FROM image_counts k WHERE k.owner_key = "
-      "coalesce(i.owner_account_id, '') AND k.region_id = i.region_id AND "
-      "k.status = i.status AND k.live_count > 0)");
-  add("instance counter",
-      "SELECT image_id FROM images i WHERE live_instance_count <> (SELECT "
-      "count(*) FROM instances n WHERE n.image_rowid = i.id AND "
-      "n.released_at_ms IS NULL)");
-  add("image without disks",
-      "SELECT image_id FROM images i WHERE NOT is_system AND NOT EXISTS "
-      "(SELECT 1 FROM disk_mappings d WHERE d.image_rowid = i.id)");
-  return out;
-}
 
 // Copies the database and WAL as they are on disk now, as a crash would
 // leave them, and returns the copy's path.
