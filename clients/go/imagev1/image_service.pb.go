@@ -5,6 +5,10 @@
 // ECS documentation: {"RegionId": "cn-hangzhou", "ImageId": "m-..."}.
 //
 // Every call needs "authorization: Bearer <token>" (UNAUTHENTICATED without).
+// A request body that is not a valid message of the method's request type
+// (truncated, a string field that is not UTF-8, an invalid wire type or tag)
+// answers InvalidParameter (400, INVALID_ARGUMENT) with a BadRequest field
+// violation on "body", once the token is accepted: never UNIMPLEMENTED.
 // Every failed call returns the ECS message as Status.message and a
 // google.rpc.Status in grpc-status-details-bin with google.rpc.ErrorInfo
 // (reason = ECS code in UPPER_SNAKE, metadata code/httpStatus/requestId),
