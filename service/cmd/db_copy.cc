@@ -32,18 +32,34 @@ int Fail(std::string_view msg, const absl::Status& status) {
   return 1;
 }
 
-// Rows compare as text lines of their columns in the source's column order,
-// whatever order each store lists them in.
-std::vector<std::string> Lines(const storage::TableRows& t) {
+// Rows compare as text lines of `columns` in that order, whatever order
+// each store lists rows and columns in. Only `columns` count (a store may
+// keep more, such as PostgreSQL's row id of shares); a column `t` lacks
+// reads as "<missing>".
+std::vector<std::string> Lines(const storage::TableRows& t,
+                               const std::vector<std::string>& columns) {
+  std::vector<int> index;
+  for (const std::string& c : columns) {
+    auto it = std::find(t.columns.begin(), t.columns.end(), c);
+    index.push_back(
+        it == t.columns.end() ? -1 : static_cast<int>(it - t.columns.begin()));
+  }
   std::vector<std::string> out;
   for (const auto& row : t.rows) {
     std::string line;
-    for (const storage::CellValue& v : row) {
-      absl::StrAppend(&line,
-                      v.type == storage::CellValue::Type::kInt
-                          ? absl::StrCat(v.int_value)
-                          : v.bytes,
-                      "|");
+    for (int i : index) {
+      if (i < 0) {
+        absl::StrAppend(&line, "<missing>|");
+        continue;
+      }
+      const storage::CellValue& v = row[i];
+      if (v.type == storage::CellValue::Type::kNull) {
+        absl::StrAppend(&line, "<null>|");
+      } else if (v.type == storage::CellValue::Type::kInt) {
+        absl::StrAppend(&line, v.int_value, "|");
+      } else {
+        absl::StrAppend(&line, v.bytes, "|");
+      }
     }
     out.push_back(line);
   }
