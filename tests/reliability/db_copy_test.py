@@ -98,6 +98,10 @@ def main():
         ok(a.call(sim.AdvanceTask, s.pb.AdvanceTaskRequest(
             region_id="cn-shanghai", image_id=copy, phase="TRANSFERRING")),
             "AdvanceTask TRANSFERRING")
+        task = ok(a.call(a.img.ExportImage, s.pb.ExportImageRequest(
+            region_id="cn-hangzhou", image_id=src, oss_bucket="bucket",
+            oss_prefix="exports/", client_token=uuid.uuid4().hex)),
+            "ExportImage").task_id
         ok(a.call(a.img.ModifyImageSharePermission,
                   s.pb.ModifyImageSharePermissionRequest(
                       region_id="cn-hangzhou", image_id=src,
@@ -149,6 +153,14 @@ def main():
             ok(a.call(sim.AdvanceTask, s.pb.AdvanceTaskRequest(
                 region_id="cn-shanghai", image_id=copy, phase="SUCCEEDED")),
                 "the copy in flight goes on")
+            _, err = a.call(a.img.DeleteImage, s.pb.DeleteImageRequest(
+                region_id="cn-hangzhou", image_id=src))
+            if err is None or err[1] != "ImageIsExporting":
+                failures.append("exporting source deleted after copy: %s"
+                                % (err,))
+            ok(a.call(sim.AdvanceTask, s.pb.AdvanceTaskRequest(
+                region_id="cn-hangzhou", task_id=task, phase="Finished")),
+                "the export in flight goes on")
             _, err = a.call(a.img.DeleteImage, s.pb.DeleteImageRequest(
                 region_id="cn-hangzhou", image_id=src))
             if err is None or err[1] != "ImageUseShared":
