@@ -1,6 +1,6 @@
 // ecsimage: one binary, subcommands serve | account create | account token
-// create/list/revoke | migrate | backup | db copy. Every flag also reads ECSIMAGE_<FLAG>
-// from the environment.
+// create/list/revoke | migrate | backup | db copy. Every flag also reads
+// ECSIMAGE_<FLAG> from the environment.
 #include <iostream>
 #include <string>
 #include <vector>
