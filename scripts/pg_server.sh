@@ -50,6 +50,11 @@ case "$cmd" in
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown "$PGUSER_NAME" "$dir"
     chmod 700 "$dir"
+    if [ "$(id -u)" -eq 0 ] && ! runuser -u "$PGUSER_NAME" -- test -x "$dir"; then
+      echo "pg_server: $PGUSER_NAME cannot reach $dir (a parent directory is" \
+        "closed to it, e.g. a 0700 mktemp dir): use a directory under /tmp" >&2
+      exit 1
+    fi
     as_user "$BIN/initdb" -D "$dir/data" -U "$PGUSER_NAME" -A trust \
       --encoding=UTF8 --locale=C.UTF-8 >/dev/null
     run_server

@@ -30,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -50,7 +51,9 @@ class Pg:
     """The throwaway server and one database on it."""
 
     def __init__(self, work):
-        self.dir = os.path.join(work, "pg")
+        # Directly under the temp root: the server runs as an unprivileged
+        # user, who cannot enter a 0700 work dir of root's (mkdtemp).
+        self.dir = tempfile.mkdtemp(prefix="ecsimage-pg-")
         out = subprocess.run([PG_SERVER, "start", self.dir], check=True,
                              capture_output=True, text=True, timeout=300)
         self.server_uri = out.stdout.strip().splitlines()[-1]
