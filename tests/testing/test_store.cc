@@ -27,21 +27,35 @@ std::string Env(const char* name) {
 }
 
 // DROP DATABASE forces a checkpoint (about a second here): test databases
-// are dropped in the background while the next tests run. A process does
-// not wait for its last drops when it exits; the next test process drops
-// what dead processes left (and the CI server is removed whole).
+// are dropped in the background while the next tests run. At exit the
+// process waits for the batch in flight only (no thread runs into static
+// destruction); what is still queued, the next test process drops as left
+// by a dead process (and the CI server is removed whole).
 class Dropper {
  public:
   static Dropper& Get() {
-    // Never destroyed: its thread may still be dropping at exit.
-    static Dropper* dropper = new Dropper;
+    static Dropper* dropper = [] {
+      auto* d = new Dropper;
+      std::atexit([] { Get().Stop(); });
+      return d;
+    }();
     return *dropper;
   }
   void Drop(std::string server, std::string name) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
     queue_.emplace_back(std::move(server), std::move(name));
     if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
     cv_.notify_all();
+  }
+  // Lets the batch in flight finish and leaves the rest queued.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
   }
 
  private:
@@ -51,7 +65,8 @@ class Dropper {
   void Loop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (true) {
-      cv_.wait(lock, [this] { return !queue_.empty(); });
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
       std::vector<std::pair<std::string, std::string>> batch;
       while (!queue_.empty() && batch.size() < 16) {
         batch.push_back(std::move(queue_.front()));
@@ -72,6 +87,7 @@ class Dropper {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<std::string, std::string>> queue_;
+  bool stop_ = false;  // guarded by mu_
   std::thread thread_;
 };
 
