@@ -178,8 +178,8 @@ def region_of(i):
     return rl.REGIONS[i % len(rl.REGIONS)]
 
 
-def phase_start(binary, pg, work, failures):
-    reps = Replicas(binary, pg, work)
+def phase_start(reps, failures):
+    pg = reps.pg
     reps.start_all_at_once()
     # Every step is DDL that fails when applied twice (CREATE TABLE, ADD
     # COLUMN), and the seed inserts keyed rows: three replicas up, the
@@ -604,7 +604,9 @@ def main():
     pg = Pg(work)
     reps = None
     try:
-        reps = phase_start(binary, pg, work, failures)
+        # Made before starting, so that `finally` stops whatever started.
+        reps = Replicas(binary, pg, work)
+        reps = phase_start(reps, failures)
         def account(name):
             return rl.create_account(binary, pg.uri, name)[1]
         phase_races(reps, account("races"), args.rounds, failures)
