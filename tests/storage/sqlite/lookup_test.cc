@@ -1,6 +1,7 @@
-// The lookup connection (Store::RunInLookupTransaction, AccountForTokenHash):
-// short reads made on gRPC's own threads never wait for the pool's readers,
-// which a long read may hold for milliseconds.
+// SQLite's lookup connection (Store::RunInLookupTransaction,
+// AccountForTokenHash): short reads made on gRPC's own threads never wait for
+// the pool's readers, which a long read may hold for milliseconds. What every
+// store's lookups do is in tests/storage/lookup_test.cc.
 #include <chrono>
 #include <future>
 #include <optional>
@@ -54,22 +55,6 @@ TEST_F(LookupTest, LookupsDoNotWaitForTheReadersOfThePool) {
   EXPECT_TRUE(answered) << "a lookup waited for the pool's reader";
   lookups.wait();
   EXPECT_OK(long_read.get());
-}
-
-TEST_F(LookupTest, ALookupSeesCommittedWritesAndFailsCleanly) {
-  EXPECT_THAT(store().AccountForTokenHash(std::string(32, 'z')),
-              IsOkAndHolds(std::nullopt));
-  ASSERT_THAT(store().AddToken({std::string(32, 'z'), kBob, 5}),
-              IsOkAndHolds(true));
-  EXPECT_THAT(store().AccountForTokenHash(std::string(32, 'z')),
-              IsOkAndHolds(Optional(std::string(kBob))));
-  // A failing lookup returns its error and leaves the connection usable.
-  EXPECT_THAT(store().RunInLookupTransaction([](ReadTxn&) {
-    return absl::AbortedError("from the lookup");
-  }),
-              StatusIs(absl::StatusCode::kAborted));
-  EXPECT_THAT(store().AccountForTokenHash(std::string(32, 'z')),
-              IsOkAndHolds(Optional(std::string(kBob))));
 }
 
 }  // namespace
