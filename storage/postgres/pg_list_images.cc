@@ -79,8 +79,8 @@ absl::StatusOr<ImagePage> PgTxn::ListImages(const ImageQuery& query) {
   // the page's end (with `status = ANY($3)` PostgreSQL 15 read and sorted
   // every match: a page cost grew with the account's images, 650 ms at 1M).
   auto live = [](size_t k) {
-    return absl::StrCat(" AND i.region_id = $2 AND i.status = $3[", k + 1,
-                        "] AND i.deleted_at_ms IS NULL");
+    return absl::StrCat(" AND i.region_id = $2 AND i.status = ($3::text[])[",
+                        k + 1, "] AND i.deleted_at_ms IS NULL");
   };
   const std::string live_any =
       " AND i.region_id = $2 AND i.status = ANY($3) AND "
@@ -169,8 +169,8 @@ absl::StatusOr<ImagePage> PgTxn::ListImages(const ImageQuery& query) {
     std::vector<std::string> page_arms;
     page_arms.reserve(arms.size());
     for (const std::string& arm : arms) {
-      page_arms.push_back(
-          absl::StrCat("(", arm, " ORDER BY 1 DESC LIMIT $6 + $7)"));
+      page_arms.push_back(absl::StrCat(
+          "(", arm, " ORDER BY 1 DESC LIMIT $6::bigint + $7::bigint)"));
     }
     ASSIGN_OR_RETURN(
         PgResult r,
