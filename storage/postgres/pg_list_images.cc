@@ -181,19 +181,18 @@ absl::StatusOr<ImagePage> PgTxn::ListImages(const ImageQuery& query) {
     for (int i = 0; i < r.rows(); ++i)
       ids.emplace_back(r.Int(i, 0), r.Int(i, 1));
   }
+  std::vector<int64_t> rowids;
+  rowids.reserve(ids.size());
+  for (const auto& [rowid, alias] : ids) rowids.push_back(rowid);
+  ASSIGN_OR_RETURN(std::vector<ImageRow> images, ImagesByRowids(rowids));
   page.entries.reserve(ids.size());
-  for (const auto& [rowid, alias] : ids) {
-    ASSIGN_OR_RETURN(std::optional<ImageRow> image, GetImageByRowid(rowid));
-    if (!image.has_value()) {
-      return absl::InternalError(
-          absl::StrCat("image row ", rowid, " vanished inside a snapshot"));
-    }
+  for (size_t i = 0; i < ids.size(); ++i) {
     ImagePage::Entry entry;
-    entry.owner_alias = AliasName(alias);
-    if (image->is_copied) {
-      ASSIGN_OR_RETURN(entry.copy, GetCopyByDest(rowid));
+    entry.owner_alias = AliasName(ids[i].second);
+    if (images[i].is_copied) {
+      ASSIGN_OR_RETURN(entry.copy, GetCopyByDest(images[i].rowid));
     }
-    entry.image = *std::move(image);
+    entry.image = std::move(images[i]);
     page.entries.push_back(std::move(entry));
   }
   return page;
