@@ -26,6 +26,7 @@ usage: /usr/bin/python3 tests/reliability/replicas_test.py --binary BIN
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -118,6 +120,7 @@ class Replicas:
             self.servers.append(rl.Server(
                 binary, pg.uri, os.path.join(work, "replica%d.log" % i),
                 extra=["--replica-id", "r%d" % i,
+                       "--metrics-listen", "127.0.0.1:0",
                        "--task-lease-seconds", str(LEASE_SECONDS),
                        "--transfer-rate-mib", str(RATE_MIB),
                        "--image-quota", str(QUOTA)]))
@@ -327,6 +330,49 @@ def phase_races(reps, token, rounds, failures):
     b.ch.close()
 
 
+# The engine's notion of an active (leased) task, as
+# storage/postgres/pg_txn_leases.cc spells it.
+LEASED_ACTIVE = {
+    "copy_tasks": "phase NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')",
+    "io_tasks": "status IN ('Waiting', 'Processing')",
+    "images": "status = 'Creating' AND deleted_at_ms IS NULL AND "
+              "is_copied = 0 AND creating_remaining_ms > 0 AND NOT EXISTS "
+              "(SELECT 1 FROM io_tasks t WHERE t.image_rowid = images.id AND "
+              "t.action = 'ImportImage')",
+}
+
+
+def leased_tasks(pg, owner, unexpired_only):
+    """Active tasks whose lease `owner` holds (unexpired by the database's
+    clock if asked)."""
+    parts = []
+    for table, active in LEASED_ACTIVE.items():
+        cond = "lease_owner = '%s' AND %s" % (owner, active)
+        if unexpired_only:
+            cond += (" AND lease_expires_at_ms > "
+                     "(extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+        parts.append("(SELECT count(*) FROM %s WHERE %s)" % (table, cond))
+    return pg_count(pg, "SELECT " + " + ".join(parts))
+
+
+def metrics_of(server):
+    """{series: value} of a replica's /metrics (its port from the last start
+    line of its log)."""
+    port = None
+    with open(server.log_path) as f:
+        for line in f:
+            if line.startswith("{") and '"started"' in line:
+                port = json.loads(line).get("metricsPort")
+    out = {}
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+    return out
+
+
 def pg_count(pg, sql):
     try:
         return int(pg.query(sql)[0])
@@ -511,9 +557,24 @@ def phase_takeover(reps, token, failures, figures):
     owners = pg.query(owner_sql)
     holder = max(set(owners), key=owners.count)
     idx = int(holder[1:])
+    survivors = [srv for i, srv in enumerate(reps.servers) if i != idx]
+    # ecsimage_task_leases_held follows the leases the database shows.
+    try:
+        wait_for("leases_held equal to the holder's leases in the database",
+                 lambda: metrics_of(reps.servers[idx]).get(
+                     "ecsimage_task_leases_held") ==
+                 leased_tasks(pg, holder, True), 15)
+    except rl.Failure as e:
+        failures.append("metrics: %s (metric %s, database %d)" % (
+            e, metrics_of(reps.servers[idx]).get("ecsimage_task_leases_held"),
+            leased_tasks(pg, holder, True)))
+    takeovers_before = sum(metrics_of(srv).get(
+        "ecsimage_task_takeovers_total", 0) for srv in survivors)
     rl.log("takeover: copies transferring under", owners, "; SIGKILL", holder)
     killed_at = time.time()
     reps.servers[idx].kill()
+    # What the survivors must take over: everything the dead replica held.
+    orphaned = leased_tasks(pg, holder, False)
     taken_sql = ("SELECT count(*) FROM copy_tasks c JOIN images d ON "
                  "d.id = c.dest_image_rowid WHERE d.image_id IN (%s) AND "
                  "(c.lease_owner <> '%s' OR c.phase IN ('SUCCEEDED', "
@@ -521,6 +582,24 @@ def phase_takeover(reps, token, failures, figures):
     taken_at = wait_for("takeover", lambda: pg_count(pg, taken_sql)
                         == len(dests), 10 * LEASE_SECONDS + 30)
     takeover_s = taken_at - killed_at
+    wait_for("every task of %s taken over" % holder,
+             lambda: leased_tasks(pg, holder, False) == 0,
+             10 * LEASE_SECONDS + 30)
+    takeovers = sum(metrics_of(srv).get("ecsimage_task_takeovers_total", 0)
+                    for srv in survivors) - takeovers_before
+    if takeovers != orphaned:
+        failures.append("metrics: the survivors' ecsimage_task_takeovers_total"
+                        " rose by %s, the dead replica held %d leases"
+                        % (takeovers, orphaned))
+    for srv in survivors:
+        m = metrics_of(srv)
+        idle = m.get('ecsimage_db_pool_connections{state="idle"}')
+        busy = m.get('ecsimage_db_pool_connections{state="busy"}')
+        if idle is None or busy is None or not 1 <= idle + busy <= 8:
+            failures.append("metrics: pool connections idle %s busy %s "
+                            "(want 1..8 in all)" % (idle, busy))
+    rl.log("takeover: %d leases orphaned, takeovers_total rose by %d"
+           % (orphaned, takeovers))
     wait_for("copies done", lambda: pg_count(
         pg, "SELECT count(*) FROM copy_tasks c JOIN images d ON d.id = "
         "c.dest_image_rowid WHERE d.image_id IN (%s) AND c.phase = "
