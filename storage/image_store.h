@@ -328,6 +328,21 @@ class WriteTxn : public ReadTxn {
   // Ends every lease `owner` holds (SIGTERM: another engine takes the tasks
   // at once instead of after the lease term).
   virtual absl::Status ReleaseTaskLeases(const std::string& owner) = 0;
+
+  // Settings the replicas of one database must agree on, with the last
+  // time a running replica confirmed the value (scale-out.md §4). Reading
+  // orders the transaction after any other writer of the same setting
+  // until it ends (check-then-act across replicas).
+  struct ReplicaSetting {
+    std::string value;
+    int64_t confirmed_at_ms = 0;
+  };
+  virtual absl::StatusOr<std::optional<ReplicaSetting>> GetReplicaSetting(
+      const std::string& name) = 0;
+  // Inserts or overwrites the setting.
+  virtual absl::Status PutReplicaSetting(const std::string& name,
+                                         const std::string& value,
+                                         int64_t confirmed_at_ms) = 0;
 };
 
 struct AccountRow {

@@ -18,11 +18,13 @@
 #include "service/cmd/flags.h"
 #include "service/cmd/integrity_monitor.h"
 #include "service/cmd/readiness_monitor.h"
+#include "service/cmd/replica_setting_keeper.h"
 #include "service/cmd/store_metrics.h"
 #include "service/cmd/task_worker.h"
 #include "service/domain/clock.h"
 #include "service/domain/ids.h"
 #include "service/domain/image_domain.h"
+#include "service/domain/replica_settings.h"
 #include "service/grpc/json_log.h"
 #include "service/grpc/server.h"
 #include "service/grpc/tls_credentials.h"
@@ -284,6 +286,23 @@ int RunServe(const std::vector<std::string>& args) {
     LogError("cannot seed catalog", s.ToString());
     return 1;
   }
+  // Replicas of one PostgreSQL database agree on --simulation-control
+  // (a SQLite file has one server). Claimed before serving; confirmed every
+  // half lease term; another value is refused for three terms after the
+  // last confirmation.
+  std::unique_ptr<domain::Clock> setting_clock = LeaseClock(*db);
+  std::unique_ptr<ReplicaSettingKeeper> setting_keeper;
+  if (db->postgres != nullptr) {
+    const int64_t lease_ms = f.task_lease_seconds * 1000;
+    setting_keeper = std::make_unique<ReplicaSettingKeeper>(
+        *db->store, *setting_clock, domain::kSimulationControlSetting,
+        "--simulation-control", f.simulation_control ? "true" : "false",
+        3 * lease_ms, std::chrono::milliseconds(lease_ms / 2));
+    if (absl::Status s = setting_keeper->Claim(); !s.ok()) {
+      LogError("replicas disagree", std::string(s.message()));
+      return 1;
+    }
+  }
   if (!f.bootstrap_token.empty()) {
     domain::AccountAdmin admin(*db->store, clock, ids);
     absl::StatusOr<domain::AccountAdmin::Bootstrapped> boot =
@@ -447,6 +466,7 @@ int RunServe(const std::vector<std::string>& args) {
   // Off the serving path: SERVING comes first, the check reads the whole
   // database meanwhile.
   if (f.integrity_check == "background") integrity.Start();
+  if (setting_keeper) setting_keeper->Start();
 
   const int sig = WaitForSignal(signals);
   JsonLine()
@@ -463,6 +483,7 @@ int RunServe(const std::vector<std::string>& args) {
                       std::chrono::seconds(f.shutdown_deadline_seconds));
   server->reset();
   if (metrics_server) metrics_server->Stop();
+  if (setting_keeper) setting_keeper->Stop();
   db->store->Shutdown();  // interrupts a check in progress
   integrity.Stop();
   db->store.reset();

@@ -129,6 +129,11 @@ class PgTxn final : public WriteTxn {
                                              int64_t now_ms, int64_t lease_ms,
                                              int64_t limit) override;
   absl::Status ReleaseTaskLeases(const std::string& owner) override;
+  absl::StatusOr<std::optional<ReplicaSetting>> GetReplicaSetting(
+      const std::string& name) override;
+  absl::Status PutReplicaSetting(const std::string& name,
+                                 const std::string& value,
+                                 int64_t confirmed_at_ms) override;
 
   // Operator reads and writes behind the Store methods of the same names.
   absl::Status InsertAccount(const AccountRow& account,

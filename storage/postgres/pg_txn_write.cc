@@ -305,6 +305,31 @@ absl::Status PgTxn::ReleaseInstance(int64_t instance_rowid, int64_t now_ms) {
       absl::StrCat("ReleaseInstance: no instance with id ", instance_rowid));
 }
 
+absl::StatusOr<std::optional<WriteTxn::ReplicaSetting>>
+PgTxn::GetReplicaSetting(const std::string& name) {
+  // The row may not exist yet: an advisory lock on the name, not a row
+  // lock, orders two replicas claiming it at once.
+  RETURN_IF_ERROR(LockKey(
+      absl::StrCat("ecsimage/replica-setting/", name.size(), ":", name)));
+  ASSIGN_OR_RETURN(PgResult r, Exec("SELECT value, confirmed_at_ms FROM "
+                                    "replica_settings WHERE name = $1",
+                                    PgParams().Text(name)));
+  if (r.rows() == 0) return std::nullopt;
+  return ReplicaSetting{r.Text(0, 0), r.Int(0, 1)};
+}
+
+absl::Status PgTxn::PutReplicaSetting(const std::string& name,
+                                      const std::string& value,
+                                      int64_t confirmed_at_ms) {
+  return Exec(
+             "INSERT INTO replica_settings (name, value, confirmed_at_ms) "
+             "VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET "
+             "value = excluded.value, "
+             "confirmed_at_ms = excluded.confirmed_at_ms",
+             PgParams().Text(name).Text(value).Int(confirmed_at_ms))
+      .status();
+}
+
 absl::Status PgTxn::PutClientToken(const std::string& account_id,
                                    const std::string& rpc,
                                    const std::string& token,

@@ -330,6 +330,30 @@ absl::Status SqliteTxn::PutClientToken(const std::string& account_id,
   return q.Run();
 }
 
+absl::StatusOr<std::optional<WriteTxn::ReplicaSetting>>
+SqliteTxn::GetReplicaSetting(const std::string& name) {
+  // The single writer orders every write transaction already.
+  ASSIGN_OR_RETURN(Stmt q, conn_.Prepare("SELECT value, confirmed_at_ms FROM "
+                                         "replica_settings WHERE name = ?"));
+  q.Bind(name);
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::nullopt;
+  return ReplicaSetting{q.Text(0), q.Int(1)};
+}
+
+absl::Status SqliteTxn::PutReplicaSetting(const std::string& name,
+                                          const std::string& value,
+                                          int64_t confirmed_at_ms) {
+  ASSIGN_OR_RETURN(Stmt q,
+                   conn_.Prepare("INSERT INTO replica_settings (name, value, "
+                                 "confirmed_at_ms) VALUES (?, ?, ?) "
+                                 "ON CONFLICT (name) DO UPDATE SET "
+                                 "value = excluded.value, "
+                                 "confirmed_at_ms = excluded.confirmed_at_ms"));
+  q.BindAll(name, value, confirmed_at_ms);
+  return q.Run();
+}
+
 absl::Status SqliteTxn::InsertAccount(const AccountRow& account,
                                       const std::string& token_sha256) {
   {

@@ -186,6 +186,11 @@ def region_of(i):
     return rl.REGIONS[i % len(rl.REGIONS)]
 
 
+def latest_schema_version():
+    names = os.listdir(os.path.join(rl.REPO, "migrations", "postgres"))
+    return max(int(n.split("_")[0]) for n in names if n.endswith(".sql"))
+
+
 def phase_start(reps, failures):
     pg = reps.pg
     reps.start_all_at_once()
@@ -200,8 +205,9 @@ def phase_start(reps, failures):
                           "GROUP BY region_id, image_id HAVING count(*) > 1")
     rl.log("start: schema", version, "regions", regions, "system images",
            system)
-    if version != ["6"]:
-        failures.append("schema version after start: %s" % version)
+    if version != [str(latest_schema_version())]:
+        failures.append("schema version after start: %s (latest %d)"
+                        % (version, latest_schema_version()))
     if regions != ["5"] or per_region:
         failures.append("seed applied more than once: regions %s, %s"
                         % (regions, per_region))
@@ -210,6 +216,29 @@ def phase_start(reps, failures):
             st = health(addr, service)
             if st != "SERVING":
                 failures.append("%s health %r: %s" % (addr, service, st))
+    # A fourth replica with the other --simulation-control is refused
+    # (scale-out.md §4) while these three confirm theirs.
+    odd = rl.Server(reps.binary, pg.uri,
+                    os.path.join(reps.work, "replica-odd.log"),
+                    extra=["--replica-id", "r-odd", "--simulation-control",
+                           "--task-lease-seconds", str(LEASE_SECONDS)])
+    try:
+        odd.start(timeout=30)
+        failures.append("a replica with --simulation-control started beside "
+                        "three without it")
+        odd.kill()
+    except rl.Failure:
+        log_text = odd.log_tail(5)
+        if odd.proc.returncode != 1 or "replicas disagree" not in log_text \
+                or "--simulation-control=false" not in log_text:
+            failures.append("the disagreeing replica: exit %s, log %s"
+                            % (odd.proc.returncode, log_text))
+        else:
+            rl.log("start: a replica with --simulation-control was refused")
+    setting = pg.query("SELECT value FROM replica_settings WHERE name = "
+                       "'simulation_control'")
+    if setting != ["false"]:
+        failures.append("replica_settings after start: %s" % setting)
     return reps
 
 

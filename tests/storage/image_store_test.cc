@@ -46,6 +46,35 @@ TEST_F(ImageStoreTest, IntegrityCheckPassesOnAHealthyStoreAndWritesGoOn) {
   }));
 }
 
+TEST_F(ImageStoreTest, ReplicaSettingsAreInsertedReadAndOverwritten) {
+  ASSERT_OK(store().RunInWriteTransaction([](WriteTxn& txn) -> absl::Status {
+    auto none = txn.GetReplicaSetting("simulation_control");
+    EXPECT_TRUE(none.ok() && !none->has_value());
+    return txn.PutReplicaSetting("simulation_control", "false", 1000);
+  }));
+  ASSERT_OK(store().RunInWriteTransaction([](WriteTxn& txn) -> absl::Status {
+    auto got = txn.GetReplicaSetting("simulation_control");
+    EXPECT_TRUE(got.ok() && got->has_value());
+    if (got.ok() && got->has_value()) {
+      EXPECT_EQ((*got)->value, "false");
+      EXPECT_EQ((*got)->confirmed_at_ms, 1000);
+    }
+    EXPECT_TRUE(txn.GetReplicaSetting("other").ok());
+    return txn.PutReplicaSetting("simulation_control", "true", 2500);
+  }));
+  ASSERT_OK(store().RunInWriteTransaction([](WriteTxn& txn) -> absl::Status {
+    auto got = txn.GetReplicaSetting("simulation_control");
+    EXPECT_TRUE(got.ok() && got->has_value());
+    if (got.ok() && got->has_value()) {
+      EXPECT_EQ((*got)->value, "true");
+      EXPECT_EQ((*got)->confirmed_at_ms, 2500);
+    }
+    auto other = txn.GetReplicaSetting("other");
+    EXPECT_TRUE(other.ok() && !other->has_value());
+    return absl::OkStatus();
+  }));
+}
+
 TEST_F(ImageStoreTest, TokenHashMapsToItsAccount) {
   EXPECT_THAT(store().AccountForTokenHash(std::string(32, '2')),
               IsOkAndHolds(Optional(std::string(kBob))));
