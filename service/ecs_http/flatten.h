@@ -1,0 +1,30 @@
+// ECS's flattened parameters onto a proto request message, by reflection
+// over the fields' json_name (the ECS parameter names, api.md §1):
+//   scalar            Name=value        (bool: true|false; ints: decimal)
+//   repeated scalar   Name.1=a&Name.2=b (AddAccount.N)
+//   repeated message  Name.N.Field=v    (DiskDeviceMapping.N.Size, Tag.N.Key)
+// Indexes run 1..100 without gaps. Every parameter must be consumed: one
+// the message does not have is refused with InvalidParameter naming it
+// (a filter ecsimage does not model must never be silently ignored), unless
+// the caller listed it as ignorable.
+#ifndef ECSIMAGE_SERVICE_ECS_HTTP_FLATTEN_H_
+#define ECSIMAGE_SERVICE_ECS_HTTP_FLATTEN_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "google/protobuf/message.h"
+
+namespace ecsimage::ecs_http {
+
+using ParamMap = std::map<std::string, std::string>;
+
+// Fills `out` from `params`; InvalidParameter (catalog) on a malformed
+// name, index or value, or on a parameter the message does not have.
+absl::Status FillRequest(const ParamMap& params,
+                         google::protobuf::Message* out);
+
+}  // namespace ecsimage::ecs_http
+
+#endif  // ECSIMAGE_SERVICE_ECS_HTTP_FLATTEN_H_
