@@ -11,6 +11,7 @@
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$repo/build}"
+build="$(cd "$build" 2>/dev/null && pwd)" || { echo "no build dir ${1:-$repo/build}" >&2; exit 1; }
 bin="$build/service/ecsimage"
 [ -x "$bin" ] || { echo "no binary at $bin (build first)" >&2; exit 1; }
 

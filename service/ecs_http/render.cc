@@ -12,20 +12,41 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
+// Fields whose ECS JSON type differs from the proto's: ECS sends a disk's
+// Size as a string and ImageOwnerId as a number.
+bool EcsString(const FieldDescriptor* f) {
+  return f->full_name() == "ecs.image.v1.DiskDeviceMapping.size";
+}
+bool EcsNumber(const FieldDescriptor* f) {
+  return f->full_name() == "ecs.image.v1.Image.image_owner_id";
+}
+
+bool AllDigits(const std::string& s) {
+  if (s.empty() || s.size() > 18) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 // One value of a scalar field (index -1: not repeated) as JSON.
 std::string JsonScalar(const Message& m, const FieldDescriptor* f, int i) {
   const Reflection* r = m.GetReflection();
   const bool rep = i >= 0;
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_STRING:
-      return JsonQuote(rep ? r->GetRepeatedString(m, f, i)
-                           : r->GetString(m, f));
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string v = rep ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
+      if (EcsNumber(f) && AllDigits(v)) return v;
+      return JsonQuote(v);
+    }
     case FieldDescriptor::CPPTYPE_BOOL:
       return (rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f)) ? "true"
                                                                     : "false";
-    case FieldDescriptor::CPPTYPE_INT32:
-      return absl::StrCat(rep ? r->GetRepeatedInt32(m, f, i)
-                              : r->GetInt32(m, f));
+    case FieldDescriptor::CPPTYPE_INT32: {
+      std::string v =
+          absl::StrCat(rep ? r->GetRepeatedInt32(m, f, i) : r->GetInt32(m, f));
+      return EcsString(f) ? JsonQuote(v) : v;
+    }
     case FieldDescriptor::CPPTYPE_INT64:
       return absl::StrCat(rep ? r->GetRepeatedInt64(m, f, i)
                               : r->GetInt64(m, f));

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/domain/access_keys.h"
 #include "tests/domain/task_test_env.h"
@@ -32,7 +33,7 @@ class GatewayTest : public ::testing::Test {
     key_ = *created;
   }
 
-  std::string Now() const {
+  std::string Now() {
     return domain::FormatIso8601(env_.clock().NowMs() / 1000 * 1000);
   }
 

@@ -43,6 +43,7 @@ class Server {
           resolve(JSON.parse(line));
         }
       });
+      s.proc.on('error', reject);
       s.proc.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
     });
     s.grpcPort = started.port;

@@ -49,7 +49,7 @@ test('pop-core: GET and POST lifecycle with paging', async () => {
     { RegionId: R, ImageOwnerAlias: 'self', PageSize: 2, PageNumber: 2 });
   assert.equal(p1.TotalCount, 3);
   assert.equal(p1.Images.Image.length + p2.Images.Image.length, 3);
-  assert.equal(p1.Images.Image[0].Size, 25);
+  assert.equal(p1.Images.Image[0].DiskDeviceMappings.DiskDeviceMapping[0].Size, '25');
   const regions = await pop.request('DescribeRegions', {});
   assert.ok(regions.Regions.Region.some((r) => r.RegionId === 'cn-hangzhou'));
   await rpc('DeleteImage', { RegionId: R, ImageId: ids[0] });

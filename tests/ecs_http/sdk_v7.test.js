@@ -60,7 +60,10 @@ test('v7: create, describe with paging, modify, copy, share, publish, instances'
   assert.deepEqual(seen, [...ids].sort());
   const one = p1.images.image[0];
   assert.equal(one.status, 'Available');
-  assert.equal(one.size, 30);
+  // DiskDeviceMapping.N.Size reaches the domain; the image's own Size
+  // stays the domain's (data-plane.md §2 is not in this branch).
+  assert.equal(one.diskDeviceMappings.diskDeviceMapping[0].size, '30');  // ECS: a string
+  assert.equal(typeof one.size, 'number');
   assert.equal(one.isCopied, false);
 
   await ecs.modifyImageAttribute(new Ecs.ModifyImageAttributeRequest({
