@@ -7,6 +7,9 @@
 #
 #   scripts/ecs_http_check.sh [BUILD_DIR]      (default: build)
 #
+# Then the figures: server CPU per call of DescribeImages and DeleteImage
+# over HTTP beside gRPC (tests/ecs_http/bench_cpu.js), 200 calls each;
+# ECS_HTTP_BENCH_CALLS=5000 is the long mode, 0 skips it.
 # KEEP_TMP=1 keeps each server's directory (serve.log) for a look.
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,4 +28,9 @@ fi
 cd "$repo/tests/ecs_http" || exit 1
 npm ci --no-audit --no-fund --loglevel=error >/dev/null || { echo "npm ci failed" >&2; exit 1; }
 ECSIMAGE_BIN="$bin" timeout 300 node --test \
-  gateway.test.js sdk_v7.test.js sdk_pop.test.js
+  gateway.test.js sdk_v7.test.js sdk_pop.test.js || exit 1
+calls=${ECS_HTTP_BENCH_CALLS:-200}
+if [ "$calls" -gt 0 ]; then
+  echo "# server CPU per call, HTTP beside gRPC ($calls calls each)"
+  ECSIMAGE_BIN="$bin" timeout 600 node bench_cpu.js "$calls" || exit 1
+fi

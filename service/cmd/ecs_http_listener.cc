@@ -41,12 +41,8 @@ absl::StatusOr<std::unique_ptr<EcsHttpListener>> EcsHttpListener::Start(
   self->verifier_ = std::make_unique<ecs_http::SignatureVerifier>(
       [ak](const std::string& id) { return ak->Resolve(id); }, deps.clock,
       *self->nonces_);
-  if (deps.rate_limit_per_account > 0) {
-    self->rate_limiter_ = std::make_unique<grpcapi::AccountRateLimiter>(
-        deps.rate_limit_per_account, deps.rate_limit_per_account, deps.clock);
-  }
   self->gateway_ = std::make_unique<ecs_http::Gateway>(ecs_http::GatewayDeps{
-      deps.domain, deps.ids, *self->verifier_, self->rate_limiter_.get(),
+      deps.domain, deps.ids, *self->verifier_, deps.rate_limiter,
       deps.simulation, deps.log_calls});
   ecs_http::EcsHttpOptions options;
   options.listen = flags.listen;

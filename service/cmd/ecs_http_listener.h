@@ -34,7 +34,8 @@ class EcsHttpListener {
     domain::IdGenerator& ids;
     bool simulation = false;
     bool log_calls = true;
-    double rate_limit_per_account = 0;  // 0: off
+    // The gRPC server's limiter, shared (null: no throttling).
+    grpcapi::AccountRateLimiter* rate_limiter = nullptr;
   };
   // nullptr when flags.listen is empty.
   static absl::StatusOr<std::unique_ptr<EcsHttpListener>> Start(
@@ -50,7 +51,6 @@ class EcsHttpListener {
   std::unique_ptr<domain::AccessKeys> access_keys_;
   std::unique_ptr<ecs_http::NonceCache> nonces_;
   std::unique_ptr<ecs_http::SignatureVerifier> verifier_;
-  std::unique_ptr<grpcapi::AccountRateLimiter> rate_limiter_;
   std::unique_ptr<ecs_http::Gateway> gateway_;
   std::unique_ptr<ecs_http::EcsHttpServer> server_;
 };

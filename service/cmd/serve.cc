@@ -343,7 +343,7 @@ int RunServe(const std::vector<std::string>& args) {
   auto ecs_http = EcsHttpListener::Start(
       f.ecs_http, EcsHttpListener::Deps{*db->store, clock, domain, ids,
                                         f.simulation_control, f.log_calls,
-                                        f.rate_limit_per_account});
+                                        (*server)->rate_limiter()});
   if (!ecs_http.ok()) {
     LogError("cannot start ECS HTTP listener", ecs_http.status().ToString());
     return 1;

@@ -117,6 +117,8 @@ absl::StatusOr<std::unique_ptr<EcsHttpServer>> EcsHttpServer::Start(
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+  // Small answers on keep-alive connections: no Nagle delay.
+  server->set_tcp_nodelay(true);
   server->set_read_timeout(std::chrono::seconds(options.read_timeout_s));
   server->set_write_timeout(std::chrono::seconds(options.write_timeout_s));
   server->set_keep_alive_timeout(options.keep_alive_timeout_s);

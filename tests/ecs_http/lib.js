@@ -22,7 +22,7 @@ const REPO = path.resolve(__dirname, '..', '..');
 const BIN = process.env.ECSIMAGE_BIN || path.join(REPO, 'build/service/ecsimage');
 
 class Server {
-  static async start() {
+  static async start(extraArgs = []) {
     const s = new Server();
     s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecsimage-ecs-http-'));
     s.db = path.join(s.dir, 'ecsimage.db');
@@ -31,7 +31,7 @@ class Server {
     s.log = fs.openSync(path.join(s.dir, 'serve.log'), 'w');
     s.proc = spawn(BIN, ['serve', `--db=${s.db}`, '--listen=127.0.0.1:0',
       '--ecs-http-listen=127.0.0.1:0', '--simulation-control',
-      `--secret-key-file=${s.keyFile}`, '--shutdown-grace-seconds=0'],
+      `--secret-key-file=${s.keyFile}`, '--shutdown-grace-seconds=0', ...extraArgs],
     { stdio: ['ignore', 'ignore', 'pipe'] });
     const started = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('serve did not start')), 30000);
