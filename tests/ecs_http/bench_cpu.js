@@ -33,7 +33,7 @@ async function measure(server, label, calls) {
 }
 
 async function main() {
-  const server = await Server.start(['--log-calls=false']);
+  const server = await Server.start(['--log-calls=false', '--image-quota=1000000']);
   try {
     const acct = server.account('bench');
     const g = grpcClients(server, acct);
