@@ -48,6 +48,9 @@ absl::StatusOr<std::unique_ptr<EcsHttpListener>> EcsHttpListener::Start(
   options.listen = flags.listen;
   options.threads = static_cast<int>(flags.threads);
   options.max_body_bytes = static_cast<size_t>(flags.max_body_bytes);
+  options.tls_cert = deps.tls_cert;
+  options.tls_key = deps.tls_key;
+  options.tls_client_ca = deps.tls_client_ca;
   absl::StatusOr<std::unique_ptr<ecs_http::EcsHttpServer>> server =
       ecs_http::EcsHttpServer::Start(options, *self->gateway_);
   if (!server.ok()) return server.status();

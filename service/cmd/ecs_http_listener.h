@@ -36,6 +36,10 @@ class EcsHttpListener {
     bool log_calls = true;
     // The gRPC server's limiter, shared (null: no throttling).
     grpcapi::AccountRateLimiter* rate_limiter = nullptr;
+    // serve's --tls-cert, --tls-key, --tls-client-ca (empty: plaintext).
+    std::string tls_cert;
+    std::string tls_key;
+    std::string tls_client_ca;
   };
   // nullptr when flags.listen is empty.
   static absl::StatusOr<std::unique_ptr<EcsHttpListener>> Start(

@@ -343,7 +343,8 @@ int RunServe(const std::vector<std::string>& args) {
   auto ecs_http = EcsHttpListener::Start(
       f.ecs_http, EcsHttpListener::Deps{*db->store, clock, domain, ids,
                                         f.simulation_control, f.log_calls,
-                                        (*server)->rate_limiter()});
+                                        (*server)->rate_limiter(), f.tls_cert,
+                                        f.tls_key, f.tls_client_ca});
   if (!ecs_http.ok()) {
     LogError("cannot start ECS HTTP listener", ecs_http.status().ToString());
     return 1;

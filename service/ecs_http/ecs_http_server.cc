@@ -108,7 +108,21 @@ absl::StatusOr<std::unique_ptr<EcsHttpServer>> EcsHttpServer::Start(
   if (absl::Status s = SplitHostPort(options.listen, &host, &port); !s.ok()) {
     return s;
   }
-  auto server = std::make_unique<httplib::Server>();
+  std::unique_ptr<httplib::Server> server;
+  if (!options.tls_cert.empty()) {
+    auto tls = std::make_unique<httplib::SSLServer>(
+        options.tls_cert.c_str(), options.tls_key.c_str(),
+        options.tls_client_ca.empty() ? nullptr
+                                      : options.tls_client_ca.c_str());
+    if (!tls->is_valid()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ECS HTTP listener cannot load TLS files ",
+                       options.tls_cert, ", ", options.tls_key));
+    }
+    server = std::move(tls);
+  } else {
+    server = std::make_unique<httplib::Server>();
+  }
   const int threads = options.threads > 0 ? options.threads : 1;
   server->new_task_queue = [threads] {
     return new httplib::ThreadPool(threads);

@@ -29,6 +29,12 @@ struct EcsHttpOptions {
   int write_timeout_s = 10;
   int keep_alive_timeout_s = 5;
   int keep_alive_max_requests = 100;
+  // TLS with the gRPC port's files (serve --tls-cert/--tls-key and
+  // --tls-client-ca for mutual TLS); read at start: cpp-httplib 0.11 cannot
+  // reload them. Empty: plaintext.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 };
 
 class EcsHttpServer {
