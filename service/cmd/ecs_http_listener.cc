@@ -10,6 +10,9 @@ void EcsHttpFlags::Register(FlagSet& flags) {
                "SDKs; port 0 picks one (empty: off)");
   flags.Int("ecs-http-threads", &threads,
             "ECS HTTP requests served at once (worker threads)");
+  flags.Int("ecs-http-max-queued-connections", &max_queued,
+            "accepted ECS HTTP connections waiting for a worker; past it the "
+            "kernel's backlog, then refusal");
   flags.Int("ecs-http-max-body-bytes", &max_body_bytes,
             "largest ECS HTTP request body; larger: RequestTooLarge");
   flags.Int("ecs-http-nonce-capacity", &nonce_capacity,
@@ -23,7 +26,9 @@ absl::StatusOr<std::unique_ptr<EcsHttpListener>> EcsHttpListener::Start(
   if (flags.threads < 1 || flags.threads > 1024 ||
       flags.max_body_bytes < 1024 || flags.nonce_capacity < 1000) {
     return absl::InvalidArgumentError(
-        "--ecs-http-threads must be 1-1024, --ecs-http-max-body-bytes at "
+        "--ecs-http-threads must be 1-1024, "
+        "--ecs-http-max-queued-connections 1-100000, "
+        "--ecs-http-max-body-bytes at "
         "least 1024, --ecs-http-nonce-capacity at least 1000");
   }
   std::unique_ptr<EcsHttpListener> self(new EcsHttpListener());
@@ -47,6 +52,7 @@ absl::StatusOr<std::unique_ptr<EcsHttpListener>> EcsHttpListener::Start(
   ecs_http::EcsHttpOptions options;
   options.listen = flags.listen;
   options.threads = static_cast<int>(flags.threads);
+  options.max_queued_connections = static_cast<int>(flags.max_queued);
   options.max_body_bytes = static_cast<size_t>(flags.max_body_bytes);
   options.tls_cert = deps.tls_cert;
   options.tls_key = deps.tls_key;

@@ -19,6 +19,7 @@ namespace ecsimage::cmd {
 struct EcsHttpFlags {
   std::string listen;  // "" = off
   int64_t threads = 8;
+  int64_t max_queued = 64;
   int64_t max_body_bytes = 1 << 20;
   int64_t nonce_capacity = 200000;
   SecretKeyFlags keys;

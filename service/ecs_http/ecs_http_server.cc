@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "service/domain/errors.h"
+#include "service/ecs_http/bounded_task_queue.h"
 #include "util/absl_compat.h"
 
 namespace ecsimage::ecs_http {
@@ -123,9 +124,11 @@ absl::StatusOr<std::unique_ptr<EcsHttpServer>> EcsHttpServer::Start(
   } else {
     server = std::make_unique<httplib::Server>();
   }
-  const int threads = options.threads > 0 ? options.threads : 1;
-  server->new_task_queue = [threads] {
-    return new httplib::ThreadPool(threads);
+  const size_t threads = options.threads > 0 ? options.threads : 1;
+  const size_t max_queued =
+      options.max_queued_connections > 0 ? options.max_queued_connections : 1;
+  server->new_task_queue = [threads, max_queued] {
+    return new BoundedTaskQueue(threads, max_queued);
   };
   server->set_socket_options([](socket_t sock) {
     int yes = 1;

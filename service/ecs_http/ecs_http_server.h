@@ -25,6 +25,7 @@ struct EcsHttpOptions {
   std::string listen;               // HOST:PORT; port 0: any
   size_t max_body_bytes = 1 << 20;  // 413 RequestTooLarge past this
   int threads = 8;                  // requests served at once
+  int max_queued_connections = 64;  // accepted, waiting for a worker
   int read_timeout_s = 10;
   int write_timeout_s = 10;
   int keep_alive_timeout_s = 5;

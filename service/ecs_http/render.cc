@@ -36,7 +36,10 @@ std::string JsonScalar(const Message& m, const FieldDescriptor* f, int i) {
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING: {
       std::string v = rep ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
-      if (EcsNumber(f) && AllDigits(v)) return v;
+      if (EcsNumber(f)) {
+        if (v.empty()) return "0";  // system images: no owner
+        if (AllDigits(v)) return v;
+      }
       return JsonQuote(v);
     }
     case FieldDescriptor::CPPTYPE_BOOL:
