@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/domain/errors.h"
 #include "service/ecs_http/bounded_task_queue.h"
+#include "service/ecs_http/flatten.h"
 #include "util/absl_compat.h"
 
 namespace ecsimage::ecs_http {
@@ -76,7 +77,7 @@ SignedRequest ToSignedRequest(const httplib::Request& req,
     absl::StatusOr<ParamList> query = DecodeParams(target.substr(q + 1));
     if (!query.ok()) {
       *malformed = Error(Err::kInvalidParameter)
-                       .Param(std::string(query.status().message()));
+                       .Param(SafeName(std::string(query.status().message())));
     } else {
       out.query = *std::move(query);
     }
@@ -92,7 +93,7 @@ SignedRequest ToSignedRequest(const httplib::Request& req,
     absl::StatusOr<ParamList> form = DecodeParams(req.body);
     if (!form.ok()) {
       *malformed = Error(Err::kInvalidParameter)
-                       .Param(std::string(form.status().message()));
+                       .Param(SafeName(std::string(form.status().message())));
     } else {
       out.form = *std::move(form);
     }

@@ -21,7 +21,7 @@ using google::protobuf::Reflection;
 constexpr int kMaxIndex = 100;
 
 absl::Status Bad(const std::string& name) {
-  return Error(Err::kInvalidParameter).Param(name);
+  return Error(Err::kInvalidParameter).Param(SafeName(name));
 }
 
 const FieldDescriptor* FieldNamed(const Descriptor* d, std::string_view name) {
@@ -38,6 +38,7 @@ absl::Status SetScalar(Message* m, const FieldDescriptor* f,
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
+      if (!IsUtf8(value)) return Bad(name);
       rep ? r->AddString(m, f, value) : r->SetString(m, f, value);
       return absl::OkStatus();
     case FieldDescriptor::CPPTYPE_BOOL: {
@@ -77,6 +78,52 @@ struct Indexed {
 };
 
 }  // namespace
+
+std::string SafeName(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, 64)) {
+    out.push_back(c >= 0x20 && c <= 0x7e ? c : '?');
+  }
+  return out;
+}
+
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (size_t k = 1; k <= n; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates, past U+10FFFF.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+        (n == 3 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        cp > 0x10FFFF) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
 
 absl::Status FillRequest(const ParamMap& params, Message* out) {
   const Descriptor* d = out->GetDescriptor();

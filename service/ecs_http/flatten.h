@@ -12,6 +12,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
@@ -19,6 +20,12 @@
 namespace ecsimage::ecs_http {
 
 using ParamMap = std::map<std::string, std::string>;
+
+// A parameter name as it may appear in an error: printable ASCII only
+// (anything else becomes '?'), at most 64 characters.
+std::string SafeName(std::string_view name);
+// Whether `s` is well-formed UTF-8 (string values must be, as over gRPC).
+bool IsUtf8(std::string_view s);
 
 // Fills `out` from `params`; InvalidParameter (catalog) on a malformed
 // name, index or value, or on a parameter the message does not have.

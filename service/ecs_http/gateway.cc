@@ -64,6 +64,15 @@ absl::StatusOr<std::string> Named(const ParamMap& params,
   return Error(Err::kMissingParameter).Param(param);
 }
 
+// The Host header as HostId: printable ASCII, at most 255 characters.
+std::string SafeHost(const std::string& host) {
+  std::string out;
+  for (char c : std::string_view(host).substr(0, 255)) {
+    out.push_back(c >= 0x20 && c <= 0x7e ? c : '?');
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::Status Gateway::Run(
@@ -78,7 +87,7 @@ absl::Status Gateway::Run(
   for (const ParamList* list : {&req.query, &req.form}) {
     for (const auto& [k, v] : *list) {
       if (!params.emplace(k, v).second) {
-        return Error(Err::kInvalidParameter).Param(k);
+        return Error(Err::kInvalidParameter).Param(SafeName(k));
       }
     }
   }
@@ -134,13 +143,13 @@ Gateway::Answer Gateway::Handle(const SignedRequest& req,
       answer.http.body = RenderJson(*response);
     }
   } else {
-    answer.http = ErrorAnswer(status, answer.request_id, host, xml);
+    answer.http = ErrorAnswer(status, answer.request_id, SafeHost(host), xml);
   }
   if (deps_.log_calls) {
     grpcapi::JsonLine line;
     line.Str("level", "info")
         .Str("listener", "ecs-http")
-        .Str("action", action.substr(0, 64))
+        .Str("action", SafeName(action))
         .Str("account", account)
         .Str("requestId", answer.request_id)
         .Int("httpStatus", answer.http.status)
@@ -162,7 +171,7 @@ Gateway::Answer Gateway::Refuse(const absl::Status& status,
                                 const std::string& host, bool xml) const {
   Answer answer;
   answer.request_id = deps_.ids.NewRequestId();
-  answer.http = ErrorAnswer(status, answer.request_id, host, xml);
+  answer.http = ErrorAnswer(status, answer.request_id, SafeHost(host), xml);
   if (deps_.log_calls) {
     grpcapi::JsonLine()
         .Str("level", "info")
