@@ -48,7 +48,7 @@ absl::StatusOr<std::unique_ptr<EcsHttpListener>> EcsHttpListener::Start(
       *self->nonces_);
   self->gateway_ = std::make_unique<ecs_http::Gateway>(ecs_http::GatewayDeps{
       deps.domain, deps.ids, *self->verifier_, deps.rate_limiter,
-      deps.simulation, deps.log_calls});
+      deps.simulation, deps.log_calls, deps.bearer});
   ecs_http::EcsHttpOptions options;
   options.listen = flags.listen;
   options.threads = static_cast<int>(flags.threads);

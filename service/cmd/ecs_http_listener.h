@@ -37,6 +37,8 @@ class EcsHttpListener {
     bool log_calls = true;
     // The gRPC server's limiter, shared (null: no throttling).
     grpcapi::AccountRateLimiter* rate_limiter = nullptr;
+    // Bearer tokens accepted too (the gRPC tokens); null: signatures only.
+    domain::Authenticator* bearer = nullptr;
     // serve's --tls-cert, --tls-key, --tls-client-ca (empty: plaintext).
     std::string tls_cert;
     std::string tls_key;

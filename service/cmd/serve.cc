@@ -341,10 +341,10 @@ int RunServe(const std::vector<std::string>& args) {
   const int port = (*server)->port();
   const std::string address = DialAddress(f.listen, port);
   auto ecs_http = EcsHttpListener::Start(
-      f.ecs_http, EcsHttpListener::Deps{*db->store, clock, domain, ids,
-                                        f.simulation_control, f.log_calls,
-                                        (*server)->rate_limiter(), f.tls_cert,
-                                        f.tls_key, f.tls_client_ca});
+      f.ecs_http, EcsHttpListener::Deps{
+                      *db->store, clock, domain, ids, f.simulation_control,
+                      f.log_calls, (*server)->rate_limiter(), &authenticator,
+                      f.tls_cert, f.tls_key, f.tls_client_ca});
   if (!ecs_http.ok()) {
     LogError("cannot start ECS HTTP listener", ecs_http.status().ToString());
     return 1;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "service/domain/errors.h"
 #include "service/ecs_http/render.h"
@@ -99,7 +100,7 @@ absl::Status Gateway::Run(
                    Named(params, req.headers, "Version", "x-acs-version"));
   if (version != kApiVersion) return Error(Err::kInvalidVersion);
 
-  ASSIGN_OR_RETURN(*account, deps_.verifier.Verify(req));
+  ASSIGN_OR_RETURN(*account, Authenticate(req));
   if (deps_.rate_limiter != nullptr && !deps_.rate_limiter->Allow(*account)) {
     return Error(Err::kThrottling);
   }
@@ -121,6 +122,20 @@ absl::Status Gateway::Run(
   caller.account_id = *account;
   return action->second(deps_.domain, caller,
                         ActionCall{own, dry_run, request_id}, response);
+}
+
+absl::StatusOr<std::string> Gateway::Authenticate(
+    const SignedRequest& req) const {
+  const std::string* auth = HeaderValue(req.headers, "authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (deps_.bearer != nullptr && auth != nullptr &&
+      auth->size() > kBearer.size() &&
+      absl::EqualsIgnoreCase(AV(std::string_view(*auth).substr(0, 7)),
+                             AV(kBearer))) {
+    std::string token(absl::StripAsciiWhitespace(AV(auth->substr(7))));
+    return deps_.bearer->Authenticate(token);
+  }
+  return deps_.verifier.Verify(req);
 }
 
 Gateway::Answer Gateway::Handle(const SignedRequest& req,

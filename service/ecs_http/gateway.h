@@ -12,7 +12,7 @@
 //   5. Version missing / other / the two
 //      disagree                         -> MissingParameter / InvalidVersion /
 //                                          InvalidParameter
-//   6. signature (signature_verifier.h)
+//   6. signature (signature_verifier.h), or a bearer token (InvalidToken)
 //   7. per-account throttling           -> Throttling
 //   8. DryRun not true/false            -> InvalidParameter
 //   9. the action's parameters (flatten.h), DryRun -> DryRunOperation
@@ -42,6 +42,9 @@ struct GatewayDeps {
   grpcapi::AccountRateLimiter* rate_limiter = nullptr;  // shared with gRPC
   bool simulation = false;  // AdvanceTask/FailTask (--simulation-control)
   bool log_calls = true;
+  // `Authorization: Bearer <token>` (the gRPC token) instead of a
+  // signature; null: bearer tokens are not accepted.
+  domain::Authenticator* bearer = nullptr;
 };
 
 class Gateway {
@@ -62,6 +65,7 @@ class Gateway {
                 bool xml) const;
 
  private:
+  absl::StatusOr<std::string> Authenticate(const SignedRequest& req) const;
   absl::Status Run(const SignedRequest& req, const std::string& request_id,
                    std::string* account, std::string* action,
                    std::unique_ptr<google::protobuf::Message>* response) const;

@@ -117,6 +117,14 @@ test('XML when Format=XML, errors too', async () => {
   assert.match(err.body.unparsed, /<Code>InvalidImageId.NotFound<\/Code>/);
 });
 
+test('a bearer token (the gRPC one) also authenticates', async () => {
+  const ok = await raw(server, 'Action=DescribeRegions&Version=2014-05-26',
+    { headers: { authorization: `Bearer ${alice.token}` } });
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assertErrorBody(await raw(server, 'Action=DescribeRegions&Version=2014-05-26',
+    { headers: { authorization: 'Bearer wrong' } }), 401, 'InvalidToken');
+});
+
 test('the server keeps serving after all of it', async () => {
   const r = await raw(server, signedQuery(alice, describeRegions));
   assert.equal(r.status, 200);

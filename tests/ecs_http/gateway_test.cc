@@ -218,6 +218,28 @@ TEST_F(GatewayTest, DryRunChecksAndChangesNothing) {
   EXPECT_THAT(listed.body, HasSubstr("\"TotalCount\":0"));
 }
 
+TEST_F(GatewayTest, BearerTokensOnlyWhenEnabled) {
+  domain::AccountAdmin admin(env_.store(), env_.clock(), ids_);
+  auto token = admin.CreateToken(env_.alice().account_id);
+  ASSERT_TRUE(token.ok());
+  SignedRequest req;
+  req.method = "GET";
+  req.path = "/";
+  req.query = {{"Action", "DescribeRegions"}, {"Version", "2014-05-26"}};
+  req.headers.emplace("authorization", "Bearer " + token->token);
+  // This gateway was built without an Authenticator: no signature.
+  ExpectError(Call(req), 400, "IncompleteSignature");
+  domain::Authenticator authenticator(env_.store());
+  Gateway with_bearer(GatewayDeps{env_.domain(), ids_, verifier_, nullptr,
+                                  true, false, &authenticator});
+  EXPECT_EQ(with_bearer.Handle(req, "h").http.status, 200);
+  req.headers.clear();
+  req.headers.emplace("authorization", "Bearer not-a-token");
+  Gateway::Answer bad = with_bearer.Handle(req, "h");
+  EXPECT_EQ(bad.http.status, 401);
+  EXPECT_EQ(bad.http.ecs_code, "InvalidToken");
+}
+
 TEST_F(GatewayTest, XmlWhenAsked) {
   ParamList params = {{"Action", "DescribeRegions"}};
   SignedRequest req = Rpc(params);
