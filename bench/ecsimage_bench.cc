@@ -123,6 +123,9 @@ ABSL_FLAG(bool, keep_db, false, "keep the databases of the run");
 ABSL_FLAG(std::string, ecsimage, "",
           "the ecsimage binary, for start-up time and memory (suite: "
           "skipped when empty)");
+ABSL_FLAG(bool, startup_cold, true,
+          "startup: drop the database file's pages from the page cache "
+          "(posix_fadvise DONTNEED) before starting the server");
 ABSL_FLAG(int32_t, startup_describes, 200,
           "startup: DescribeImages calls (at most 10 s of them) before the "
           "second RSS reading");
@@ -949,6 +952,8 @@ absl::Status RunStartup(Report& report, int64_t images, const std::string& db) {
   options.db = db;
   options.token = absl::StrCat("ecsimage-bench-token-", 7000000000000000);
   options.describe_calls = absl::GetFlag(FLAGS_startup_describes);
+  options.cold_cache = absl::GetFlag(FLAGS_startup_cold);
+  options.integrity_timeout_s = 600;
   ASSIGN_OR_RETURN(StartupResult r, MeasureStartup(options));
   report.Emit(Json()
                   .Str("scenario", "startup")
@@ -961,17 +966,22 @@ absl::Status RunStartup(Report& report, int64_t images, const std::string& db) {
                   .Int("describes", r.describes)
                   .Num("first_describe_ms", r.first_describe_ms)
                   .Num("describe_p50_ms", r.describe_p50_ms)
+                  .Num("resident_before", r.resident_before)
+                  .Num("integrity_check_s", r.integrity_check_s)
                   .Int("exit_code", r.exit_code)
                   .Num("stop_s", r.stop_s)
                   .Build());
   Log(FormatTable(
-      {{"startup", "images", "start line s", "SERVING s", "RSS MB serving",
-        "RSS MB after", "peak MB", "describes", "p50 ms", "exit"},
-       {"ecsimage serve", absl::StrCat(images), Fixed(r.start_line_s, 3),
-        Fixed(r.serving_s, 3), Fixed(r.rss_kb_serving / 1024.0, 1),
+      {{"startup", "images", "cached before", "start line s", "SERVING s",
+        "RSS MB serving", "RSS MB after", "peak MB", "describes", "p50 ms",
+        "integrity check s", "exit"},
+       {"ecsimage serve", absl::StrCat(images),
+        absl::StrCat(Fixed(r.resident_before * 100, 1), "%"),
+        Fixed(r.start_line_s, 3), Fixed(r.serving_s, 3),
+        Fixed(r.rss_kb_serving / 1024.0, 1),
         Fixed(r.rss_kb_after_traffic / 1024.0, 1), Fixed(r.hwm_kb / 1024.0, 1),
         absl::StrCat(r.describes), Fixed(r.describe_p50_ms, 1),
-        absl::StrCat(r.exit_code)}}));
+        Fixed(r.integrity_check_s, 3), absl::StrCat(r.exit_code)}}));
   if (r.exit_code != 0) report.failed = true;
   report.startups.push_back({images, r});
   return absl::OkStatus();
@@ -1237,9 +1247,12 @@ std::vector<Target> EvaluateTargets(const Report& report,
   }
   for (const StartupMeasurement& s : report.startups) {
     if (s.images != sizes.back()) continue;
-    targets.push_back({absl::StrCat("start-up to SERVING @", s.images),
-                       Fixed(s.r.serving_s, 2) + " s", "<= 2 s",
-                       s.r.serving_s <= 2});
+    targets.push_back(
+        {absl::StrCat("start-up to SERVING @", s.images,
+                      s.r.resident_before >= 0 && s.r.resident_before < 0.01
+                          ? " (file not cached)"
+                          : ""),
+         Fixed(s.r.serving_s, 2) + " s", "<= 1 s", s.r.serving_s <= 1});
     const double peak_mb = s.r.hwm_kb / 1024.0;
     targets.push_back({absl::StrCat("peak RSS (VmHWM) @", s.images),
                        Fixed(peak_mb, 1) + " MB", "<= 200 MB", peak_mb <= 200});

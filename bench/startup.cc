@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -57,6 +60,13 @@ class StderrReader {
     std::lock_guard<std::mutex> lock(mu_);
     return tail_;
   }
+  // Seconds the background integrity check took (its "ok" line), or -1.
+  double WaitForIntegrityCheck(double timeout_s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::duration<double>(timeout_s),
+                 [this] { return integrity_s_ >= 0 || eof_; });
+    return integrity_s_;
+  }
 
  private:
   void Loop() {
@@ -83,6 +93,14 @@ class StderrReader {
     std::lock_guard<std::mutex> lock(mu_);
     tail_ += line + "\n";
     if (tail_.size() > 4000) tail_.erase(0, tail_.size() - 4000);
+    if (line.find("\"msg\":\"database integrity check ok\"") !=
+        std::string::npos) {
+      const size_t at = line.find("\"seconds\":");
+      if (at != std::string::npos) {
+        integrity_s_ = std::atof(line.c_str() + at + 10);
+        cv_.notify_all();
+      }
+    }
     if (port_ != 0 || line.find("\"msg\":\"started\"") == std::string::npos) {
       return;
     }
@@ -100,6 +118,7 @@ class StderrReader {
   int port_ = 0;             // guarded by mu_
   bool eof_ = false;         // guarded by mu_
   double start_line_s_ = 0;  // guarded by mu_
+  double integrity_s_ = -1;  // guarded by mu_
   std::string tail_;         // guarded by mu_
   std::thread thread_;
 };
@@ -116,6 +135,47 @@ bool HealthServing(grpc::health::v1::Health::Stub& stub) {
 }
 
 }  // namespace
+
+double ResidentFraction(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  double fraction = -1;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    void* map = ::mmap(nullptr, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (map != MAP_FAILED) {
+      const long page = ::sysconf(_SC_PAGESIZE);
+      const size_t pages = (st.st_size + page - 1) / page;
+      std::vector<unsigned char> vec(pages);
+      if (::mincore(map, st.st_size, vec.data()) == 0) {
+        size_t resident = 0;
+        for (unsigned char v : vec) resident += v & 1;
+        fraction = static_cast<double>(resident) / pages;
+      }
+      ::munmap(map, st.st_size);
+    }
+  }
+  ::close(fd);
+  return fraction;
+}
+
+absl::Status EvictFromPageCache(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::InternalError(
+        absl::StrCat("open ", path, ": ", std::strerror(errno)));
+  }
+  // Dirty pages cannot be dropped: write them first.
+  ::fdatasync(fd);
+  const int rc = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+  if (rc != 0) {
+    return absl::InternalError(
+        absl::StrCat("posix_fadvise ", path, ": ", std::strerror(rc)));
+  }
+  return absl::OkStatus();
+}
 
 int64_t ProcStatusKb(int pid, const std::string& key) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
@@ -147,6 +207,16 @@ absl::StatusOr<StartupResult> MeasureStartup(const StartupOptions& options) {
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  StartupResult result;
+  if (options.cold_cache) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      if (absl::Status s = EvictFromPageCache(options.db + suffix); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  result.resident_before = ResidentFraction(options.db);
+
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
@@ -166,8 +236,6 @@ absl::StatusOr<StartupResult> MeasureStartup(const StartupOptions& options) {
   }
   ::close(fds[1]);
   StderrReader reader(fds[0], t0);
-
-  StartupResult result;
   auto fail = [&](const std::string& what) -> absl::Status {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
@@ -216,6 +284,10 @@ absl::StatusOr<StartupResult> MeasureStartup(const StartupOptions& options) {
     result.first_describe_ms = latencies_ms.front();
     std::sort(latencies_ms.begin(), latencies_ms.end());
     result.describe_p50_ms = latencies_ms[(latencies_ms.size() - 1) / 2];
+  }
+  if (options.integrity_timeout_s > 0) {
+    result.integrity_check_s =
+        reader.WaitForIntegrityCheck(options.integrity_timeout_s);
   }
   result.rss_kb_after_traffic = ProcStatusKb(pid, "VmRSS");
   result.hwm_kb = ProcStatusKb(pid, "VmHWM");

@@ -23,6 +23,13 @@ struct StartupOptions {
   int describe_calls = 200;
   double traffic_s = 10;
   double timeout_s = 120;
+  // Drops the database's pages from the page cache (posix_fadvise
+  // DONTNEED after fdatasync) before the start: a cold start of this file
+  // without root's drop_caches.
+  bool cold_cache = true;
+  // After the traffic, wait this long for the background integrity check's
+  // "ok" line (0: do not wait).
+  double integrity_timeout_s = 0;
   // Extra flags for `ecsimage serve`.
   std::vector<std::string> extra_flags;
 };
@@ -36,11 +43,22 @@ struct StartupResult {
   int describes = 0;   // DescribeImages calls made
   double first_describe_ms = 0;
   double describe_p50_ms = 0;
+  // Share of the database file's pages in the page cache just before the
+  // start (mincore), 0..1.
+  double resident_before = -1;
+  // The background integrity check's duration, -1 if not seen.
+  double integrity_check_s = -1;
   int exit_code = -1;  // after SIGTERM
   double stop_s = 0;   // SIGTERM to exit
 };
 
 absl::StatusOr<StartupResult> MeasureStartup(const StartupOptions& options);
+
+// Share of `path`'s pages resident in the page cache, 0..1; -1 if unknown.
+double ResidentFraction(const std::string& path);
+// Drops `path`'s clean pages from the page cache (after fdatasync); a
+// missing file is fine.
+absl::Status EvictFromPageCache(const std::string& path);
 
 // "VmRSS" / "VmHWM" of a process, kB; -1 if unreadable.
 int64_t ProcStatusKb(int pid, const std::string& key);

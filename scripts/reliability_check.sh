@@ -5,6 +5,9 @@
 #   vfs_faults  injected write/sync errors and power-cut rounds (C++
 #               reliability_test: 200 rounds, 2000 in long mode), if built
 #   hostile     garbage and malformed HTTP/2 on the port
+#   integrity   the background integrity check: a corrupt file turns the
+#               server NOT_SERVING and refuses writes; startup mode and
+#               backup refuse it
 #   db_copy     `ecsimage db copy` SQLite -> PostgreSQL, a server on the copy
 #               answers as the original did
 #   replicas    three replicas on one PostgreSQL: races across replicas, one
@@ -78,6 +81,7 @@ else
   echo "-- vfs_faults: not in $BUILD (runs under ASan in scripts/sanitizers.sh)"
 fi
 step hostile "$PY" tests/reliability/hostile_http2_test.py "${common[@]}"
+step integrity "$PY" tests/reliability/integrity_test.py "${common[@]}"
 # SQLite -> PostgreSQL with `ecsimage db copy`, then three replicas on one
 # PostgreSQL (each test starts its own throwaway server).
 step db_copy "$PY" tests/reliability/db_copy_test.py "${common[@]}"

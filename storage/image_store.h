@@ -386,6 +386,15 @@ class Store {
   // Never blocks longer than a short connect timeout.
   virtual absl::Status CheckReady() = 0;
 
+  // The store's full consistency check, meant for off the serving path: it
+  // may read the whole database (seconds at 1M images). Each
+  // implementation documents what it checks. OK; kDataLoss with what is
+  // wrong, after which the store refuses every write (kUnavailable
+  // "database is corrupt: ...") and CheckReady answers the same, until the
+  // process restarts on a repaired or restored database; or another code if
+  // the check could not run (it may be retried).
+  virtual absl::Status CheckIntegrity() = 0;
+
   // Runs `fn` in a write transaction on the single writer thread, and returns
   // after the transaction holding its change has committed (or was rolled
   // back). `fn` returning non-OK rolls back exactly its own changes and that

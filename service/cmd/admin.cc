@@ -293,8 +293,14 @@ int RunBackup(const std::vector<std::string>& args) {
     std::cerr << "backup: --to is required\n" << flags.Usage();
     return 2;
   }
-  absl::StatusOr<OpenedDb> db = OpenDatabase(db_path, false);
+  absl::StatusOr<OpenedDb> db =
+      OpenDatabase(db_path, false, /*check_at_open=*/false);
   if (!db.ok()) return Fail("cannot open database", db.status());
+  // The full check, here rather than at every start of serve: a backup of
+  // a corrupt database is refused, so the latest backup is a good one.
+  if (absl::Status s = db->store->CheckIntegrity(); !s.ok()) {
+    return Fail("backup refused: integrity check failed", s);
+  }
   if (absl::Status s = db->store->BackupTo(to); !s.ok()) {
     return Fail("backup failed", s);
   }

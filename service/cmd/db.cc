@@ -141,7 +141,8 @@ absl::StatusOr<OpenedDb> OpenPostgres(const DbLocator& locator) {
 }
 
 absl::StatusOr<OpenedDb> OpenSqlite(const DbLocator& locator,
-                                    bool create_if_missing) {
+                                    bool create_if_missing,
+                                    bool check_at_open) {
   namespace fs = std::filesystem;
   const std::string& path = locator.value;
   std::error_code ec;
@@ -170,6 +171,7 @@ absl::StatusOr<OpenedDb> OpenSqlite(const DbLocator& locator,
   options.path = path;
   options.create_if_missing = create_if_missing;
   options.migrate = true;
+  options.check_integrity = check_at_open;
   absl::StatusOr<std::unique_ptr<storage::SqliteStore>> store =
       storage::SqliteStore::Open(options);
   if (!store.ok()) return store.status();
@@ -185,11 +187,12 @@ absl::StatusOr<OpenedDb> OpenSqlite(const DbLocator& locator,
 }  // namespace
 
 absl::StatusOr<OpenedDb> OpenDatabase(const std::string& db,
-                                      bool create_if_missing) {
+                                      bool create_if_missing,
+                                      bool check_at_open) {
   absl::StatusOr<DbLocator> locator = ParseDbLocator(db);
   if (!locator.ok()) return locator.status();
   if (locator->is_postgres()) return OpenPostgres(*locator);
-  return OpenSqlite(*locator, create_if_missing);
+  return OpenSqlite(*locator, create_if_missing, check_at_open);
 }
 
 std::string TokenFilePath(const DbLocator& db,

@@ -57,8 +57,12 @@ struct OpenedDb {
 // directory) only if `create_if_missing`; otherwise kNotFound. A PostgreSQL
 // database must exist; the password may come from the URI, PGPASSWORD,
 // PGPASSFILE or the one-line file ECSIMAGE_DB_PASSWORD_FILE names.
+// `check_at_open`: SQLite's PRAGMA quick_check before anything else, which
+// reads the whole file (a corrupt file is kDataLoss); off, the caller runs
+// Store::CheckIntegrity itself (serve in the background, backup first).
 absl::StatusOr<OpenedDb> OpenDatabase(const std::string& db,
-                                      bool create_if_missing);
+                                      bool create_if_missing,
+                                      bool check_at_open = true);
 
 struct DemoAccount {
   std::string account_id;

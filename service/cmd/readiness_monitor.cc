@@ -19,7 +19,7 @@ bool ReadinessMonitor::CheckOnce() {
     grpcapi::JsonLine line;
     line.Str("level", ready ? "info" : "warning")
         .Str("msg", ready ? "database reachable again: ready"
-                          : "database unreachable: not ready");
+                          : "database not ready (unreachable or corrupt)");
     if (!ready) line.Str("error", std::string(status.message()));
     line.Emit();
     ready_ = ready;

@@ -17,6 +17,7 @@
 #include "service/cmd/demo_banner.h"
 #include "service/cmd/ecs_http_listener.h"
 #include "service/cmd/flags.h"
+#include "service/cmd/integrity_monitor.h"
 #include "service/cmd/readiness_monitor.h"
 #include "service/cmd/store_metrics.h"
 #include "service/cmd/task_worker.h"
@@ -68,6 +69,8 @@ struct ServeFlags {
   std::string bootstrap_token;  // "" = none; never logged
   std::string bootstrap_account_name = "bootstrap";
   EcsHttpFlags ecs_http;  // --ecs-http-listen, --secret-key-file, ...
+  std::string integrity_check = "background";
+  int64_t integrity_check_hours = 24;
 };
 
 void LogError(std::string_view msg, std::string_view detail) {
@@ -200,7 +203,28 @@ int RunServe(const std::vector<std::string>& args) {
   flags.String("bootstrap-account-name", &f.bootstrap_account_name,
                "name of the account --bootstrap-token belongs to");
   f.ecs_http.Register(flags);
+  flags.String("integrity-check", &f.integrity_check,
+               "when the database's full consistency check runs: background "
+               "(after SERVING; corruption turns it NOT_SERVING and refuses "
+               "writes), startup (SQLite's quick_check before serving: "
+               "reads the whole file first), or off");
+  flags.Int("integrity-check-hours", &f.integrity_check_hours,
+            "background: run the check again every this many hours (0: only "
+            "after start)");
   if (int rc = ParseOrUsage(flags, args); rc >= 0) return rc;
+  if (f.integrity_check != "background" && f.integrity_check != "startup" &&
+      f.integrity_check != "off") {
+    LogError("invalid --integrity-check",
+             "--integrity-check (ECSIMAGE_INTEGRITY_CHECK) must be "
+             "background, startup or off");
+    return 2;
+  }
+  if (f.integrity_check_hours < 0 || f.integrity_check_hours > 24 * 366) {
+    LogError("invalid --integrity-check-hours",
+             "--integrity-check-hours (ECSIMAGE_INTEGRITY_CHECK_HOURS) must "
+             "be between 0 and 8784");
+    return 2;
+  }
   if (!f.bootstrap_token.empty()) {
     if (absl::Status s = domain::CheckBootstrapToken(f.bootstrap_token);
         !s.ok()) {
@@ -249,7 +273,9 @@ int RunServe(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<OpenedDb> db = OpenDatabase(f.db, f.create_if_missing);
+  absl::StatusOr<OpenedDb> db =
+      OpenDatabase(f.db, f.create_if_missing,
+                   /*check_at_open=*/f.integrity_check == "startup");
   if (!db.ok()) {
     LogError("cannot open database", db.status().ToString());
     return 1;
@@ -358,6 +384,9 @@ int RunServe(const std::vector<std::string>& args) {
   }
 
   ReadinessMonitor readiness(*db->store, **server, std::chrono::seconds(1));
+  IntegrityMonitor integrity(*db->store,
+                             std::chrono::hours(f.integrity_check_hours));
+  integrity.AddMetrics(service_metrics);
   domain::TaskLeaseOptions lease;
   lease.owner = f.replica_id.empty() ? DefaultReplicaId(ids) : f.replica_id;
   lease.lease_ms = f.task_lease_seconds * 1000;
@@ -426,8 +455,12 @@ int RunServe(const std::vector<std::string>& args) {
       .Int("schemaVersion", db->schema_version)
       .Bool("newDatabase", db->created)
       .Bool("simulationControl", f.simulation_control)
+      .Str("integrityCheck", f.integrity_check)
       .Int("pid", getpid())
       .Emit();
+  // Off the serving path: SERVING comes first, the check reads the whole
+  // database meanwhile.
+  if (f.integrity_check == "background") integrity.Start();
 
   const int sig = WaitForSignal(signals);
   JsonLine()
@@ -445,6 +478,8 @@ int RunServe(const std::vector<std::string>& args) {
                       std::chrono::seconds(f.shutdown_deadline_seconds));
   server->reset();
   if (metrics_server) metrics_server->Stop();
+  db->store->Shutdown();  // interrupts a check in progress
+  integrity.Stop();
   db->store.reset();
   JsonLine().Str("level", "info").Str("msg", "stopped").Emit();
   return 0;

@@ -165,7 +165,12 @@ class PgTxn final : public WriteTxn {
                                                         const PgParams& params);
   absl::StatusOr<std::optional<ImageRow>> OneImage(const std::string& sql,
                                                    const PgParams& params);
+  // Disks of every image in one statement.
   absl::Status FillDisks(std::vector<ImageRow>& images);
+  // The images with these row ids, in that order, in two statements;
+  // kInternal if one is missing.
+  absl::StatusOr<std::vector<ImageRow>> ImagesByRowids(
+      const std::vector<int64_t>& rowids);
   absl::StatusOr<std::vector<CopyTaskRow>> Copies(const std::string& sql,
                                                   const PgParams& params);
   absl::StatusOr<std::vector<IoTaskRow>> IoTasks(const std::string& sql,

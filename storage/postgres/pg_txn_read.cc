@@ -2,6 +2,7 @@
 // are SQLite's (storage/sqlite/sqlite_txn_read.cc) with $n parameters; the
 // WHERE terms of partial indexes are spelled as in the baseline migration.
 // Inside write transactions, reads by key lock their row (see pg_txn.h).
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -185,19 +186,55 @@ absl::Status PgTxn::LockAccountRegion(const std::string& account_id,
 }
 
 absl::Status PgTxn::FillDisks(std::vector<ImageRow>& images) {
+  if (images.empty()) return absl::OkStatus();
+  // One round trip for all of them (a DescribeImages page has 100).
+  std::vector<std::string> rowids;
+  rowids.reserve(images.size());
+  for (const ImageRow& image : images) {
+    rowids.push_back(absl::StrCat(image.rowid));
+  }
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      Exec("SELECT image_rowid, device, type, snapshot_id, size_gib "
+           "FROM disk_mappings WHERE image_rowid = ANY($1::text[]::bigint[]) "
+           "ORDER BY image_rowid, ordinal",
+           PgParams().TextArray(rowids)));
+  std::map<int64_t, std::vector<DiskMappingRow>> by_image;
+  for (int i = 0; i < r.rows(); ++i) {
+    by_image[r.Int(i, 0)].push_back({r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
+                                     static_cast<int32_t>(r.Int(i, 4))});
+  }
   for (ImageRow& image : images) {
-    ASSIGN_OR_RETURN(PgResult r,
-                     Exec("SELECT device, type, snapshot_id, size_gib "
-                          "FROM disk_mappings WHERE image_rowid = $1 "
-                          "ORDER BY ordinal",
-                          PgParams().Int(image.rowid)));
+    auto it = by_image.find(image.rowid);
     image.disks.clear();
-    for (int i = 0; i < r.rows(); ++i) {
-      image.disks.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2),
-                             static_cast<int32_t>(r.Int(i, 3))});
-    }
+    if (it != by_image.end()) image.disks = it->second;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ImageRow>> PgTxn::ImagesByRowids(
+    const std::vector<int64_t>& rowids) {
+  std::vector<std::string> ids;
+  ids.reserve(rowids.size());
+  for (int64_t id : rowids) ids.push_back(absl::StrCat(id));
+  ASSIGN_OR_RETURN(std::vector<ImageRow> found,
+                   ImagesWithDisks(absl::StrCat("SELECT ", kImageColumns,
+                                                " FROM images i WHERE i.id = "
+                                                "ANY($1::text[]::bigint[])"),
+                                   PgParams().TextArray(ids)));
+  std::map<int64_t, size_t> at;
+  for (size_t i = 0; i < found.size(); ++i) at[found[i].rowid] = i;
+  std::vector<ImageRow> out;
+  out.reserve(rowids.size());
+  for (int64_t id : rowids) {
+    auto it = at.find(id);
+    if (it == at.end()) {
+      return absl::InternalError(
+          absl::StrCat("image row ", id, " vanished inside a snapshot"));
+    }
+    out.push_back(found[it->second]);
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<ImageRow>> PgTxn::ImagesWithDisks(

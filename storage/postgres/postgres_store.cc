@@ -141,8 +141,56 @@ void PostgresStore::Shutdown() {
   }
 }
 
+absl::Status PostgresStore::Corrupt() {
+  std::lock_guard<std::mutex> lock(corrupt_mu_);
+  return corrupt_;
+}
+
+namespace {
+
+// Rows where a trigger-kept counter disagrees with a recount (the same
+// definitions as the recount of ImportIntoEmptyPostgres).
+constexpr const char* kCounterDrift =
+    "WITH kept AS (SELECT owner_key, region_id, status, live_count "
+    "FROM image_counts WHERE live_count <> 0), "
+    "counted AS (SELECT coalesce(owner_account_id, '') AS owner_key, "
+    "region_id, status, count(*) AS live_count FROM images "
+    "WHERE deleted_at_ms IS NULL GROUP BY 1, 2, 3) "
+    "SELECT (SELECT count(DISTINCT (owner_key, region_id, status)) FROM "
+    "((SELECT * FROM kept EXCEPT "
+    "SELECT * FROM counted) UNION ALL (SELECT * FROM counted EXCEPT "
+    "SELECT * FROM kept)) d), "
+    "(SELECT count(*) FROM images i LEFT JOIN (SELECT image_rowid, "
+    "count(*) AS n FROM instances WHERE released_at_ms IS NULL "
+    "GROUP BY image_rowid) x ON x.image_rowid = i.id "
+    "WHERE i.live_instance_count <> coalesce(x.n, 0))";
+
+}  // namespace
+
+absl::Status PostgresStore::CheckIntegrity() {
+  ASSIGN_OR_RETURN(PgPool::Lease lease, pool_->Acquire());
+  RETURN_IF_ERROR(
+      lease->ExecScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  absl::StatusOr<PgResult> drift = lease->Exec(kCounterDrift);
+  lease->ExecScript("ROLLBACK").IgnoreError();
+  if (!drift.ok()) return drift.status();
+  const int64_t counts = drift->Int(0, 0);
+  const int64_t instances = drift->Int(0, 1);
+  if (counts == 0 && instances == 0) return absl::OkStatus();
+  absl::Status status = absl::DataLossError(absl::StrCat(
+      "database counters disagree with their rows: ", counts,
+      " image_counts rows, ", instances, " images.live_instance_count values"));
+  std::lock_guard<std::mutex> lock(corrupt_mu_);
+  if (corrupt_.ok()) {
+    corrupt_ = absl::UnavailableError(absl::StrCat(
+        "database is corrupt, writes are refused: ", status.message()));
+  }
+  return status;
+}
+
 absl::Status PostgresStore::CheckReady() {
   if (shut_down_.load()) return absl::UnavailableError("shutting down");
+  RETURN_IF_ERROR(Corrupt());
   std::lock_guard<std::mutex> lock(ready_mu_);
   absl::Status last;
   // A connection lost while idle fails its first ping: connect anew once.
@@ -288,6 +336,7 @@ absl::Status PostgresStore::RunWrite(
 absl::Status PostgresStore::RunAccepted(
     const std::function<absl::Status(WriteTxn&)>& fn,
     const WriteOptions& options) {
+  RETURN_IF_ERROR(Corrupt());
   absl::Status last;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     if (Abandoned(options)) {

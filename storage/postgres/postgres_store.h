@@ -89,6 +89,11 @@ class PostgresStore final : public Store {
   void Shutdown() override;
   // `SELECT 1` on the readiness connection with a short statement timeout.
   absl::Status CheckReady() override;
+  // In one REPEATABLE READ snapshot, the counters the triggers keep
+  // (image_counts, images.live_instance_count) against a recount of the
+  // rows they count: quotas and TotalCount rest on them. Pages and indexes
+  // are the server's own (data checksums, amcheck).
+  absl::Status CheckIntegrity() override;
   absl::Status RunInWriteTransaction(
       const std::function<absl::Status(WriteTxn&)>& fn,
       const WriteOptions& options = {}) override;
@@ -178,6 +183,10 @@ class PostgresStore final : public Store {
   std::unique_ptr<pg::PgConn> ready_ ABSL_GUARDED_BY(ready_mu_);
 
   std::atomic<bool> shut_down_{false};
+  // Set once CheckIntegrity found corruption: every write is refused.
+  std::mutex corrupt_mu_;
+  absl::Status corrupt_ ABSL_GUARDED_BY(corrupt_mu_);
+  absl::Status Corrupt();
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<AsyncWrite> queue_ ABSL_GUARDED_BY(queue_mu_);

@@ -319,10 +319,16 @@ absl::StatusOr<ConnectionSettings> ConfigureConnection(Connection& conn,
   return got;
 }
 
-absl::Status QuickCheck(Connection& conn) {
+namespace {
+
+// Runs a check pragma whose healthy answer is one row "ok" (`ok_row`) or no
+// row at all; any other answer, or a corruption error, is kDataLoss naming
+// the pragma and the first problems.
+absl::Status RunCheckPragma(Connection& conn, const std::string& pragma,
+                            bool ok_row) {
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(conn.handle(), "PRAGMA quick_check", -1, &stmt,
-                              nullptr);
+  const std::string sql = "PRAGMA " + pragma;
+  int rc = sqlite3_prepare_v2(conn.handle(), sql.c_str(), -1, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     int code = conn.last_error_code();
     if (IsCorruptionCode(code)) {
@@ -330,17 +336,22 @@ absl::Status QuickCheck(Connection& conn) {
           absl::StrCat("database ", conn.path(),
                        " is corrupt: ", sqlite3_errmsg(conn.handle())));
     }
-    return conn.Error(rc, "quick_check");
+    return conn.Error(rc, pragma);
   }
   std::string problems;
   int rows = 0;
+  int bad = 0;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    const unsigned char* text = sqlite3_column_text(stmt, 0);
-    std::string line =
-        text != nullptr ? reinterpret_cast<const char*>(text) : "";
-    if (++rows > 1 || line != "ok") {
-      if (rows <= 5) absl::StrAppend(&problems, "; ", line);
+    ++rows;
+    std::string line;
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      const unsigned char* text = sqlite3_column_text(stmt, i);
+      absl::StrAppend(
+          &line, i == 0 ? "" : " ",
+          text != nullptr ? reinterpret_cast<const char*>(text) : "NULL");
     }
+    if (ok_row && rows == 1 && line == "ok") continue;
+    if (++bad <= 5) absl::StrAppend(&problems, "; ", line);
   }
   int code = sqlite3_extended_errcode(conn.handle());
   std::string errmsg = sqlite3_errmsg(conn.handle());
@@ -350,13 +361,24 @@ absl::Status QuickCheck(Connection& conn) {
       return absl::DataLossError(
           absl::StrCat("database ", conn.path(), " is corrupt: ", errmsg));
     }
-    return SqliteStatus(code, "quick_check", errmsg);
+    return SqliteStatus(code, pragma, errmsg);
   }
-  if (!problems.empty() || rows == 0) {
-    return absl::DataLossError(absl::StrCat("database ", conn.path(),
-                                            " failed quick_check", problems));
+  if (bad > 0 || (ok_row && rows == 0)) {
+    return absl::DataLossError(
+        absl::StrCat("database ", conn.path(), " failed ", pragma, problems));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status QuickCheck(Connection& conn) {
+  return RunCheckPragma(conn, "quick_check", /*ok_row=*/true);
+}
+
+absl::Status FullCheck(Connection& conn) {
+  RETURN_IF_ERROR(RunCheckPragma(conn, "integrity_check", /*ok_row=*/true));
+  return RunCheckPragma(conn, "foreign_key_check", /*ok_row=*/false);
 }
 
 }  // namespace ecsimage::storage

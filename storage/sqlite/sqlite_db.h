@@ -194,8 +194,14 @@ absl::StatusOr<ConnectionSettings> ConfigureConnection(Connection& conn,
                                                        int busy_timeout_ms,
                                                        bool query_only);
 
-// PRAGMA quick_check: kDataLoss unless the database reads "ok".
+// PRAGMA quick_check: kDataLoss unless the database reads "ok". Reads every
+// page (O(N) in the file), not the indexes against their tables.
 absl::Status QuickCheck(Connection& conn);
+
+// PRAGMA integrity_check (also every index against its table) and
+// foreign_key_check: kDataLoss unless both find nothing. Slower than
+// QuickCheck; for background checks.
+absl::Status FullCheck(Connection& conn);
 
 }  // namespace ecsimage::storage
 

@@ -1,6 +1,7 @@
 #include "storage/sqlite/sqlite_store.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -113,12 +114,43 @@ SqliteStore::~SqliteStore() { Shutdown(); }
 
 void SqliteStore::Shutdown() {
   shut_down_.store(true);
+  {
+    // A check in progress stops at its next page (SQLITE_INTERRUPT).
+    std::lock_guard<std::mutex> lock(check_mu_);
+    if (checking_ != nullptr) sqlite3_interrupt(checking_);
+  }
   if (writer_ != nullptr) writer_->Shutdown();
 }
 
 absl::Status SqliteStore::CheckReady() {
   if (shut_down_.load()) return absl::UnavailableError("shutting down");
-  return absl::OkStatus();
+  return writer_->refused();
+}
+
+absl::Status SqliteStore::CheckIntegrity() {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                   Connection::Open(path_, /*create=*/false));
+  {
+    std::lock_guard<std::mutex> lock(check_mu_);
+    if (shut_down_.load()) return absl::UnavailableError("shutting down");
+    checking_ = conn->handle();
+  }
+  absl::StatusOr<ConnectionSettings> got =
+      ConfigureConnection(*conn, /*busy_timeout_ms=*/5000, /*query_only=*/true);
+  absl::Status status =
+      got.ok() ? FullCheck(*conn) : AsOpenError(got.status(), *conn);
+  {
+    std::lock_guard<std::mutex> lock(check_mu_);
+    checking_ = nullptr;
+  }
+  if (shut_down_.load() && !status.ok()) {
+    return absl::UnavailableError("integrity check stopped: shutting down");
+  }
+  if (status.code() == absl::StatusCode::kDataLoss) {
+    writer_->Refuse(absl::UnavailableError(absl::StrCat(
+        "database is corrupt, writes are refused: ", status.message())));
+  }
+  return status;
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
@@ -415,6 +447,13 @@ absl::Status SqliteStore::BackupTo(const std::string& path) {
     RETURN_IF_ERROR(restore);
   }
   absl::Status status = SyncPath(partial, /*directory=*/false);
+  if (status.ok()) {
+    // The copy is checked before it gets its name: a backup that exists is
+    // a good one.
+    absl::StatusOr<std::unique_ptr<Connection>> copy =
+        Connection::Open(partial, /*create=*/false);
+    status = copy.ok() ? QuickCheck(**copy) : copy.status();
+  }
   if (status.ok() && ::link(partial.c_str(), path.c_str()) != 0) {
     status = ErrnoStatus("link backup to", path, errno);
   }

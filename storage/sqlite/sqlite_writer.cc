@@ -73,6 +73,7 @@ absl::Status Writer::Run(const std::function<absl::Status(WriteTxn&)>& fn,
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return absl::UnavailableError("store is shutting down");
+    if (!refused_.ok()) return refused_;
     queue_.push_back(&r);
   }
   work_cv_.notify_one();
@@ -91,9 +92,14 @@ void Writer::RunAsync(std::function<absl::Status(WriteTxn&)> fn,
   r->fn = &r->owned_fn;
   r->options = &r->owned_options;
   r->on_done = std::move(done);
+  absl::Status refusal;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
+    if (stopping_) {
+      refusal = absl::UnavailableError("store is shutting down");
+    } else if (!refused_.ok()) {
+      refusal = refused_;
+    } else {
       queue_.push_back(r);
       r = nullptr;
     }
@@ -101,7 +107,7 @@ void Writer::RunAsync(std::function<absl::Status(WriteTxn&)> fn,
   if (r != nullptr) {
     std::function<void(absl::Status)> on_done = std::move(r->on_done);
     delete r;
-    on_done(absl::UnavailableError("store is shutting down"));
+    on_done(std::move(refusal));
     return;
   }
   work_cv_.notify_one();
@@ -118,6 +124,16 @@ void Writer::Answer(Request* r) {
   }
   r->done = true;
   r->cv.notify_one();
+}
+
+void Writer::Refuse(absl::Status why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (refused_.ok()) refused_ = std::move(why);
+}
+
+absl::Status Writer::refused() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refused_;
 }
 
 void Writer::Shutdown() {
@@ -176,6 +192,7 @@ void Writer::Loop() {
           : 1;
   std::vector<Request*> batch;
   while (true) {
+    absl::Status refusal;
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -191,9 +208,15 @@ void Writer::Loop() {
         batch.push_back(queue_.front());
         queue_.pop_front();
       }
+      refusal = refused_;
     }
     const uint64_t cpu0 = ThreadCpuNs();
-    RunBatch(batch);
+    if (refusal.ok()) {
+      RunBatch(batch);
+    } else {
+      // Queued before the refusal: nothing of them runs.
+      for (Request* r : batch) r->result = refusal;
+    }
     // Run callers are answered under the lock (a woken caller destroys its
     // Request, so nothing may touch one after it is answered); async ones
     // are handed to the completer thread, so that their callbacks (which

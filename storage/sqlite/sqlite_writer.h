@@ -74,6 +74,13 @@ class Writer {
   // thread. Idempotent.
   void Shutdown();
 
+  // From now on every write, queued or new, is answered `why` (which must
+  // not be OK) and nothing more is written: the database was found corrupt.
+  // The first refusal stays. Idempotent.
+  void Refuse(absl::Status why);
+  // OK, or the refusal.
+  absl::Status refused() const;
+
   WriterStats stats() const;
 
  private:
@@ -114,6 +121,7 @@ class Writer {
   std::condition_variable work_cv_;
   std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status refused_ ABSL_GUARDED_BY(mu_);
 
   std::mutex done_mu_;
   std::condition_variable done_cv_;

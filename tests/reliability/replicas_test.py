@@ -174,6 +174,11 @@ def create_image(client, name, token=None, region="cn-hangzhou"):
         client_token=token or uuid.uuid4().hex))
 
 
+# How many images one load writer keeps alive (6 writers, 3+ regions: far
+# below the per-region image quota of 1000).
+LIVE_PER_WRITER = 20
+
+
 def region_of(i):
     return rl.REGIONS[i % len(rl.REGIONS)]
 
@@ -362,12 +367,15 @@ class Load:
         tag = "%s-%d" % (self.prefix, idx)
         clients = [Client(addr, self.token) for addr in self.addresses]
         n = 0
+        live = []  # (image id, region) this writer created and not deleted
+        delete_retried = False
         while not self.stop.is_set():
             n += 1
             token = uuid.uuid4().hex
             name = "load-%s-%d" % (tag, n)
             started = time.time()
             attempt = 0
+            resp, err = None, ("STOPPED", "")
             while not self.stop.is_set():
                 c = clients[(idx + n + attempt) % len(clients)]
                 resp, err = create_image(c, name, token,
@@ -387,15 +395,34 @@ class Load:
                     break
                 attempt += 1
                 time.sleep(0.02)
-            if n % 3 == 0 and self.acked:
-                with self.lock:
-                    victim, region = self.acked[-1], self.regions[-1]
+            if err is None:
+                live.append((resp.image_id, region_of(idx + n)))
+            # Each writer keeps at most LIVE_PER_WRITER images alive, deleting
+            # its oldest: the load runs for as long as asked on a machine of
+            # any speed without meeting the per-region image quota.
+            while len(live) > LIVE_PER_WRITER and not self.stop.is_set():
+                victim, region = live[0]
                 c = clients[n % len(clients)]
                 _, err = c.call(c.img.DeleteImage, s.pb.DeleteImageRequest(
                     region_id=region, image_id=victim))
-                if err is None:
+                with self.lock:
+                    self.calls += 1
+                # A retry after UNAVAILABLE may find the first attempt done.
+                done = err is None or (delete_retried and
+                                       err[0] == "NOT_FOUND")
+                if done:
+                    live.pop(0)
+                    delete_retried = False
                     with self.lock:
                         self.deleted.append(victim)
+                elif err[0] in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+                    delete_retried = True
+                    time.sleep(0.02)  # retried on the next pass
+                else:
+                    delete_retried = False
+                    live.pop(0)
+                    with self.lock:
+                        self.unexpected.append(("DeleteImage",) + tuple(err))
         for c in clients:
             c.ch.close()
 

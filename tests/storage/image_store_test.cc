@@ -33,6 +33,19 @@ TEST_F(ImageStoreTest, RegionsAndAccounts) {
   }));
 }
 
+TEST_F(ImageStoreTest, IntegrityCheckPassesOnAHealthyStoreAndWritesGoOn) {
+  ASSERT_OK(store().RunInWriteTransaction([](WriteTxn& txn) {
+    ImageRow image = CustomImage(kAlice, kHangzhou, "m-integrity1");
+    return txn.InsertImage(image);
+  }));
+  EXPECT_OK(store().CheckIntegrity());
+  EXPECT_OK(store().CheckReady());
+  EXPECT_OK(store().RunInWriteTransaction([](WriteTxn& txn) {
+    ImageRow image = CustomImage(kAlice, kHangzhou, "m-integrity2");
+    return txn.InsertImage(image);
+  }));
+}
+
 TEST_F(ImageStoreTest, TokenHashMapsToItsAccount) {
   EXPECT_THAT(store().AccountForTokenHash(std::string(32, '2')),
               IsOkAndHolds(Optional(std::string(kBob))));

@@ -3,12 +3,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -183,6 +186,26 @@ TestDatabase::~TestDatabase() {
   if (kind_ == StoreKind::kPostgres) Dropper::Get().Drop(pg_server_, pg_name_);
 }
 
+namespace {
+
+// ECSIMAGE_TEST_CAPTURE_PG_SQL=FILE: every SQL text the PostgreSQL store
+// prepares is appended to FILE, one per line, once per process (how
+// tests/storage/postgres/queries/ is made; see binary_queries_test.cc).
+void CaptureSql(const std::string& sql) {
+  static std::mutex* mu = new std::mutex;
+  static auto* seen = new std::set<std::string>;
+  const char* path = std::getenv("ECSIMAGE_TEST_CAPTURE_PG_SQL");
+  if (path == nullptr || *path == '\0') return;
+  std::string line = sql;
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  std::lock_guard<std::mutex> lock(*mu);
+  if (!seen->insert(line).second) return;
+  std::ofstream out(path, std::ios::app);
+  out << line << "\n";
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<storage::Store>> TestDatabase::Open() const {
   if (kind_ == StoreKind::kSqlite) {
     storage::SqliteStoreOptions options;
@@ -195,6 +218,8 @@ absl::StatusOr<std::unique_ptr<storage::Store>> TestDatabase::Open() const {
   storage::PostgresStoreOptions options;
   options.uri = locator_;
   options.pool_connections = 4;
+  const char* capture = std::getenv("ECSIMAGE_TEST_CAPTURE_PG_SQL");
+  if (capture != nullptr && *capture != '\0') options.on_prepare = CaptureSql;
   absl::StatusOr<std::unique_ptr<storage::PostgresStore>> store =
       storage::PostgresStore::Open(options);
   if (!store.ok()) return store.status();

@@ -412,6 +412,32 @@ TEST_F(PostgresStoreTest, LookupsDoNotWaitForThePool) {
   EXPECT_TRUE(long_read.get().ok());
 }
 
+TEST_F(PostgresStoreTest, IntegrityCheckFindsDriftedCountersAndRefusesWrites) {
+  ASSERT_OK_AND_ASSIGN_PG(int64_t x, Insert(Image(kAlice, "m-counted")));
+  (void)x;
+  ASSERT_TRUE(store_->CheckIntegrity().ok());
+  // A counter the triggers keep, changed behind their back.
+  ASSERT_TRUE(
+      ExecPostgresForTest(uri_,
+                          "UPDATE image_counts SET live_count = live_count + 1 "
+                          "WHERE owner_key = '" +
+                              std::string(kAlice) + "'")
+          .ok());
+  absl::Status check = store_->CheckIntegrity();
+  EXPECT_EQ(check.code(), absl::StatusCode::kDataLoss) << check;
+  EXPECT_THAT(std::string(check.message()), HasSubstr("1 image_counts rows"));
+  absl::Status ready = store_->CheckReady();
+  EXPECT_EQ(ready.code(), absl::StatusCode::kUnavailable) << ready;
+  EXPECT_THAT(std::string(ready.message()), HasSubstr("corrupt"));
+  bool ran = false;
+  absl::Status write = store_->RunInWriteTransaction([&](WriteTxn&) {
+    ran = true;
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(write.code(), absl::StatusCode::kUnavailable) << write;
+  EXPECT_FALSE(ran);
+}
+
 TEST_F(PostgresStoreTest, CorruptRowIsInternalOnEveryRead) {
   ASSERT_OK_AND_ASSIGN_PG(int64_t x, Insert(Image(kAlice, "m-bad")));
   ASSERT_TRUE(CorruptImageRowForTest(uri_, kRegion, "m-bad").ok());

@@ -185,7 +185,53 @@ TEST(OpenTest, DatabaseWithACorruptPageIsRefused) {
   // Without the check the same file opens: the check is what refuses it.
   SqliteStoreOptions unchecked = Options(path);
   unchecked.check_integrity = false;
-  EXPECT_OK(SqliteStore::Open(unchecked).status());
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(unchecked));
+  EXPECT_OK(store->CheckReady());
+
+  // The background check finds it; from then on no write reaches the file
+  // and readiness says why.
+  EXPECT_THAT(store->CheckIntegrity(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("corrupt.db")));
+  EXPECT_THAT(store->CheckReady(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("corrupt")));
+  bool ran = false;
+  EXPECT_THAT(store->RunInWriteTransaction([&](WriteTxn&) {
+    ran = true;
+    return absl::OkStatus();
+  }),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("corrupt")));
+  absl::Status async_result;
+  Latch answered(1);
+  store->RunInWriteTransactionAsync(
+      [&](WriteTxn&) {
+        ran = true;
+        return absl::OkStatus();
+      },
+      {},
+      [&](absl::Status s) {
+        async_result = s;
+        answered.CountDown();
+      });
+  answered.Wait();
+  EXPECT_THAT(async_result,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("corrupt")));
+  EXPECT_FALSE(ran);
+  EXPECT_THAT(store->CreateAccount({"1000000000000077", "late", 1},
+                                   std::string(32, 'L')),
+              StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(OpenTest, BackupOfAHealthyDatabaseIsChecked) {
+  TempDir dir;
+  SqliteStoreOptions options = Options(dir.File("healthy.db"));
+  options.create_if_missing = true;
+  options.check_integrity = false;
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(options));
+  ASSERT_OK(store->SeedIfEmpty({{kHangzhou, "Hangzhou", "ecs.hz"}}, {}));
+  EXPECT_OK(store->CheckIntegrity());
+  EXPECT_OK(store->BackupTo(dir.File("copy.db")));
+  EXPECT_TRUE(std::filesystem::exists(dir.File("copy.db")));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("copy.db.partial")));
 }
 
 TEST(OpenTest, ForeignKeysAreEnforcedInWrites) {
