@@ -358,6 +358,18 @@ struct TokenRow {
   int64_t created_at_ms = 0;
 };
 
+// One AccessKey pair of an account (ecs-http.md §2), as stored: the secret
+// only sealed (AES-256-GCM) under the operator's key `key_id`. Storage never
+// sees the secret in clear and never logs the sealed bytes.
+struct AccessKeyRow {
+  std::string access_key_id;
+  std::string account_id;
+  std::string secret_sealed;  // nonce || ciphertext || tag
+  std::string key_id;         // which key file sealed it
+  int64_t created_at_ms = 0;
+  int64_t revoked_at_ms = 0;  // 0: active
+};
+
 // What a write may be told about its caller.
 struct WriteOptions {
   // Checked right before the callback runs and again right before its change
@@ -475,6 +487,22 @@ class Store {
   };
   virtual absl::StatusOr<EnsuredToken> EnsureAccountToken(
       const AccountRow& if_new, const std::string& token_sha256) = 0;
+  // AccessKeys. AddAccessKey: false, nothing written, if the account does
+  // not exist; kAlreadyExists if the id is taken.
+  virtual absl::StatusOr<bool> AddAccessKey(const AccessKeyRow& key) = 0;
+  // The key with this id, active or revoked; read on the lookup connection
+  // each time (a key created or revoked by another process counts at once).
+  virtual absl::StatusOr<std::optional<AccessKeyRow>> GetAccessKey(
+      const std::string& access_key_id) = 0;
+  // The keys of `account_id`, oldest first (then by id); nullopt if the
+  // account does not exist.
+  virtual absl::StatusOr<std::optional<std::vector<AccessKeyRow>>>
+  ListAccessKeys(const std::string& account_id) = 0;
+  // Marks the key revoked at `now_ms` if, and only if, it belongs to
+  // `account_id` and is active; false (nothing changed) otherwise.
+  virtual absl::StatusOr<bool> RevokeAccessKey(const std::string& account_id,
+                                               const std::string& access_key_id,
+                                               int64_t now_ms) = 0;
   // Seeds regions and system images if the tables are empty.
   virtual absl::Status SeedIfEmpty(
       const std::vector<RegionRow>& regions,

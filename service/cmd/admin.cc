@@ -80,6 +80,8 @@ constexpr char kAccountUsage[] =
     "  token list --account ID          token_id and creation time of each\n"
     "  token revoke --account ID --token-id TID\n"
     "                                   delete one token (calls with it fail)\n"
+    "  accesskey create|list|revoke --account ID\n"
+    "                                   AccessKey pairs of the ECS HTTP API\n"
     "Run `ecsimage account <command> --help` for its flags.\n";
 
 // The database flags every account subcommand takes. A typo in --db must
@@ -250,6 +252,7 @@ int RunAccount(const std::vector<std::string>& args) {
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (args[0] == "create") return RunAccountCreate(rest);
     if (args[0] == "token") return RunAccountToken(rest);
+    if (args[0] == "accesskey") return RunAccountAccessKey(rest);
     if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
       std::cout << kAccountUsage;
       return 0;

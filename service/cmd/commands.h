@@ -13,6 +13,8 @@ int RunServe(const std::vector<std::string>& args);
 // account create --name N: prints {"account_id":…,"token":…,"token_id":…};
 // account token create|list|revoke --account ID: rotates its tokens.
 int RunAccount(const std::vector<std::string>& args);
+// account accesskey create|list|revoke --account ID (accesskey_cmd.cc).
+int RunAccountAccessKey(const std::vector<std::string>& args);
 // migrate: applies the embedded schema migrations.
 int RunMigrate(const std::vector<std::string>& args);
 // backup --to PATH: online, consistent copy of the database.

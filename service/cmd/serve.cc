@@ -15,6 +15,7 @@
 #include "service/cmd/commands.h"
 #include "service/cmd/db.h"
 #include "service/cmd/demo_banner.h"
+#include "service/cmd/ecs_http_listener.h"
 #include "service/cmd/flags.h"
 #include "service/cmd/integrity_monitor.h"
 #include "service/cmd/readiness_monitor.h"
@@ -69,6 +70,7 @@ struct ServeFlags {
   std::string health_listen;    // "" = no health-only port
   std::string bootstrap_token;  // "" = none; never logged
   std::string bootstrap_account_name = "bootstrap";
+  EcsHttpFlags ecs_http;  // --ecs-http-listen, --secret-key-file, ...
   std::string integrity_check = "background";
   int64_t integrity_check_hours = 24;
 };
@@ -202,6 +204,7 @@ int RunServe(const std::vector<std::string>& args) {
                "none)");
   flags.String("bootstrap-account-name", &f.bootstrap_account_name,
                "name of the account --bootstrap-token belongs to");
+  f.ecs_http.Register(flags);
   flags.String("integrity-check", &f.integrity_check,
                "when the database's full consistency check runs: background "
                "(after SERVING; corruption turns it NOT_SERVING and refuses "
@@ -382,6 +385,15 @@ int RunServe(const std::vector<std::string>& args) {
   }
   const int port = (*server)->port();
   const std::string address = DialAddress(f.listen, port);
+  auto ecs_http = EcsHttpListener::Start(
+      f.ecs_http, EcsHttpListener::Deps{
+                      *db->store, clock, domain, ids, f.simulation_control,
+                      f.log_calls, (*server)->rate_limiter(), &authenticator,
+                      f.tls_cert, f.tls_key, f.tls_client_ca});
+  if (!ecs_http.ok()) {
+    LogError("cannot start ECS HTTP listener", ecs_http.status().ToString());
+    return 1;
+  }
   if (std::shared_ptr<const grpcapi::TlsStatus> tls = (*server)->tls_status()) {
     service_metrics.AddGauge(
         metrics::kTlsExpiryGauge,
@@ -456,6 +468,8 @@ int RunServe(const std::vector<std::string>& args) {
   started.Str("healthListen", f.health_listen)
       .Int("healthPort", (*server)->health_port())
       .Int("metricsPort", metrics_server ? metrics_server->port() : 0)
+      .Int("ecsHttpPort", *ecs_http ? (*ecs_http)->port() : 0)
+      .Bool("accessKeys", *ecs_http && (*ecs_http)->access_keys_enabled())
       .Str("db", db->locator.display)
       .Int("schemaVersion", db->schema_version)
       .Bool("newDatabase", db->created)
@@ -477,6 +491,7 @@ int RunServe(const std::vector<std::string>& args) {
       .Emit();
   (*server)->SetServing(false);
   GracePeriod(signals, f.shutdown_grace_seconds);
+  if (*ecs_http) (*ecs_http)->Stop();
   worker.Stop();
   readiness.Stop();
   (*server)->Shutdown(std::chrono::system_clock::now() +

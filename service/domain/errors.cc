@@ -169,6 +169,50 @@ const ErrorSpec& Lookup(Err err) {
             kNone)
     ECS_ERR(kInvalidToken, "InvalidToken", 401, StatusCode::kUnauthenticated,
             "The bearer token is missing or not valid.", kNone)
+    // The ECS HTTP gateway. Messages of Alibaba Cloud's API gateway (POP).
+    ECS_ERR(kInvalidActionNotFound, "InvalidAction.NotFound", 404,
+            StatusCode::kUnimplemented,
+            "Specified api is not found, please check your url and method.",
+            kNone)
+    ECS_ERR(kInvalidVersion, "InvalidVersion", 400,
+            StatusCode::kInvalidArgument,
+            "Specified parameter Version is not valid.", kNone)
+    ECS_ERR(kUnsupportedHttpMethod, "UnsupportedHTTPMethod", 405,
+            StatusCode::kUnimplemented, "This http method is not supported.",
+            kNone)
+    ECS_ERR(kRequestTooLarge, "RequestTooLarge", 413,
+            StatusCode::kInvalidArgument,
+            "The request is larger than the server accepts.", kNone)
+    ECS_ERR(kIncompleteSignature, "IncompleteSignature", 400,
+            StatusCode::kUnauthenticated,
+            "The request signature does not conform to Aliyun standards.",
+            kNone)
+    ECS_ERR(kSignatureDoesNotMatch, "SignatureDoesNotMatch", 400,
+            StatusCode::kUnauthenticated,
+            "Specified signature is not matched with our calculation.", kNone)
+    ECS_ERR(kInvalidAccessKeyIdNotFound, "InvalidAccessKeyId.NotFound", 404,
+            StatusCode::kUnauthenticated, "Specified access key is not found.",
+            kNone)
+    ECS_ERR(kInvalidAccessKeyIdInactive, "InvalidAccessKeyId.Inactive", 400,
+            StatusCode::kUnauthenticated, "Specified access key is disabled.",
+            kNone)
+    ECS_ERR(kSignatureNonceUsed, "SignatureNonceUsed", 400,
+            StatusCode::kUnauthenticated,
+            "Specified signature nonce was used already.", kNone)
+    ECS_ERR(kInvalidTimeStampExpired, "InvalidTimeStamp.Expired", 400,
+            StatusCode::kUnauthenticated,
+            "Specified time stamp or date value is expired.", kNone)
+    ECS_ERR(kInvalidTimeStampFormat, "InvalidTimeStamp.Format", 400,
+            StatusCode::kUnauthenticated,
+            "Specified time stamp or date value is not well formatted.", kNone)
+    ECS_ERR(kAccessKeyAuthDisabled, "AccessKeyAuthDisabled", 403,
+            StatusCode::kUnauthenticated,
+            "This server accepts no AccessKey signatures: it was started "
+            "without a secret key file.",
+            kNone)
+    ECS_ERR(kDryRunOperation, "DryRunOperation", 412,
+            StatusCode::kFailedPrecondition,
+            "Request validation has been passed with DryRun flag set.", kNone)
 #undef ECS_ERR
   }
   return Lookup(Err::kInternalError);
@@ -177,6 +221,20 @@ const ErrorSpec& Lookup(Err err) {
 }  // namespace
 
 const ErrorSpec& SpecOf(Err err) { return Lookup(err); }
+
+Err FallbackFor(absl::StatusCode code) {
+  switch (code) {
+    case StatusCode::kUnavailable:
+      return Err::kServiceUnavailable;
+    case StatusCode::kDeadlineExceeded:
+    case StatusCode::kCancelled:
+      return Err::kServiceUnavailableDeadline;
+    case StatusCode::kUnauthenticated:
+      return Err::kInvalidToken;
+    default:
+      return Err::kInternalError;
+  }
+}
 
 Error::Error(Err err) : spec_(SpecOf(err)), message_(spec_.message) {
   payload_.set_ecs_code(std::string(spec_.ecs_code));

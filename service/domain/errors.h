@@ -67,6 +67,21 @@ enum class Err {
   kServiceUnavailableDeadline,  // caller's deadline passed before commit
   kInternalError,
   kInvalidToken,  // missing or unknown bearer token
+  // The ECS HTTP gateway (ecs-http.md; service/ecs_http/): the request
+  // itself, then its signature, then DryRun. Order in docs/ecs-http.md.
+  kInvalidActionNotFound,       // unknown Action
+  kInvalidVersion,              // Version other than 2014-05-26
+  kUnsupportedHttpMethod,       // not GET or POST
+  kRequestTooLarge,             // body, URI or headers over the limits
+  kIncompleteSignature,         // Authorization/Signature malformed
+  kSignatureDoesNotMatch,       // HMAC differs (wrong secret, tampered)
+  kInvalidAccessKeyIdNotFound,  // no such AccessKeyId
+  kInvalidAccessKeyIdInactive,  // revoked AccessKeyId
+  kSignatureNonceUsed,          // nonce seen within the time window
+  kInvalidTimeStampExpired,     // outside +-15 minutes
+  kInvalidTimeStampFormat,      // not yyyy-MM-ddTHH:mm:ssZ
+  kAccessKeyAuthDisabled,       // serve has no --secret-key-file
+  kDryRunOperation,             // DryRun=true and every check passed
 };
 
 struct ErrorSpec {
@@ -106,6 +121,12 @@ class Error {
   std::string message_;
   ecsimage::internal::ErrorPayload payload_;
 };
+
+// The catalog entry standing in for a status that carries no payload (its
+// text is never shown to a client): kUnavailable -> ServiceUnavailable,
+// kDeadlineExceeded/kCancelled -> ServiceUnavailable (deadline),
+// kUnauthenticated -> InvalidToken, anything else -> InternalError.
+Err FallbackFor(absl::StatusCode code);
 
 // The payload of an error built by Error, if any.
 std::optional<ecsimage::internal::ErrorPayload> PayloadOf(

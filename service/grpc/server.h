@@ -92,6 +92,9 @@ class Server {
   int port() const { return port_; }
   // The bound health-only port; 0 when health_listen_address was empty.
   int health_port() const { return health_port_; }
+  // The per-account rate limiter (null: off), for other listeners to share
+  // (the ECS HTTP listener).
+  AccountRateLimiter* rate_limiter() const { return rate_limiter_.get(); }
   // What the start-up check read from the TLS files; null when plaintext.
   const TlsFileInfo* tls_info() const {
     return tls_info_.has_value() ? &*tls_info_ : nullptr;

@@ -18,21 +18,6 @@ namespace {
 using domain::Err;
 using ecsimage::internal::ErrorPayload;
 
-// The catalog entry standing in for a status that carries no payload.
-Err FallbackFor(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kUnavailable:
-      return Err::kServiceUnavailable;
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kCancelled:
-      return Err::kServiceUnavailableDeadline;
-    case absl::StatusCode::kUnauthenticated:
-      return Err::kInvalidToken;
-    default:
-      return Err::kInternalError;
-  }
-}
-
 void LogUnmapped(const absl::Status& status, std::string_view request_id,
                  std::string_view method, std::string_view sent_code) {
   JsonLine()
@@ -142,7 +127,8 @@ MappedStatus ToGrpcStatus(const absl::Status& status,
             payload->ecs_code()};
   }
 
-  absl::Status fallback = domain::Error(FallbackFor(status.code())).Build();
+  absl::Status fallback =
+      domain::Error(domain::FallbackFor(status.code())).Build();
   std::optional<ErrorPayload> fallback_payload = domain::PayloadOf(fallback);
   ErrorPayload p = fallback_payload.value_or(ErrorPayload());
   LogUnmapped(status, request_id, method, p.ecs_code());

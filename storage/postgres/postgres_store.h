@@ -110,6 +110,15 @@ class PostgresStore final : public Store {
       const std::string& token_sha256) override;
   absl::Status CreateAccount(const AccountRow& account,
                              const std::string& token_sha256) override;
+  // sqlite_access_keys.cc / pg_access_keys.cc
+  absl::StatusOr<bool> AddAccessKey(const AccessKeyRow& key) override;
+  absl::StatusOr<std::optional<AccessKeyRow>> GetAccessKey(
+      const std::string& access_key_id) override;
+  absl::StatusOr<std::optional<std::vector<AccessKeyRow>>> ListAccessKeys(
+      const std::string& account_id) override;
+  absl::StatusOr<bool> RevokeAccessKey(const std::string& account_id,
+                                       const std::string& access_key_id,
+                                       int64_t now_ms) override;
   absl::StatusOr<bool> AddToken(const TokenRow& token) override;
   absl::StatusOr<EnsuredToken> EnsureAccountToken(
       const AccountRow& if_new, const std::string& token_sha256) override;

@@ -20,6 +20,8 @@ namespace ecsimage::storage {
 class SqliteTxn final : public WriteTxn {
  public:
   explicit SqliteTxn(Connection& conn) : conn_(conn) {}
+  // For the store's own statements (sqlite_access_keys.cc).
+  Connection& conn() { return conn_; }
 
   // ReadTxn.
   absl::StatusOr<bool> RegionExists(const std::string& region_id) override;
