@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "service/cmd/backend_choice.h"
 #include "service/cmd/commands.h"
 #include "service/cmd/db.h"
 #include "service/cmd/demo_banner.h"
@@ -66,6 +67,7 @@ struct ServeFlags {
   std::string health_listen;    // "" = no health-only port
   std::string bootstrap_token;  // "" = none; never logged
   std::string bootstrap_account_name = "bootstrap";
+  BackendFlags backend;
 };
 
 void LogError(std::string_view msg, std::string_view detail) {
@@ -197,7 +199,13 @@ int RunServe(const std::vector<std::string>& args) {
                "none)");
   flags.String("bootstrap-account-name", &f.bootstrap_account_name,
                "name of the account --bootstrap-token belongs to");
+  AddBackendFlags(flags, &f.backend);
   if (int rc = ParseOrUsage(flags, args); rc >= 0) return rc;
+  if (absl::Status s = CheckBackendFlags(f.backend, f.simulation_control);
+      !s.ok()) {
+    LogError("invalid backend flags", std::string(s.message()));
+    return 2;
+  }
   if (!f.bootstrap_token.empty()) {
     if (absl::Status s = domain::CheckBootstrapToken(f.bootstrap_token);
         !s.ok()) {
@@ -289,7 +297,14 @@ int RunServe(const std::vector<std::string>& args) {
     }
   }
 
+  absl::StatusOr<std::unique_ptr<backend::Backend>> backend =
+      MakeBackend(f.backend, db->locator.display);
+  if (!backend.ok()) {
+    LogError("cannot start the backend", backend.status().ToString());
+    return 1;
+  }
   domain::DomainOptions options;
+  options.backend = backend->get();
   options.transfer_rate_mib_per_s = f.transfer_rate_mib;
   options.create_ms_per_gib = f.create_ms_per_gib;
   options.max_running_copies = f.max_running_copies;
@@ -412,6 +427,7 @@ int RunServe(const std::vector<std::string>& args) {
       .Int("schemaVersion", db->schema_version)
       .Bool("newDatabase", db->created)
       .Bool("simulationControl", f.simulation_control)
+      .Str("backend", f.backend.backend)
       .Int("pid", getpid())
       .Emit();
 
