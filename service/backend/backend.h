@@ -81,6 +81,14 @@ struct Observation {
   std::string digest;
 };
 
+// What the owner of an image or task sees of its data (API extension
+// fields ImageDigest, FailureCode, FailureMessage); empty when unknown.
+struct DataDetails {
+  std::string image_digest;  // hex SHA-256 image digest
+  std::string failure_code;
+  std::string failure_message;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -98,6 +106,16 @@ class Backend {
 
   // After the commit: every work item the engine holds.
   virtual void Reconcile(const std::vector<WorkOrder>& held) = 0;
+
+  // For DescribeImages / DescribeTasks (owner only); may read files.
+  virtual DataDetails ImageDetails(std::string_view /*region_id*/,
+                                   std::string_view /*image_id*/) const {
+    return {};
+  }
+  virtual DataDetails TaskDetails(std::string_view /*region_id*/,
+                                  std::string_view /*task_id*/) const {
+    return {};
+  }
 
   // After a DeleteImage tombstone committed: frees the image's bytes.
   virtual absl::Status DeleteImageData(std::string_view region_id,

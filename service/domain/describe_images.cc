@@ -11,7 +11,8 @@ namespace ecsimage::domain {
 namespace {
 
 void FillImage(const storage::ImagePage::Entry& entry,
-               const DomainOptions& options, v1::Image* out) {
+               const DomainOptions& options, const Caller& caller,
+               v1::Image* out) {
   const storage::ImageRow& image = entry.image;
   out->set_image_id(image.image_id);
   out->set_image_name(image.name);
@@ -50,6 +51,15 @@ void FillImage(const storage::ImagePage::Entry& entry,
     d->set_snapshot_id(disk.snapshot_id);
     d->set_progress(PercentString(image.progress));
     d->set_remain_time(remain_s);
+  }
+  // Extension fields of the data, for the owner only.
+  if (options.backend != nullptr && !image.is_system &&
+      image.owner_account_id == caller.account_id) {
+    backend::DataDetails details =
+        options.backend->ImageDetails(image.region_id, image.image_id);
+    out->set_image_digest(std::move(details.image_digest));
+    out->set_failure_code(std::move(details.failure_code));
+    out->set_failure_message(std::move(details.failure_message));
   }
 }
 
@@ -104,7 +114,7 @@ absl::Status ImageDomain::DescribeImages(const Caller& caller,
     ASSIGN_OR_RETURN(auto result, txn.ListImages(query));
     resp->set_total_count(static_cast<int32_t>(result.total_count));
     for (const auto& entry : result.entries) {
-      FillImage(entry, options_, resp->add_images());
+      FillImage(entry, options_, caller, resp->add_images());
     }
     return absl::OkStatus();
   });

@@ -128,6 +128,10 @@ def round_trip(api, work, name, fmt_ext):
           "copy of %s Available" % name)
     t = api.export(DST, dest, "outbox")
     check(api.wait_task(DST, t) == "Finished", "export of %s" % name)
+    src_digest = api.image(SRC, image_id).image_digest
+    check(len(src_digest) == 64, "ImageDigest shown to the owner")
+    check(api.image(DST, dest).image_digest == src_digest,
+          "the copy has the source's ImageDigest")
     out = os.path.join(work, "oss", "outbox", "%s_system.%s" % (dest, fmt_ext))
     got = sha256_file(out)
     check(got == want, "%s: exported sha256 %s != original %s" % (name, got, want))
@@ -206,6 +210,7 @@ def main():
                    ("inbox", "x" * 1024)]
         if qemu:
             hostile.append(("inbox", "backed.qcow2"))
+        codes = set()
         for bucket, key in hostile:
             try:
                 image_id, task_id = api.import_image(bucket, key)
@@ -217,9 +222,16 @@ def main():
                   "hostile import %s/%s ended %s" % (bucket, key[:40], status))
             check(api.image(SRC, image_id).status == "CreateFailed",
                   "hostile import image CreateFailed")
-            check(not [n for n in data_files(work, SRC, image_id)],
+            task = api.task(SRC, task_id)
+            check(task.failure_code != "" and task.failure_message != "",
+                  "hostile import shows FailureCode: %s" % task)
+            check(api.image(SRC, image_id).failure_code == task.failure_code,
+                  "the image shows the same FailureCode")
+            codes.add(task.failure_code)
+            check(not [n for n in data_files(work, SRC, image_id)
+                       if not n.endswith(".failure")],
                   "hostile import left data")
-        log("hostile inputs refused:", len(hostile))
+        log("hostile inputs refused:", len(hostile), sorted(codes))
 
         # DeleteImage frees the bytes.
         check(data_files(work, DST, big_dest), "copy has data")

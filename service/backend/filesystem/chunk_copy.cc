@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string>
@@ -69,16 +70,16 @@ absl::Status ErrnoError(int err, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
 }
 
-// Reads chunk `index` of `fd`; sets *zero when it is a hole or all zeros
-// (then `buf` is not filled). Returns the chunk's digest.
-absl::StatusOr<Digest> ReadChunk(int fd, int64_t size, int64_t index,
-                                 std::vector<char>& buf, bool* zero) {
+// Reads chunk `index` of `fd` into `buf`; sets *zero when it is a hole or
+// all zeros (a hole is not read).
+absl::Status ReadChunkData(int fd, int64_t size, int64_t index,
+                           std::vector<char>& buf, bool* zero) {
   const int64_t off = index * kChunkBytes;
   const int64_t len = ChunkLen(size, index);
   off_t data = ::lseek(fd, off, SEEK_DATA);
   if ((data < 0 && errno == ENXIO) || (data >= 0 && data >= off + len)) {
     *zero = true;
-    return ZeroDigest(len);
+    return absl::OkStatus();
   }
   size_t got = 0;
   while (got < static_cast<size_t>(len)) {
@@ -89,7 +90,17 @@ absl::StatusOr<Digest> ReadChunk(int fd, int64_t size, int64_t index,
     got += static_cast<size_t>(n);
   }
   *zero = AllZero(buf.data(), got);
-  return *zero ? ZeroDigest(len) : Sha256(buf.data(), got);
+  return absl::OkStatus();
+}
+
+// Reads chunk `index` and returns its digest.
+absl::StatusOr<Digest> ReadChunk(int fd, int64_t size, int64_t index,
+                                 std::vector<char>& buf, bool* zero) {
+  if (absl::Status s = ReadChunkData(fd, size, index, buf, zero); !s.ok()) {
+    return s;
+  }
+  const int64_t len = ChunkLen(size, index);
+  return *zero ? ZeroDigest(len) : Sha256(buf.data(), len);
 }
 
 // The digests the checkpoint file recorded, in order from chunk 0.
@@ -226,17 +237,27 @@ absl::StatusOr<std::string> CopyChunks(Files& files, int src_fd, int64_t size,
       return absl::CancelledError("stopped");
     }
     bool zero = false;
-    absl::StatusOr<Digest> d = ReadChunk(src_fd, size, i, buf, &zero);
-    if (!d.ok()) return d.status();
+    if (absl::Status rs = ReadChunkData(src_fd, size, i, buf, &zero);
+        !rs.ok()) {
+      return rs;
+    }
     const int64_t len = ChunkLen(size, i);
-    if (!zero) {
+    Digest d;
+    if (zero) {
+      d = ZeroDigest(len);
+    } else {
+      // The digest is computed while the chunk is written (both only read
+      // `buf`): the checksum costs CPU, not copy time, on two cores.
+      std::future<Digest> hashed = std::async(
+          std::launch::async, [&buf, len] { return Sha256(buf.data(), len); });
       int rc = PWriteAll(files, part.get(), buf.data(), len, i * kChunkBytes);
+      d = hashed.get();
       if (rc < 0) return ErrnoError(-rc, "write data");
     }
     pending += absl::StrCat(
-        i, " ", HexDigest(reinterpret_cast<const unsigned char*>(d->data())),
+        i, " ", HexDigest(reinterpret_cast<const unsigned char*>(d.data())),
         "\n");
-    digests.push_back(*std::move(d));
+    digests.push_back(std::move(d));
     offset = (i + 1) * kChunkBytes;
     moved += len;
     if ((i + 1) % kCheckpointChunks == 0) {

@@ -102,6 +102,28 @@ std::string CkptName(absl::string_view image_id, int64_t epoch) {
   return absl::StrCat(".", image_id, ".e", epoch, ".ckpt");
 }
 
+std::string ImageFailureName(absl::string_view image_id) {
+  return absl::StrCat(".", image_id, ".failure");
+}
+std::string TaskFailureName(absl::string_view task_id) {
+  return absl::StrCat(".task-", task_id, ".failure");
+}
+
+void WriteFailure(Files& files, int dir_fd, const std::string& name,
+                  absl::string_view code, absl::string_view message) {
+  WriteSmallFile(files, dir_fd, name, absl::StrCat(code, "\n", message))
+      .IgnoreError();
+}
+
+std::pair<std::string, std::string> ReadFailure(int dir_fd,
+                                                const std::string& name) {
+  absl::StatusOr<std::string> text = ReadSmallFile(dir_fd, name);
+  if (!text.ok()) return {};
+  std::pair<std::string, std::string> out =
+      absl::StrSplit(*text, absl::MaxSplits('\n', 1));
+  return out;
+}
+
 absl::Status CheckRootIdentity(const std::string& root,
                                const std::string& identity) {
   UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -199,6 +221,7 @@ absl::Status RemoveImageFiles(Files& files, int dir_fd,
     // The .meta first: without it the image has no data.
     names.insert(names.begin(), DataName(image_id));
     names.insert(names.begin(), MetaName(image_id));
+    names.push_back(ImageFailureName(image_id));
   }
   for (const std::string& name : names) {
     int rc = files.UnlinkAt(dir_fd, name);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,6 +30,17 @@ std::string DataName(absl::string_view image_id);  // <image>.img
 std::string MetaName(absl::string_view image_id);  // <image>.meta
 std::string PartName(absl::string_view image_id, int64_t epoch);
 std::string CkptName(absl::string_view image_id, int64_t epoch);
+
+// Failures, kept until the image's data is deleted: .<image>.failure for
+// work on an image (create, import, copy), .task-<task>.failure for an
+// export. The first line is the FailureCode, the rest the message.
+std::string ImageFailureName(absl::string_view image_id);
+std::string TaskFailureName(absl::string_view task_id);
+void WriteFailure(Files& files, int dir_fd, const std::string& name,
+                  absl::string_view code, absl::string_view message);
+// {code, message}; empty when there is none.
+std::pair<std::string, std::string> ReadFailure(int dir_fd,
+                                                const std::string& name);
 
 // Checks the identity marker of `root` (creating it on an empty root);
 // FailedPrecondition on a mismatch.

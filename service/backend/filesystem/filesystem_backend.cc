@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -173,6 +174,32 @@ class FilesystemBackend : public Backend {
     }
   }
 
+  DataDetails ImageDetails(std::string_view region_id,
+                           std::string_view image_id) const override {
+    DataDetails out;
+    absl::StatusOr<UniqueFd> dir =
+        OpenRegionDir(options_.data_root, std::string(region_id));
+    if (!dir.ok()) return out;
+    const std::string id(image_id);
+    if (absl::StatusOr<ImageMeta> meta = ReadMeta(dir->get(), id); meta.ok()) {
+      out.image_digest = meta->digest;
+    }
+    std::tie(out.failure_code, out.failure_message) =
+        ReadFailure(dir->get(), ImageFailureName(id));
+    return out;
+  }
+
+  DataDetails TaskDetails(std::string_view region_id,
+                          std::string_view task_id) const override {
+    DataDetails out;
+    absl::StatusOr<UniqueFd> dir =
+        OpenRegionDir(options_.data_root, std::string(region_id));
+    if (!dir.ok()) return out;
+    std::tie(out.failure_code, out.failure_message) =
+        ReadFailure(dir->get(), TaskFailureName(std::string(task_id)));
+    return out;
+  }
+
   absl::Status DeleteImageData(std::string_view region_id,
                                std::string_view image_id) override {
     absl::StatusOr<UniqueFd> dir =
@@ -200,6 +227,17 @@ class FilesystemBackend : public Backend {
     });
   }
 
+  // Kept beside the data so that the owner sees it after a restart.
+  void RecordFailure(const WorkOrder& order, const WorkResult& r) {
+    absl::StatusOr<UniqueFd> dir =
+        OpenRegionDir(options_.data_root, order.region_id);
+    if (!dir.ok()) return;
+    const std::string name = order.kind == WorkKind::kExport
+                                 ? TaskFailureName(order.key.substr(5))
+                                 : ImageFailureName(order.image_id);
+    WriteFailure(files_, dir->get(), name, r.failure_code, r.failure_message);
+  }
+
   void Run(Job& job) {
     {
       std::unique_lock<std::mutex> lock(slots_mu_);
@@ -225,7 +263,10 @@ class FilesystemBackend : public Backend {
     if (job.clean_up.load()) {
       CleanUpWork(job.order, files_, options_, job.with_data.load());
     }
-    if (result.state == State::kFailed) LogFailure(job.order, result);
+    if (result.state == State::kFailed) {
+      LogFailure(job.order, result);
+      RecordFailure(job.order, result);
+    }
     job.result = std::move(result);
     job.finished.store(true);
   }
