@@ -139,6 +139,23 @@ def round_trip(api, work, name, fmt_ext):
     return image_id, dest, out
 
 
+def resumed_lines(work):
+    with open(os.path.join(work, "server.log"), errors="replace") as f:
+        return sum(1 for line in f if '"backend work resumed"' in line)
+
+
+def wait_ckpt(paths, timeout=60):
+    """Waits until one of paths() is a non-empty checkpoint file."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for p in paths():
+            if p.endswith(".ckpt") and os.path.exists(p) and \
+                    os.path.getsize(p) > 0:
+                return
+        time.sleep(0.05)
+    raise rel_lib.Failure("no checkpoint appeared")
+
+
 def data_files(work, region, image_id):
     d = os.path.join(work, "data", region)
     if not os.path.isdir(d):
@@ -246,6 +263,7 @@ def main():
         api = Api(srv.address, token)
         image_id, task_id = api.import_image("inbox", "cancel.raw")
         check(api.wait_task(SRC, task_id) == "Finished", "import cancel.raw")
+        resumed_src = image_id
         dest = api.copy(image_id)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -278,6 +296,7 @@ def main():
         log("SIGKILL during copy; files:", data_files(work, DST, dest))
     finally:
         srv.kill()
+    resumed_before = resumed_lines(work)
     srv = start(binary, work)
     try:
         api = Api(srv.address, token)
@@ -290,9 +309,61 @@ def main():
               "resumed copy has the right checksum")
         check(not [n for n in data_files(work, DST, dest) if n.startswith(".")],
               "no temporary file after the resumed copy")
+        check(resumed_lines(work) > resumed_before,
+              "the copy resumed from its checkpoint, not from the start")
         log("SIGKILL mid-copy resumed with the right checksum")
     finally:
         srv.term()
+
+    # SIGKILL during an import and during an export (both running, each
+    # past its first checkpoint, neither done: 96 MiB at 16 MiB/s).
+    srv = start(binary, work, ["--backend-bandwidth-mib", "16"])
+    try:
+        api = Api(srv.address, token)
+        t = api.export(SRC, resumed_src, "outbox", "kill-")
+        image_id, task_id = api.import_image("inbox", "cancel.raw")
+        wait_ckpt(lambda: [os.path.join(work, "data", SRC, n)
+                           for n in data_files(work, SRC, image_id)])
+        wait_ckpt(lambda: [os.path.join(work, "data", SRC, n)
+                           for n in os.listdir(os.path.join(work, "data", SRC))
+                           if n == ".export-%s.ckpt" % t])
+        check(api.task(SRC, t).task_status == "Processing" and
+              api.task(SRC, task_id).task_status == "Processing",
+              "import and export still running at the kill")
+        srv.kill()
+    finally:
+        srv.kill()
+    before = resumed_lines(work)
+    srv = start(binary, work)
+    try:
+        api = Api(srv.address, token)
+        check(api.wait_task(SRC, task_id) == "Finished", "import resumed")
+        check(api.wait_task(SRC, t) == "Finished", "export resumed")
+        want = sha256_file(os.path.join(inb, "cancel.raw"))
+        out = os.path.join(work, "oss", "outbox",
+                           "kill-%s_system.raw" % resumed_src)
+        check(sha256_file(out) == want, "resumed export has the right bytes")
+        e = api.export(SRC, image_id, "outbox", "imp-")
+        check(api.wait_task(SRC, e) == "Finished", "export of resumed import")
+        check(sha256_file(os.path.join(work, "oss", "outbox",
+                                       "imp-%s_system.raw" % image_id)) == want,
+              "resumed import has the right bytes")
+        check(resumed_lines(work) >= before + 2,
+              "import and export resumed from their checkpoints")
+        check(not [n for n in os.listdir(os.path.join(work, "oss", "outbox"))
+                   if n.startswith(".")], "no temporary object left")
+        log("SIGKILL mid-import and mid-export resumed with the right checksum")
+    finally:
+        srv.term()
+
+    # --simulation-control drives the simulated backend only.
+    r = subprocess.run([binary, "serve", "--db", os.path.join(work, "x.db"),
+                        "--backend=filesystem", "--simulation-control",
+                        "--data-root", os.path.join(work, "data"),
+                        "--oss-root", os.path.join(work, "oss")],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and "simulation-control" in r.stderr,
+          "--simulation-control with filesystem refused: %s" % r.stderr)
 
     rel_lib.write_figures(args, "backend_e2e", figures)
     if not keep:

@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/backend/filesystem/chunk_copy.h"
 #include "service/backend/filesystem/data_layout.h"
@@ -27,6 +29,15 @@ WorkResult Fail(absl::string_view code, std::string message) {
   r.failure_code = std::string(code);
   r.failure_message = std::move(message);
   return r;
+}
+
+// One JSON line on stderr when work resumed from a checkpoint.
+void LogResumed(const WorkOrder& work, int64_t resumed_bytes) {
+  if (resumed_bytes <= 0) return;
+  std::string line = absl::StrCat(
+      "{\"level\":\"info\",\"msg\":\"backend work resumed\",\"work\":\"",
+      absl::CHexEscape(work.key), "\",\"resumedBytes\":", resumed_bytes, "}\n");
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 // A failed copy step: stopped, out of space, or an I/O error.
@@ -104,8 +115,11 @@ WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx, int src_fd,
   control.stop = &ctx.stop;
   control.done_bytes = &ctx.done_bytes;
   control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
+  int64_t resumed = 0;
+  control.resumed_bytes = &resumed;
   absl::StatusOr<std::string> digest =
       CopyChunks(ctx.files, src_fd, size, target, control);
+  LogResumed(work, resumed);
   if (!digest.ok()) return FromCopyError(digest.status());
   if (!expected_digest.empty() && *digest != expected_digest) {
     return Fail(kFailChecksum, absl::StrCat("image digest ", *digest,
@@ -190,6 +204,7 @@ WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
   absl::StatusOr<UniqueFd> parent = OpenObjectParent(bucket->get(), key, &name);
   if (!parent.ok()) return OssFailure(parent.status(), false);
   ctx.total_bytes.store(meta->size);
+  AdoptEarlierAttempt(ctx.files, parent->get(), name, work.lease_epoch);
   ChunkCopyTarget target;
   target.dir_fd = parent->get();
   target.part = absl::StrCat(".", name, ".e", work.lease_epoch, ".part");
@@ -199,8 +214,11 @@ WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
   control.stop = &ctx.stop;
   control.done_bytes = &ctx.done_bytes;
   control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
+  int64_t resumed = 0;
+  control.resumed_bytes = &resumed;
   absl::StatusOr<std::string> digest =
       CopyChunks(ctx.files, src.get(), meta->size, target, control);
+  LogResumed(work, resumed);
   if (!digest.ok()) return FromCopyError(digest.status());
   if (*digest != meta->digest) {
     ctx.files.UnlinkAt(parent->get(), target.part);
