@@ -356,6 +356,35 @@ def main():
     finally:
         srv.term()
 
+    # A full destination: cn-beijing on a 16 MiB tmpfs (root only).
+    full = os.path.join(work, "data", "cn-beijing")
+    os.makedirs(full, exist_ok=True)
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", full],
+        capture_output=True).returncode == 0
+    if not mounted:
+        log("SKIP full destination: cannot mount a tmpfs (not root?)")
+    else:
+        srv = start(binary, work)
+        try:
+            api = Api(srv.address, token)
+            dest = api.call("CopyImage", region_id=SRC, image_id=resumed_src,
+                            destination_region_id="cn-beijing").image_id
+            status = api.wait_image("cn-beijing", dest, "CreateFailed")
+            check(status == "CreateFailed", "copy to a full disk failed")
+            im = api.image("cn-beijing", dest)
+            check(im.failure_code == "DiskFull", "FailureCode DiskFull: %s" % im)
+            left = [n for n in os.listdir(full) if not n.endswith(".failure")
+                    and not n.startswith(".ecsimage")]
+            check(not left, "the failed copy freed its space: %s" % left)
+            check(os.path.exists(os.path.join(work, "data", SRC,
+                                              resumed_src + ".img")),
+                  "the source is untouched")
+            log("full destination: copy CreateFailed/DiskFull, space freed")
+        finally:
+            srv.term()
+            subprocess.run(["umount", full])
+
     # --simulation-control drives the simulated backend only.
     r = subprocess.run([binary, "serve", "--db", os.path.join(work, "x.db"),
                         "--backend=filesystem", "--simulation-control",

@@ -16,6 +16,7 @@
 #include "service/backend/backend.h"
 #include "service/backend/filesystem/chunk_copy.h"
 #include "service/backend/filesystem/filesystem_backend.h"
+#include "tests/backend/full_disk_files.h"
 
 namespace ecsimage::backend {
 namespace {
@@ -39,12 +40,14 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     std::string cmd = "rm -rf '" + root_ + "'";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
-  std::unique_ptr<Backend> Make(const std::string& identity) {
+  std::unique_ptr<Backend> Make(const std::string& identity,
+                                filesystem::Files* files = nullptr) {
     if (GetParam() == "simulated") return NewSimulatedBackend({});
     filesystem::FilesystemOptions options;
     options.data_root = root_ + "/data";
     options.oss_root = root_ + "/oss";
     options.database_identity = identity;
+    options.files = files;
     auto made = filesystem::NewFilesystemBackend(options);
     return made.ok() ? *std::move(made) : nullptr;
   }
@@ -167,6 +170,25 @@ TEST_P(FilesystemBackendTest, FailuresCarryACodeAndLeaveNothing) {
   backend_->Reconcile({});
   EXPECT_FALSE(Exists("data/region-a/m-1.img"));
   EXPECT_FALSE(Exists("data/region-b/.m-4.e1.part"));
+}
+
+TEST_P(FilesystemBackendTest, AFullDiskFailsTheWorkAndFreesItsSpace) {
+  {
+    std::ofstream f(root_ + "/oss/bucket-in/disk.raw", std::ios::binary);
+    for (int i = 0; i < 3000000; ++i) f << "chunk" << i;
+  }
+  ASSERT_EQ(Finish(Import("disk.raw", "m-src")).state, State::kDone);
+  filesystem::FullDiskFiles full(1 << 20);
+  backend_ = Make("db-1", &full);
+  Observation obs = Finish(Copy("m-src", "m-dst"));
+  EXPECT_EQ(obs.state, State::kFailed);
+  EXPECT_EQ(obs.failure_code, "DiskFull");
+  backend_->Reconcile({});
+  EXPECT_FALSE(Exists("data/region-b/.m-dst.e1.part"));
+  EXPECT_FALSE(Exists("data/region-b/m-dst.img"));
+  EXPECT_TRUE(Exists("data/region-a/m-src.img"));  // the source untouched
+  EXPECT_EQ(backend_->ImageDetails("region-b", "m-dst").failure_code,
+            "DiskFull");
 }
 
 TEST_P(FilesystemBackendTest, AnotherDatabaseIsRefused) {

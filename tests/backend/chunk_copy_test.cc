@@ -13,36 +13,10 @@
 
 #include "gtest/gtest.h"
 #include "service/backend/filesystem/unique_fd.h"
+#include "tests/backend/full_disk_files.h"
 
 namespace ecsimage::backend::filesystem {
 namespace {
-
-// Fails writes with ENOSPC once `budget` bytes were written.
-class FullDiskFiles : public Files {
- public:
-  explicit FullDiskFiles(int64_t budget) : budget_(budget) {}
-  int OpenAt(int d, const std::string& n, int f, mode_t m) override {
-    return PosixFiles().OpenAt(d, n, f, m);
-  }
-  ssize_t PWrite(int fd, const void* p, size_t n, int64_t off) override {
-    if (static_cast<int64_t>(n) > budget_) return -ENOSPC;
-    budget_ -= static_cast<int64_t>(n);
-    return PosixFiles().PWrite(fd, p, n, off);
-  }
-  int Truncate(int fd, int64_t s) override {
-    return PosixFiles().Truncate(fd, s);
-  }
-  int Sync(int fd) override { return PosixFiles().Sync(fd); }
-  int RenameAt(int d, const std::string& a, const std::string& b) override {
-    return PosixFiles().RenameAt(d, a, b);
-  }
-  int UnlinkAt(int d, const std::string& n) override {
-    return PosixFiles().UnlinkAt(d, n);
-  }
-
- private:
-  int64_t budget_;
-};
 
 class ChunkCopyTest : public ::testing::Test {
  protected:
