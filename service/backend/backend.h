@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,6 +112,13 @@ class Backend {
   virtual DataDetails ImageDetails(std::string_view /*region_id*/,
                                    std::string_view /*image_id*/) const {
     return {};
+  }
+  // Milliseconds of work left for `work_key`, from the rate measured so
+  // far; nullopt when the backend does not know (the engine then estimates
+  // from its configured rate).
+  virtual std::optional<int64_t> RemainingMs(
+      std::string_view /*work_key*/) const {
+    return std::nullopt;
   }
   virtual DataDetails TaskDetails(std::string_view /*region_id*/,
                                   std::string_view /*task_id*/) const {

@@ -1,4 +1,6 @@
 // DescribeImages: own, system, shared-to-me and public images, newest first.
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "service/domain/copy_moves.h"
 #include "service/domain/errors.h"
@@ -38,6 +40,13 @@ void FillImage(const storage::ImagePage::Entry& entry,
     out->set_source_image_id(copy.source_image_id);
     out->set_source_region_id(copy.source_region_id);
     remain_ms = CopyRemainingMs(copy, options);
+    // A backend that measures its rate knows better.
+    if (options.backend != nullptr && copy.phase == "TRANSFERRING") {
+      if (std::optional<int64_t> left =
+              options.backend->RemainingMs(absl::StrCat("copy/", copy.rowid))) {
+        remain_ms = *left + options.backend->RegisterMs();
+      }
+    }
   } else if (image.creating_remaining_ms > 0 && image.status == "Creating") {
     remain_ms = image.creating_remaining_ms;
   }

@@ -281,6 +281,26 @@ def main():
               "cancelled copy left files: %s" % data_files(work, DST, dest))
         log("cancel mid-copy left no file")
 
+        # RemainTime from the measured rate against the real remaining time.
+        dest = api.copy(image_id)
+        remain, t_s = None, None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            im = api.image(DST, dest)
+            pct = int((im.progress if im else "0%").rstrip("%") or 0)
+            if im and im.copy_phase == "TRANSFERRING" and pct >= 25:
+                remain, t_s = im.remain_time, time.time()
+                break
+            time.sleep(0.05)
+        check(remain is not None, "sampled RemainTime mid-copy")
+        check(api.wait_image(DST, dest, "Available") == "Available", "copy")
+        real = time.time() - t_s
+        figures.update(remain_time_s=remain, remain_real_s=round(real, 2),
+                       remain_error_s=round(remain - real, 2))
+        check(0 < remain <= 2 * real + 2,
+              "RemainTime %ss vs real %.2fs" % (remain, real))
+        log("RemainTime %ss at %s, real %.2fs" % (remain, im.progress, real))
+
         # SIGKILL after the first checkpoint.
         dest = api.copy(image_id)
         ckpt_seen = False

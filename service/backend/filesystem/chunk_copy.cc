@@ -260,6 +260,9 @@ absl::StatusOr<std::string> CopyChunks(Files& files, int src_fd, int64_t size,
     digests.push_back(std::move(d));
     offset = (i + 1) * kChunkBytes;
     moved += len;
+    if (control.moved_bytes != nullptr) {
+      control.moved_bytes->store(std::min(offset, size));
+    }
     if ((i + 1) % kCheckpointChunks == 0) {
       if (absl::Status s = flush(); !s.ok()) return s;
     }

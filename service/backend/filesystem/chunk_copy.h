@@ -44,6 +44,8 @@ struct ChunkCopyControl {
   const std::atomic<bool>* stop = nullptr;
   // Bytes made durable so far (resumed ones included).
   std::atomic<int64_t>* done_bytes = nullptr;
+  // Bytes written so far, durable or not (for the measured rate).
+  std::atomic<int64_t>* moved_bytes = nullptr;
   // 0: unlimited.
   int64_t bandwidth_bytes_per_s = 0;
   // Resumed (checkpointed) bytes, for tests and figures.

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -49,7 +51,12 @@ struct Job {
   std::atomic<bool> with_data{false};
   std::atomic<int64_t> done_bytes{0};
   std::atomic<int64_t> total_bytes{0};
+  std::atomic<int64_t> moved_bytes{0};  // written, durable or not
   std::atomic<bool> finished{false};
+  // When the bytes started moving and how many were already there (a
+  // resumed copy), for the measured rate.
+  std::atomic<int64_t> started_us{0};
+  std::atomic<int64_t> done_at_start{-1};
   WorkResult result;  // read after `finished`
   std::thread thread;
 };
@@ -84,7 +91,8 @@ class FilesystemBackend : public Backend {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = jobs_.find(work.key);
     if (it == jobs_.end()) return obs;
-    const Job& job = *it->second;
+    Job& job = *it->second;
+    StartRate(job);
     const int64_t total = job.total_bytes.load();
     const int64_t done = job.done_bytes.load();
     if (total > 0) {
@@ -174,6 +182,23 @@ class FilesystemBackend : public Backend {
     }
   }
 
+  std::optional<int64_t> RemainingMs(std::string_view work_key) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(std::string(work_key));
+    if (it == jobs_.end() || it->second->finished.load()) return std::nullopt;
+    Job& job = *it->second;
+    StartRate(job);
+    const int64_t total = job.total_bytes.load();
+    const int64_t done = job.moved_bytes.load();
+    const int64_t base = job.done_at_start.load();
+    const int64_t elapsed_us = NowUs() - job.started_us.load();
+    if (total <= 0 || base < 0 || done <= base || elapsed_us <= 0) {
+      return std::nullopt;
+    }
+    const long double rate = static_cast<long double>(done - base) / elapsed_us;
+    return static_cast<int64_t>((total - done) / rate / 1000);
+  }
+
   DataDetails ImageDetails(std::string_view region_id,
                            std::string_view image_id) const override {
     DataDetails out;
@@ -227,6 +252,22 @@ class FilesystemBackend : public Backend {
     });
   }
 
+  // The measured rate counts from the first sample after the first bytes
+  // were written (a resumed copy's kept bytes are not counted).
+  static void StartRate(Job& job) {
+    if (job.done_at_start.load() >= 0) return;
+    const int64_t done = job.moved_bytes.load();
+    if (done <= 0) return;
+    job.started_us.store(NowUs());
+    job.done_at_start.store(done);
+  }
+
+  static int64_t NowUs() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   // Kept beside the data so that the owner sees it after a restart.
   void RecordFailure(const WorkOrder& order, const WorkResult& r) {
     absl::StatusOr<UniqueFd> dir =
@@ -249,8 +290,8 @@ class FilesystemBackend : public Backend {
     const bool took_slot = !job.stop.load();
     WorkResult result;
     if (took_slot) {
-      WorkContext ctx{files_, options_, job.stop, job.done_bytes,
-                      job.total_bytes};
+      WorkContext ctx{files_,         options_,        job.stop,
+                      job.done_bytes, job.total_bytes, job.moved_bytes};
       result = RunWork(job.order, ctx);
       {
         std::lock_guard<std::mutex> lock(slots_mu_);

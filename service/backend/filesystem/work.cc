@@ -114,6 +114,7 @@ WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx, int src_fd,
   ChunkCopyControl control;
   control.stop = &ctx.stop;
   control.done_bytes = &ctx.done_bytes;
+  control.moved_bytes = &ctx.moved_bytes;
   control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
   int64_t resumed = 0;
   control.resumed_bytes = &resumed;
@@ -213,6 +214,7 @@ WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
   ChunkCopyControl control;
   control.stop = &ctx.stop;
   control.done_bytes = &ctx.done_bytes;
+  control.moved_bytes = &ctx.moved_bytes;
   control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
   int64_t resumed = 0;
   control.resumed_bytes = &resumed;

@@ -18,6 +18,7 @@ struct WorkContext {
   const std::atomic<bool>& stop;
   std::atomic<int64_t>& done_bytes;
   std::atomic<int64_t>& total_bytes;
+  std::atomic<int64_t>& moved_bytes;
 };
 
 struct WorkResult {
