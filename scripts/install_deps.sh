@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   python3-grpcio python3-protobuf
+  qemu-utils
 )
 PACKAGES+=("$@")
 

@@ -55,7 +55,7 @@ BIN=$BUILD/service/ecsimage
 [ -x scripts/clients_test.sh ] && { stage clients scripts/clients_test.sh "$BIN" || true; }
 [ -x scripts/ecs_http_check.sh ] && { stage ecs_http scripts/ecs_http_check.sh "$BUILD" || true; }
 [ -x scripts/readme_examples.sh ] && { stage docs_examples scripts/readme_examples.sh --check "$BIN" || true; }
-for s in deploy_check bench_smoke reliability_check sanitizers; do
+for s in deploy_check bench_smoke backend_check reliability_check sanitizers; do
   if [ -x "scripts/$s.sh" ]; then
     stage "$s" "scripts/$s.sh" "$BUILD" || true
   fi

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "service/cmd/backend_choice.h"
 #include "service/cmd/commands.h"
 #include "service/cmd/db.h"
 #include "service/cmd/demo_banner.h"
@@ -73,6 +74,7 @@ struct ServeFlags {
   EcsHttpFlags ecs_http;  // --ecs-http-listen, --secret-key-file, ...
   std::string integrity_check = "background";
   int64_t integrity_check_hours = 24;
+  BackendFlags backend;
 };
 
 void LogError(std::string_view msg, std::string_view detail) {
@@ -205,6 +207,7 @@ int RunServe(const std::vector<std::string>& args) {
   flags.String("bootstrap-account-name", &f.bootstrap_account_name,
                "name of the account --bootstrap-token belongs to");
   f.ecs_http.Register(flags);
+  AddBackendFlags(flags, &f.backend);
   flags.String("integrity-check", &f.integrity_check,
                "when the database's full consistency check runs: background "
                "(after SERVING; corruption turns it NOT_SERVING and refuses "
@@ -225,6 +228,11 @@ int RunServe(const std::vector<std::string>& args) {
     LogError("invalid --integrity-check-hours",
              "--integrity-check-hours (ECSIMAGE_INTEGRITY_CHECK_HOURS) must "
              "be between 0 and 8784");
+    return 2;
+  }
+  if (absl::Status s = CheckBackendFlags(f.backend, f.simulation_control);
+      !s.ok()) {
+    LogError("invalid backend flags", std::string(s.message()));
     return 2;
   }
   if (!f.bootstrap_token.empty()) {
@@ -337,7 +345,14 @@ int RunServe(const std::vector<std::string>& args) {
     }
   }
 
+  absl::StatusOr<std::unique_ptr<backend::Backend>> backend =
+      MakeBackend(f.backend, db->locator.display);
+  if (!backend.ok()) {
+    LogError("cannot start the backend", backend.status().ToString());
+    return 1;
+  }
   domain::DomainOptions options;
+  options.backend = backend->get();
   options.transfer_rate_mib_per_s = f.transfer_rate_mib;
   options.create_ms_per_gib = f.create_ms_per_gib;
   options.max_running_copies = f.max_running_copies;
@@ -475,6 +490,7 @@ int RunServe(const std::vector<std::string>& args) {
       .Bool("newDatabase", db->created)
       .Bool("simulationControl", f.simulation_control)
       .Str("integrityCheck", f.integrity_check)
+      .Str("backend", f.backend.backend)
       .Int("pid", getpid())
       .Emit();
   // Off the serving path: SERVING comes first, the check reads the whole

@@ -99,6 +99,17 @@ absl::Status RequireRegionAndImage(const std::string& region_id,
 void ImageDomain::DeleteImageAsync(const Caller& caller,
                                    const v1::DeleteImageRequest& req,
                                    v1::DeleteImageResponse* resp, Done done) {
+  // The image's bytes go only after the tombstone committed (data-plane.md
+  // §2); a crash in between leaves data the backend's collector removes.
+  if (options_.backend != nullptr) {
+    done = [backend = options_.backend, region = req.region_id(),
+            image = req.image_id(), done = std::move(done)](absl::Status s) {
+      // The tombstone stands whatever happens to the bytes: a failure here
+      // leaves them to the backend's collector, never to the caller.
+      if (s.ok()) backend->DeleteImageData(region, image).IgnoreError();
+      done(std::move(s));
+    };
+  }
   StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
     RETURN_IF_ERROR(RequireRegionAndImage(req.region_id(), req.image_id()));
     return WriteFn([this, caller, &req](storage::WriteTxn& txn) {

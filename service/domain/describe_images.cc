@@ -1,4 +1,6 @@
 // DescribeImages: own, system, shared-to-me and public images, newest first.
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "service/domain/copy_moves.h"
 #include "service/domain/errors.h"
@@ -11,7 +13,8 @@ namespace ecsimage::domain {
 namespace {
 
 void FillImage(const storage::ImagePage::Entry& entry,
-               const DomainOptions& options, v1::Image* out) {
+               const DomainOptions& options, const Caller& caller,
+               v1::Image* out) {
   const storage::ImageRow& image = entry.image;
   out->set_image_id(image.image_id);
   out->set_image_name(image.name);
@@ -37,6 +40,13 @@ void FillImage(const storage::ImagePage::Entry& entry,
     out->set_source_image_id(copy.source_image_id);
     out->set_source_region_id(copy.source_region_id);
     remain_ms = CopyRemainingMs(copy, options);
+    // A backend that measures its rate knows better.
+    if (options.backend != nullptr && copy.phase == "TRANSFERRING") {
+      if (std::optional<int64_t> left =
+              options.backend->RemainingMs(absl::StrCat("copy/", copy.rowid))) {
+        remain_ms = *left + options.backend->RegisterMs();
+      }
+    }
   } else if (image.creating_remaining_ms > 0 && image.status == "Creating") {
     remain_ms = image.creating_remaining_ms;
   }
@@ -50,6 +60,15 @@ void FillImage(const storage::ImagePage::Entry& entry,
     d->set_snapshot_id(disk.snapshot_id);
     d->set_progress(PercentString(image.progress));
     d->set_remain_time(remain_s);
+  }
+  // Extension fields of the data, for the owner only.
+  if (options.backend != nullptr && !image.is_system &&
+      image.owner_account_id == caller.account_id) {
+    backend::DataDetails details =
+        options.backend->ImageDetails(image.region_id, image.image_id);
+    out->set_image_digest(std::move(details.image_digest));
+    out->set_failure_code(std::move(details.failure_code));
+    out->set_failure_message(std::move(details.failure_message));
   }
 }
 
@@ -104,7 +123,7 @@ absl::Status ImageDomain::DescribeImages(const Caller& caller,
     ASSIGN_OR_RETURN(auto result, txn.ListImages(query));
     resp->set_total_count(static_cast<int32_t>(result.total_count));
     for (const auto& entry : result.entries) {
-      FillImage(entry, options_, resp->add_images());
+      FillImage(entry, options_, caller, resp->add_images());
     }
     return absl::OkStatus();
   });

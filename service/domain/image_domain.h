@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ecs/image/v1/image_service.pb.h"
+#include "service/backend/backend.h"
 #include "service/domain/clock.h"
 #include "service/domain/ids.h"
 #include "storage/image_store.h"
@@ -50,6 +52,9 @@ struct DomainOptions {
   int64_t create_ms_per_gib = 100;
   // Remembered ClientTokens live at least this long.
   int64_t client_token_ttl_ms = 24LL * 3600 * 1000;
+  // What moves the bytes (not owned; outlives the domain and the engine).
+  // Null: the simulated backend, built from the rates above.
+  backend::Backend* backend = nullptr;
 };
 
 class ImageDomain {
@@ -342,6 +347,8 @@ class TaskEngine {
   Clock& lease_clock_;
   DomainOptions options_;
   TaskLeaseOptions lease_;
+  std::unique_ptr<backend::Backend> owned_backend_;  // when options_ has none
+  backend::Backend* backend_ = nullptr;
   int64_t last_tick_ms_ = -1;
   std::atomic<int64_t> leases_held_{0};
   std::atomic<int64_t> takeovers_{0};

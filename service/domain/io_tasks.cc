@@ -33,7 +33,8 @@ const std::vector<std::string_view>& TaskStatuses() {
   return *statuses;
 }
 
-void FillTask(const storage::IoTaskRow& row, v1::Task* task) {
+void FillTask(const storage::IoTaskRow& row, backend::Backend* backend,
+              v1::Task* task) {
   task->set_task_id(row.task_id);
   task->set_task_action(row.action);
   task->set_task_status(row.status);
@@ -45,6 +46,15 @@ void FillTask(const storage::IoTaskRow& row, v1::Task* task) {
     task->set_finished_time(FormatIso8601(*row.finished_at_ms));
   }
   task->set_resource_id(row.image_id);
+  // Extension fields (the caller owns every task it sees).
+  if (backend != nullptr && row.status == kTaskFailed) {
+    backend::DataDetails details =
+        row.action == kActionImport
+            ? backend->ImageDetails(row.region_id, row.image_id)
+            : backend->TaskDetails(row.region_id, row.task_id);
+    task->set_failure_code(std::move(details.failure_code));
+    task->set_failure_message(std::move(details.failure_message));
+  }
 }
 
 }  // namespace
@@ -263,7 +273,7 @@ absl::Status ImageDomain::DescribeTasks(const Caller& caller,
         resp->set_page_number(page.number);
         resp->set_page_size(page.size);
         for (const storage::IoTaskRow& row : found.second) {
-          FillTask(row, resp->add_task_set());
+          FillTask(row, options_.backend, resp->add_task_set());
         }
         return absl::OkStatus();
       });

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "service/backend/backend.h"
 #include "service/domain/copy_moves.h"
 #include "service/domain/copy_phases.h"
 #include "service/domain/errors.h"
@@ -45,12 +46,6 @@ int64_t TransferMs(int64_t mib, const DomainOptions& options) {
   if (mib <= 0) return 0;
   const int64_t rate = Rate(options);
   return (mib * 1000 + rate - 1) / rate;
-}
-
-// MiB moved in `ms` at the configured rate, rounded down.
-int64_t TransferredIn(int64_t ms, const DomainOptions& options) {
-  if (ms <= 0) return 0;
-  return Rate(options) * ms / 1000;
 }
 
 int32_t PercentOf(int64_t done, int64_t total) {
@@ -95,11 +90,54 @@ absl::Status WriteTaskProgress(storage::WriteTxn& txn,
   return txn.UpdateImage(image);
 }
 
+backend::WorkOrder CopyOrder(const storage::CopyTaskRow& copy) {
+  backend::WorkOrder work;
+  work.kind = backend::WorkKind::kCopy;
+  work.key = absl::StrCat("copy/", copy.rowid);
+  work.lease_epoch = copy.lease_epoch;
+  work.region_id = copy.dest_region_id;
+  work.image_id = copy.dest_image_id;
+  work.source_region_id = copy.source_region_id;
+  work.source_image_id = copy.source_image_id;
+  work.cancel = copy.phase == PhaseName(CopyPhase::kCancelling);
+  return work;
+}
+
+backend::WorkOrder IoTaskOrder(const storage::IoTaskRow& task) {
+  backend::WorkOrder work;
+  work.kind = task.action == kActionImport ? backend::WorkKind::kImport
+                                           : backend::WorkKind::kExport;
+  work.key = absl::StrCat("task/", task.task_id);
+  work.lease_epoch = task.lease_epoch;
+  work.region_id = task.region_id;
+  work.image_id = task.image_id;
+  work.oss_bucket = task.oss_bucket;
+  work.oss_object = task.oss_object;
+  work.format = "RAW";
+  return work;
+}
+
+backend::WorkOrder CreateOrder(const storage::ImageRow& image) {
+  backend::WorkOrder work;
+  work.kind = backend::WorkKind::kCreate;
+  work.key = absl::StrCat("create/", image.image_id);
+  work.region_id = image.region_id;
+  work.image_id = image.image_id;
+  work.size_gib = image.size_gib;
+  return work;
+}
+
+// What one tick hands the backend after its commit.
+struct TickWork {
+  backend::Backend& backend;
+  std::vector<backend::WorkOrder> held;
+};
+
 // Advances one non-QUEUED copy through every phase change that falls in
-// (since_ms, now_ms], each at the simulated time it happens.
+// (since_ms, now_ms], each at the time the backend says it happens.
 absl::Status AdvanceCopy(storage::WriteTxn& txn, storage::CopyTaskRow& copy,
-                         int64_t since_ms, int64_t now_ms,
-                         const DomainOptions& options) {
+                         int64_t since_ms, int64_t now_ms, TickWork& work) {
+  const backend::Backend& backend = work.backend;
   while (true) {
     std::optional<CopyPhase> phase = ParsePhase(copy.phase);
     if (!phase.has_value()) {
@@ -110,28 +148,41 @@ absl::Status AdvanceCopy(storage::WriteTxn& txn, storage::CopyTaskRow& copy,
     switch (*phase) {
       case CopyPhase::kPreparing:
         next = {CopyPhase::kTransferring,
-                copy.phase_changed_at_ms + kCopyPrepareMs};
+                copy.phase_changed_at_ms + backend.PrepareMs()};
         break;
       case CopyPhase::kRegistering:
         next = {CopyPhase::kSucceeded,
-                copy.phase_changed_at_ms + kCopyRegisterMs};
+                copy.phase_changed_at_ms + backend.RegisterMs()};
         break;
-      case CopyPhase::kCancelling:
-        next = {CopyPhase::kCancelled,
-                copy.phase_changed_at_ms + kCopyCancellingMs};
+      case CopyPhase::kCancelling: {
+        backend::WorkProgress at;
+        at.total = copy.total_mib;
+        at.done = copy.transferred_mib;
+        at.started_at_ms = copy.phase_changed_at_ms;
+        at.now_ms = now_ms;
+        const backend::Observation obs = backend.Observe(CopyOrder(copy), at);
+        if (obs.state != backend::Observation::State::kCancelled) break;
+        next = {CopyPhase::kCancelled, std::min(obs.at_ms, now_ms)};
         break;
+      }
       case CopyPhase::kTransferring: {
         const int64_t start = std::max(copy.phase_changed_at_ms, since_ms);
-        const int64_t left = copy.total_mib - copy.transferred_mib;
-        const int64_t done_at = start + TransferMs(left, options);
-        if (done_at <= now_ms) {
-          next = {CopyPhase::kRegistering, std::max(done_at, start)};
+        backend::WorkProgress at;
+        at.total = copy.total_mib;
+        at.done = copy.transferred_mib;
+        at.started_at_ms = start;
+        at.now_ms = now_ms;
+        const backend::Observation obs = backend.Observe(CopyOrder(copy), at);
+        if (obs.state == backend::Observation::State::kDone) {
+          next = {CopyPhase::kRegistering, std::max(obs.at_ms, start)};
           break;
         }
-        const int64_t gain = TransferredIn(now_ms - start, options);
-        if (gain <= 0) return absl::OkStatus();
-        copy.transferred_mib =
-            std::min(copy.total_mib, copy.transferred_mib + gain);
+        if (obs.state == backend::Observation::State::kFailed) {
+          next = {CopyPhase::kFailed, now_ms};
+          break;
+        }
+        if (obs.done <= copy.transferred_mib) return absl::OkStatus();
+        copy.transferred_mib = std::min(copy.total_mib, obs.done);
         copy.progress = std::max(
             copy.progress,
             std::clamp(PercentOf(copy.transferred_mib, copy.total_mib), 1, 99));
@@ -150,7 +201,7 @@ absl::Status AdvanceCopy(storage::WriteTxn& txn, storage::CopyTaskRow& copy,
 
 absl::Status AdvanceIoTask(storage::WriteTxn& txn, storage::IoTaskRow& task,
                            int64_t since_ms, int64_t now_ms,
-                           const DomainOptions& options) {
+                           const backend::Backend& backend) {
   if (task.status == kTaskWaiting) {
     RETURN_IF_ERROR(ApplyTaskStatus(txn, task, kTaskProcessing, now_ms));
   }
@@ -159,14 +210,28 @@ absl::Status AdvanceIoTask(storage::WriteTxn& txn, storage::IoTaskRow& task,
   // nothing to count.
   const int64_t start = std::max(task.created_at_ms, since_ms);
   if (now_ms <= start) return absl::OkStatus();
-  const int64_t left = task.total_mib - task.transferred_mib;
-  const int64_t done_at = start + TransferMs(left, options);
-  if (done_at <= now_ms) {
-    return ApplyTaskStatus(txn, task, kTaskFinished, std::max(done_at, start));
+  backend::WorkProgress at;
+  at.total = task.total_mib;
+  at.done = task.transferred_mib;
+  at.started_at_ms = start;
+  at.now_ms = now_ms;
+  const backend::Observation obs = backend.Observe(IoTaskOrder(task), at);
+  if (obs.state == backend::Observation::State::kFailed) {
+    return ApplyTaskStatus(txn, task, kTaskFailed, now_ms);
   }
-  const int64_t gain = TransferredIn(now_ms - start, options);
-  if (gain <= 0) return absl::OkStatus();
-  task.transferred_mib = std::min(task.total_mib, task.transferred_mib + gain);
+  if (obs.state == backend::Observation::State::kDone) {
+    if (task.action == kActionImport && obs.size_gib > 0) {
+      ASSIGN_OR_RETURN(storage::ImageRow image, ImageOf(txn, task.image_rowid));
+      if (obs.size_gib > image.size_gib) {
+        image.size_gib = static_cast<int32_t>(obs.size_gib);
+        RETURN_IF_ERROR(txn.UpdateImage(image));
+      }
+    }
+    return ApplyTaskStatus(txn, task, kTaskFinished,
+                           std::min(std::max(obs.at_ms, start), now_ms));
+  }
+  if (obs.done <= task.transferred_mib) return absl::OkStatus();
+  task.transferred_mib = std::min(task.total_mib, obs.done);
   task.progress =
       std::max(task.progress,
                std::min(PercentOf(task.transferred_mib, task.total_mib), 99));
@@ -175,12 +240,28 @@ absl::Status AdvanceIoTask(storage::WriteTxn& txn, storage::IoTaskRow& task,
 
 absl::Status AdvanceCreatingImage(storage::WriteTxn& txn,
                                   storage::ImageRow& image, int64_t since_ms,
-                                  int64_t now_ms,
-                                  const DomainOptions& options) {
-  const int64_t worked = now_ms - std::max(image.created_at_ms, since_ms);
-  if (worked <= 0) return absl::OkStatus();
+                                  int64_t now_ms, const DomainOptions& options,
+                                  const backend::Backend& backend) {
+  const int64_t start = std::max(image.created_at_ms, since_ms);
+  if (now_ms - start <= 0) return absl::OkStatus();
   const int64_t before = image.creating_remaining_ms;
-  image.creating_remaining_ms = std::max<int64_t>(0, before - worked);
+  backend::WorkProgress at;
+  at.total = before;
+  at.done = 0;
+  at.started_at_ms = start;
+  at.now_ms = now_ms;
+  const backend::Observation obs = backend.Observe(CreateOrder(image), at);
+  if (obs.state == backend::Observation::State::kFailed) {
+    image.status = std::string(kImageCreateFailed);
+    image.creating_remaining_ms = 0;
+    return txn.UpdateImage(image);
+  }
+  if (obs.state == backend::Observation::State::kRunning && obs.done <= 0) {
+    return absl::OkStatus();
+  }
+  image.creating_remaining_ms = obs.state == backend::Observation::State::kDone
+                                    ? 0
+                                    : std::max<int64_t>(1, before - obs.done);
   if (image.creating_remaining_ms == 0) {
     image.status = std::string(kImageAvailable);
     image.progress = 100;
@@ -197,14 +278,15 @@ absl::Status AdvanceCreatingImage(storage::WriteTxn& txn,
 // Advances the running tasks whose lease `owner` holds at `lease_now_ms`.
 absl::Status AdvanceAll(storage::WriteTxn& txn, int64_t since_ms,
                         int64_t now_ms, const DomainOptions& options,
-                        const std::string& owner, int64_t lease_now_ms) {
+                        const std::string& owner, int64_t lease_now_ms,
+                        TickWork& work) {
   ASSIGN_OR_RETURN(std::vector<storage::CopyTaskRow> copies,
                    txn.ListActiveCopies(kTickBatch, owner, lease_now_ms));
   // Running copies first, so that the slots they free are seen by the
   // QUEUED ones below.
   for (storage::CopyTaskRow& copy : copies) {
     if (copy.phase == PhaseName(CopyPhase::kQueued)) continue;
-    RETURN_IF_ERROR(AdvanceCopy(txn, copy, since_ms, now_ms, options));
+    RETURN_IF_ERROR(AdvanceCopy(txn, copy, since_ms, now_ms, work));
   }
   // QUEUED copies start oldest first while their account has room in the
   // destination region.
@@ -223,18 +305,29 @@ absl::Status AdvanceAll(storage::WriteTxn& txn, int64_t since_ms,
     RETURN_IF_ERROR(ApplyCopyPhase(txn, copy, CopyPhase::kPreparing, now_ms));
     ++it->second;
   }
+  for (const storage::CopyTaskRow& copy : copies) {
+    std::optional<CopyPhase> phase = ParsePhase(copy.phase);
+    if (phase.has_value() && *phase != CopyPhase::kQueued &&
+        !IsTerminal(*phase)) {
+      work.held.push_back(CopyOrder(copy));
+    }
+  }
 
   ASSIGN_OR_RETURN(std::vector<storage::IoTaskRow> tasks,
                    txn.ListActiveIoTasks(kTickBatch, owner, lease_now_ms));
   for (storage::IoTaskRow& task : tasks) {
-    RETURN_IF_ERROR(AdvanceIoTask(txn, task, since_ms, now_ms, options));
+    RETURN_IF_ERROR(AdvanceIoTask(txn, task, since_ms, now_ms, work.backend));
+    if (!IsTerminalTaskStatus(task.status)) {
+      work.held.push_back(IoTaskOrder(task));
+    }
   }
 
   ASSIGN_OR_RETURN(std::vector<storage::ImageRow> creating,
                    txn.ListCreatingImages(kTickBatch, owner, lease_now_ms));
   for (storage::ImageRow& image : creating) {
-    RETURN_IF_ERROR(
-        AdvanceCreatingImage(txn, image, since_ms, now_ms, options));
+    RETURN_IF_ERROR(AdvanceCreatingImage(txn, image, since_ms, now_ms, options,
+                                         work.backend));
+    if (image.status == kImageCreating) work.held.push_back(CreateOrder(image));
   }
   return absl::OkStatus();
 }
@@ -396,7 +489,18 @@ TaskEngine::TaskEngine(storage::Store& store, Clock& clock,
       clock_(clock),
       lease_clock_(lease_clock != nullptr ? *lease_clock : clock),
       options_(std::move(options)),
-      lease_(std::move(lease)) {}
+      lease_(std::move(lease)) {
+  if (options_.backend == nullptr) {
+    backend::SimulatedOptions simulated;
+    simulated.transfer_rate_mib_per_s = options_.transfer_rate_mib_per_s;
+    simulated.prepare_ms = kCopyPrepareMs;
+    simulated.register_ms = kCopyRegisterMs;
+    simulated.cancelling_ms = kCopyCancellingMs;
+    owned_backend_ = backend::NewSimulatedBackend(simulated);
+  }
+  backend_ =
+      options_.backend != nullptr ? options_.backend : owned_backend_.get();
+}
 
 absl::Status TaskEngine::ReleaseLeases() {
   absl::Status status =
@@ -416,19 +520,24 @@ absl::Status TaskEngine::Tick() {
   const int64_t since_ms = first ? now_ms : std::min(last_tick_ms_, now_ms);
   const int64_t lease_now_ms = lease_clock_.NowMs();
   storage::WriteTxn::LeaseClaim claim;
+  TickWork work{*backend_, {}};
   // The callback may run more than once (a store may restart the
-  // transaction): it only reads and writes through `txn`.
+  // transaction): it only reads and writes through `txn`, and starts over
+  // the list of work it hands the backend.
   absl::Status status =
       store_.RunInWriteTransaction([&](storage::WriteTxn& txn) {
+        work.held.clear();
         ASSIGN_OR_RETURN(claim,
                          txn.ClaimTaskLeases(lease_.owner, lease_now_ms,
                                              lease_.lease_ms, kTickBatch));
         if (first) return absl::OkStatus();
         return AdvanceAll(txn, since_ms, now_ms, options_, lease_.owner,
-                          lease_now_ms);
+                          lease_now_ms, work);
       });
   // On failure nothing was written: the next tick covers this one's time.
   if (status.ok()) {
+    // Work decided in the transaction starts only after its commit.
+    if (!first) backend_->Reconcile(work.held);
     last_tick_ms_ = now_ms;
     leases_held_.store(claim.held);
     takeovers_.fetch_add(claim.taken_over);

@@ -1,0 +1,145 @@
+// The seam between the task engine and whatever moves an image's bytes
+// (data-plane.md §1). The task engine keeps the state machine (phases,
+// leases, the copy-slot limit, progress never backwards); a Backend does the
+// work and reports how far it got.
+//
+// Two calls per engine tick:
+//  - Observe(), inside the engine's write transaction, once per work item the
+//    engine holds a lease on. It must have no side effect: the transaction
+//    may run more than once (scale-out.md §3).
+//  - Reconcile(), after that transaction committed, with every work item the
+//    engine still holds. The backend starts what is not running (or resumes
+//    it from its last checkpoint), cancels what is marked `cancel`, and stops
+//    (and cleans up) what is no longer listed. Idempotent.
+// DeleteImageData() runs after a DeleteImage tombstone committed.
+//
+// No gRPC or ECS error codes here: failures are a short FailureCode string
+// and a message for the task's owner.
+#ifndef ECSIMAGE_SERVICE_BACKEND_BACKEND_H_
+#define ECSIMAGE_SERVICE_BACKEND_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace ecsimage::backend {
+
+enum class WorkKind { kCreate, kImport, kExport, kCopy };
+
+// One piece of work, as the engine decided it in a write transaction.
+struct WorkOrder {
+  WorkKind kind = WorkKind::kCreate;
+  // Unique among live work: "copy/<rowid>", "task/<task id>",
+  // "create/<image id>".
+  std::string key;
+  // The task's lease epoch: names temporary data, so that a replica that
+  // lost the task never renames over the new holder's work.
+  int64_t lease_epoch = 0;
+  // The image that receives the bytes (create, import, copy destination) or
+  // whose bytes are read (export).
+  std::string region_id;
+  std::string image_id;
+  // Copy: the image read.
+  std::string source_region_id;
+  std::string source_image_id;
+  // Import: the object read; export: the bucket and the key prefix.
+  std::string oss_bucket;
+  std::string oss_object;
+  std::string format;    // export: "RAW" (default) or "QCOW2"
+  int64_t size_gib = 0;  // create: the blank disk's size
+  // A copy in CANCELLING: stop and remove partial data.
+  bool cancel = false;
+};
+
+// Where the engine's record of a work item stands, in the engine's units
+// (MiB for transfers, milliseconds for the simulated snapshot of
+// CreateImage).
+struct WorkProgress {
+  int64_t total = 0;
+  int64_t done = 0;
+  int64_t started_at_ms = 0;  // when the current phase began (or `since`)
+  int64_t now_ms = 0;
+};
+
+struct Observation {
+  enum class State { kRunning, kDone, kFailed, kCancelled };
+  State state = State::kRunning;
+  // In WorkProgress's units, never below WorkProgress::done.
+  int64_t done = 0;
+  // kDone / kCancelled: when it happened (<= now).
+  int64_t at_ms = 0;
+  // kFailed.
+  std::string failure_code;
+  std::string failure_message;
+  // Import: the size the image gets (GiB, 0 = keep the requested one).
+  int64_t size_gib = 0;
+  // Import, copy, create: SHA-256 image digest (hex), when known.
+  std::string digest;
+};
+
+// What the owner of an image or task sees of its data (API extension
+// fields ImageDigest, FailureCode, FailureMessage); empty when unknown.
+struct DataDetails {
+  std::string image_digest;  // hex SHA-256 image digest
+  std::string failure_code;
+  std::string failure_message;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "simulated" or "filesystem".
+  virtual std::string_view name() const = 0;
+
+  // Fixed time a copy spends in PREPARING and REGISTERING.
+  virtual int64_t PrepareMs() const = 0;
+  virtual int64_t RegisterMs() const = 0;
+
+  // Inside a write transaction; no side effects.
+  virtual Observation Observe(const WorkOrder& work,
+                              const WorkProgress& progress) const = 0;
+
+  // After the commit: every work item the engine holds.
+  virtual void Reconcile(const std::vector<WorkOrder>& held) = 0;
+
+  // For DescribeImages / DescribeTasks (owner only); may read files.
+  virtual DataDetails ImageDetails(std::string_view /*region_id*/,
+                                   std::string_view /*image_id*/) const {
+    return {};
+  }
+  // Milliseconds of work left for `work_key`, from the rate measured so
+  // far; nullopt when the backend does not know (the engine then estimates
+  // from its configured rate).
+  virtual std::optional<int64_t> RemainingMs(
+      std::string_view /*work_key*/) const {
+    return std::nullopt;
+  }
+  virtual DataDetails TaskDetails(std::string_view /*region_id*/,
+                                  std::string_view /*task_id*/) const {
+    return {};
+  }
+
+  // After a DeleteImage tombstone committed: frees the image's bytes.
+  virtual absl::Status DeleteImageData(std::string_view region_id,
+                                       std::string_view image_id) = 0;
+};
+
+// The default backend: today's timer (progress at a configured rate, fixed
+// phase times), the one SimulationControl drives. Moves no bytes.
+struct SimulatedOptions {
+  int64_t transfer_rate_mib_per_s = 1024;
+  int64_t prepare_ms = 2000;     // PREPARING
+  int64_t register_ms = 2000;    // REGISTERING
+  int64_t cancelling_ms = 1000;  // CANCELLING
+};
+std::unique_ptr<Backend> NewSimulatedBackend(SimulatedOptions options);
+
+}  // namespace ecsimage::backend
+
+#endif  // ECSIMAGE_SERVICE_BACKEND_BACKEND_H_

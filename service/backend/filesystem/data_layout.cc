@@ -1,0 +1,235 @@
+#include "service/backend/filesystem/data_layout.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace ecsimage::backend::filesystem {
+namespace {
+
+constexpr char kMarker[] = ".ecsimage-data-root";
+
+absl::Status Errno(int err, absl::string_view what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
+}
+
+absl::StatusOr<std::string> ReadSmallFile(int dir_fd, const std::string& name) {
+  UniqueFd fd(
+      ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return absl::NotFoundError(name);
+    return Errno(errno, name);
+  }
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf, sizeof buf)) > 0 && text.size() < 65536) {
+    text.append(buf, n);
+  }
+  return text;
+}
+
+// Writes `text` to `name` durably: temp file, fsync, rename, fsync dir.
+absl::Status WriteSmallFile(Files& files, int dir_fd, const std::string& name,
+                            const std::string& text) {
+  const std::string tmp = absl::StrCat(".", name, ".tmp");
+  int fd = files.OpenAt(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return Errno(-fd, tmp);
+  UniqueFd owned(fd);
+  if (int rc = PWriteAll(files, fd, text.data(), text.size(), 0); rc < 0) {
+    return Errno(-rc, tmp);
+  }
+  if (int rc = files.Sync(fd); rc < 0) return Errno(-rc, tmp);
+  if (int rc = files.RenameAt(dir_fd, tmp, name); rc < 0) {
+    return Errno(-rc, name);
+  }
+  return absl::OkStatus();
+}
+
+// Temporary files of `image_id`: ".<image>.e<epoch>.part|ckpt".
+std::vector<std::pair<std::string, int64_t>> TempFiles(
+    int dir_fd, absl::string_view image_id) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return out;
+  DIR* dir = ::fdopendir(dup);
+  if (dir == nullptr) {
+    ::close(dup);
+    return out;
+  }
+  ::rewinddir(dir);
+  const std::string prefix = absl::StrCat(".", image_id, ".e");
+  while (struct dirent* e = ::readdir(dir)) {
+    absl::string_view name = e->d_name;
+    if (!absl::StartsWith(name, prefix)) continue;
+    absl::string_view rest = name.substr(prefix.size());
+    std::vector<absl::string_view> parts = absl::StrSplit(rest, '.');
+    int64_t epoch = 0;
+    if (parts.size() == 2 && (parts[1] == "part" || parts[1] == "ckpt") &&
+        absl::SimpleAtoi(parts[0], &epoch)) {
+      out.emplace_back(std::string(name), epoch);
+    }
+  }
+  ::closedir(dir);
+  return out;
+}
+
+}  // namespace
+
+std::string DataName(absl::string_view image_id) {
+  return absl::StrCat(image_id, ".img");
+}
+std::string MetaName(absl::string_view image_id) {
+  return absl::StrCat(image_id, ".meta");
+}
+std::string PartName(absl::string_view image_id, int64_t epoch) {
+  return absl::StrCat(".", image_id, ".e", epoch, ".part");
+}
+std::string CkptName(absl::string_view image_id, int64_t epoch) {
+  return absl::StrCat(".", image_id, ".e", epoch, ".ckpt");
+}
+
+std::string ImageFailureName(absl::string_view image_id) {
+  return absl::StrCat(".", image_id, ".failure");
+}
+std::string TaskFailureName(absl::string_view task_id) {
+  return absl::StrCat(".task-", task_id, ".failure");
+}
+
+void WriteFailure(Files& files, int dir_fd, const std::string& name,
+                  absl::string_view code, absl::string_view message) {
+  WriteSmallFile(files, dir_fd, name, absl::StrCat(code, "\n", message))
+      .IgnoreError();
+}
+
+std::pair<std::string, std::string> ReadFailure(int dir_fd,
+                                                const std::string& name) {
+  absl::StatusOr<std::string> text = ReadSmallFile(dir_fd, name);
+  if (!text.ok()) return {};
+  std::pair<std::string, std::string> out =
+      absl::StrSplit(*text, absl::MaxSplits('\n', 1));
+  return out;
+}
+
+absl::Status CheckRootIdentity(const std::string& root,
+                               const std::string& identity) {
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return Errno(errno, absl::StrCat("--data-root ", root));
+  absl::StatusOr<std::string> found = ReadSmallFile(dir.get(), kMarker);
+  if (found.ok()) {
+    if (*found == identity + "\n") return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--data-root ", root, " belongs to database \"",
+        absl::StripSuffix(*found, "\n"), "\", not to \"", identity,
+        "\": refusing to share or delete another deployment's data"));
+  }
+  if (!absl::IsNotFound(found.status())) return found.status();
+  absl::Status s =
+      WriteSmallFile(PosixFiles(), dir.get(), kMarker, identity + "\n");
+  if (s.ok() && ::fsync(dir.get()) != 0) return Errno(errno, root);
+  return s;
+}
+
+absl::StatusOr<UniqueFd> OpenRegionDir(const std::string& root,
+                                       absl::string_view region_id) {
+  if (region_id.empty() || region_id == "." || region_id == ".." ||
+      absl::StrContains(region_id, '/') || absl::StrContains(region_id, '\0')) {
+    return absl::InvalidArgumentError(absl::StrCat("region ", region_id));
+  }
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return Errno(errno, root);
+  const std::string name(region_id);
+  if (::mkdirat(dir.get(), name.c_str(), 0755) == 0) {
+    ::fsync(dir.get());
+  } else if (errno != EEXIST) {
+    return Errno(errno, name);
+  }
+  UniqueFd region(::openat(dir.get(), name.c_str(),
+                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!region.valid()) return Errno(errno, name);
+  return region;
+}
+
+absl::StatusOr<ImageMeta> ReadMeta(int dir_fd, absl::string_view image_id) {
+  absl::StatusOr<std::string> text = ReadSmallFile(dir_fd, MetaName(image_id));
+  if (!text.ok()) return text.status();
+  ImageMeta meta;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits('=', 1));
+    if (kv.first == "format") meta.format = std::string(kv.second);
+    if (kv.first == "digest") meta.digest = std::string(kv.second);
+    if (kv.first == "size" && !absl::SimpleAtoi(kv.second, &meta.size)) {
+      return absl::DataLossError("bad size in meta");
+    }
+  }
+  if (meta.format.empty() || meta.digest.size() != 64) {
+    return absl::DataLossError(absl::StrCat("bad meta of ", image_id));
+  }
+  return meta;
+}
+
+absl::Status Publish(Files& files, int dir_fd, absl::string_view image_id,
+                     const std::string& part, const ImageMeta& meta) {
+  if (int rc = files.RenameAt(dir_fd, part, DataName(image_id)); rc < 0) {
+    return Errno(-rc, "rename data");
+  }
+  absl::Status s =
+      WriteSmallFile(files, dir_fd, MetaName(image_id),
+                     absl::StrCat("format=", meta.format, "\nsize=", meta.size,
+                                  "\ndigest=", meta.digest, "\n"));
+  if (!s.ok()) return s;
+  if (int rc = files.Sync(dir_fd); rc < 0) return Errno(-rc, "sync dir");
+  return absl::OkStatus();
+}
+
+void AdoptEarlierAttempt(Files& files, int dir_fd, absl::string_view image_id,
+                         int64_t epoch) {
+  int64_t best = -1;
+  for (const auto& [name, e] : TempFiles(dir_fd, image_id)) {
+    if (e != epoch && absl::EndsWith(name, ".part")) best = std::max(best, e);
+  }
+  if (best < 0) return;
+  if (::faccessat(dir_fd, PartName(image_id, epoch).c_str(), F_OK,
+                  AT_SYMLINK_NOFOLLOW) == 0) {
+    return;  // this epoch already has its own attempt
+  }
+  files.RenameAt(dir_fd, PartName(image_id, best), PartName(image_id, epoch));
+  files.RenameAt(dir_fd, CkptName(image_id, best), CkptName(image_id, epoch));
+}
+
+absl::Status RemoveImageFiles(Files& files, int dir_fd,
+                              absl::string_view image_id, bool with_data) {
+  std::vector<std::string> names;
+  for (const auto& entry : TempFiles(dir_fd, image_id)) {
+    names.push_back(entry.first);
+  }
+  if (with_data) {
+    // The .meta first: without it the image has no data.
+    names.insert(names.begin(), DataName(image_id));
+    names.insert(names.begin(), MetaName(image_id));
+    names.push_back(ImageFailureName(image_id));
+  }
+  for (const std::string& name : names) {
+    int rc = files.UnlinkAt(dir_fd, name);
+    if (rc < 0 && rc != -ENOENT)
+      return Errno(-rc, absl::StrCat("unlink ", name));
+  }
+  if (int rc = files.Sync(dir_fd); rc < 0) return Errno(-rc, "sync dir");
+  return absl::OkStatus();
+}
+
+}  // namespace ecsimage::backend::filesystem

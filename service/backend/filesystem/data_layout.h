@@ -1,0 +1,73 @@
+// Where the filesystem backend keeps an image's bytes under --data-root
+// (docs/operations.md): <root>/<region>/<image>.img holds the bytes as
+// imported (RAW or QCOW2, never padded) and <image>.meta their format, size
+// and image digest; the .meta is renamed into place last, so an image has
+// data exactly when its .meta exists. Work in progress lives under
+// temporary names carrying the lease epoch: .<image>.e<epoch>.part and
+// .<image>.e<epoch>.ckpt.
+#ifndef ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_DATA_LAYOUT_H_
+#define ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_DATA_LAYOUT_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "service/backend/filesystem/files.h"
+#include "service/backend/filesystem/unique_fd.h"
+
+namespace ecsimage::backend::filesystem {
+
+struct ImageMeta {
+  std::string format;  // "RAW" | "QCOW2"
+  int64_t size = 0;    // bytes of the .img file
+  std::string digest;  // image digest, hex
+};
+
+std::string DataName(absl::string_view image_id);  // <image>.img
+std::string MetaName(absl::string_view image_id);  // <image>.meta
+std::string PartName(absl::string_view image_id, int64_t epoch);
+std::string CkptName(absl::string_view image_id, int64_t epoch);
+
+// Failures, kept until the image's data is deleted: .<image>.failure for
+// work on an image (create, import, copy), .task-<task>.failure for an
+// export. The first line is the FailureCode, the rest the message.
+std::string ImageFailureName(absl::string_view image_id);
+std::string TaskFailureName(absl::string_view task_id);
+void WriteFailure(Files& files, int dir_fd, const std::string& name,
+                  absl::string_view code, absl::string_view message);
+// {code, message}; empty when there is none.
+std::pair<std::string, std::string> ReadFailure(int dir_fd,
+                                                const std::string& name);
+
+// Checks the identity marker of `root` (creating it on an empty root);
+// FailedPrecondition on a mismatch.
+absl::Status CheckRootIdentity(const std::string& root,
+                               const std::string& identity);
+
+// Opens (creating) the directory of `region_id` under `root`.
+absl::StatusOr<UniqueFd> OpenRegionDir(const std::string& root,
+                                       absl::string_view region_id);
+
+absl::StatusOr<ImageMeta> ReadMeta(int dir_fd, absl::string_view image_id);
+
+// Makes the finished part file the image's data: writes the .meta, renames
+// both into place, syncs the directory.
+absl::Status Publish(Files& files, int dir_fd, absl::string_view image_id,
+                     const std::string& part, const ImageMeta& meta);
+
+// Renames another epoch's temporary files of `image_id` to `epoch`'s
+// names, so a resumed attempt keeps their checkpointed chunks.
+void AdoptEarlierAttempt(Files& files, int dir_fd, absl::string_view image_id,
+                         int64_t epoch);
+
+// Removes every temporary file of `image_id` (any epoch); with
+// `with_data`, its .img and .meta too. Syncs the directory.
+absl::Status RemoveImageFiles(Files& files, int dir_fd,
+                              absl::string_view image_id, bool with_data);
+
+}  // namespace ecsimage::backend::filesystem
+
+#endif  // ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_DATA_LAYOUT_H_

@@ -1,0 +1,290 @@
+#include "service/backend/filesystem/work.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "service/backend/filesystem/chunk_copy.h"
+#include "service/backend/filesystem/data_layout.h"
+#include "service/backend/filesystem/failure_codes.h"
+#include "service/backend/filesystem/image_format.h"
+#include "service/backend/filesystem/oss_paths.h"
+
+namespace ecsimage::backend::filesystem {
+namespace {
+
+constexpr int64_t kGib = int64_t{1} << 30;
+
+WorkResult Fail(absl::string_view code, std::string message) {
+  WorkResult r;
+  r.state = Observation::State::kFailed;
+  r.failure_code = std::string(code);
+  r.failure_message = std::move(message);
+  return r;
+}
+
+// One JSON line on stderr when work resumed from a checkpoint.
+void LogResumed(const WorkOrder& work, int64_t resumed_bytes) {
+  if (resumed_bytes <= 0) return;
+  std::string line = absl::StrCat(
+      "{\"level\":\"info\",\"msg\":\"backend work resumed\",\"work\":\"",
+      absl::CHexEscape(work.key), "\",\"resumedBytes\":", resumed_bytes, "}\n");
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+// A failed copy step: stopped, out of space, or an I/O error.
+WorkResult FromCopyError(const absl::Status& s) {
+  if (absl::IsCancelled(s)) {
+    WorkResult r;
+    r.state = Observation::State::kCancelled;
+    return r;
+  }
+  if (absl::IsResourceExhausted(s)) {
+    return Fail(kFailDiskFull, std::string(s.message()));
+  }
+  return Fail(kFailIo, std::string(s.message()));
+}
+
+WorkResult OssFailure(const absl::Status& s, bool bucket) {
+  if (absl::IsNotFound(s)) {
+    return Fail(bucket ? kFailBucketNotFound : kFailObjectNotFound,
+                std::string(s.message()));
+  }
+  if (absl::IsInvalidArgument(s)) {
+    return Fail(bucket ? kFailInvalidBucket : kFailInvalidObject,
+                std::string(s.message()));
+  }
+  return Fail(kFailIo, std::string(s.message()));
+}
+
+// Export key: <prefix><image>_system.<raw|qcow2>.
+std::string ExportKey(const WorkOrder& work, const std::string& format) {
+  return absl::StrCat(work.oss_object, work.image_id, "_system.",
+                      absl::AsciiStrToLower(format));
+}
+
+WorkResult RunCreate(const WorkOrder& work, WorkContext& ctx) {
+  absl::StatusOr<UniqueFd> dir =
+      OpenRegionDir(ctx.options.data_root, work.region_id);
+  if (!dir.ok()) return Fail(kFailIo, std::string(dir.status().message()));
+  const int64_t size = work.size_gib * kGib;
+  ctx.total_bytes.store(size);
+  const std::string part = PartName(work.image_id, work.lease_epoch);
+  int fd = ctx.files.OpenAt(dir->get(), part, O_WRONLY | O_CREAT, 0644);
+  if (fd < 0) return Fail(kFailIo, std::strerror(-fd));
+  UniqueFd owned(fd);
+  if (int rc = ctx.files.Truncate(fd, size); rc < 0) {
+    return Fail(rc == -ENOSPC ? kFailDiskFull : kFailIo, std::strerror(-rc));
+  }
+  if (int rc = ctx.files.Sync(fd); rc < 0)
+    return Fail(kFailIo, std::strerror(-rc));
+  ImageMeta meta{"RAW", size, BlankImageDigest(size)};
+  if (absl::Status s =
+          Publish(ctx.files, dir->get(), work.image_id, part, meta);
+      !s.ok()) {
+    return Fail(kFailIo, std::string(s.message()));
+  }
+  ctx.done_bytes.store(size);
+  WorkResult r;
+  r.digest = meta.digest;
+  return r;
+}
+
+// Copies `src_fd` (`size` bytes) into the image's data in `region_id`.
+WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx, int src_fd,
+                         int64_t size, const std::string& format,
+                         const std::string& expected_digest) {
+  absl::StatusOr<UniqueFd> dir =
+      OpenRegionDir(ctx.options.data_root, work.region_id);
+  if (!dir.ok()) return Fail(kFailIo, std::string(dir.status().message()));
+  AdoptEarlierAttempt(ctx.files, dir->get(), work.image_id, work.lease_epoch);
+  ChunkCopyTarget target;
+  target.dir_fd = dir->get();
+  target.part = PartName(work.image_id, work.lease_epoch);
+  target.ckpt_dir_fd = dir->get();
+  target.checkpoint = CkptName(work.image_id, work.lease_epoch);
+  ChunkCopyControl control;
+  control.stop = &ctx.stop;
+  control.done_bytes = &ctx.done_bytes;
+  control.moved_bytes = &ctx.moved_bytes;
+  control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
+  int64_t resumed = 0;
+  control.resumed_bytes = &resumed;
+  absl::StatusOr<std::string> digest =
+      CopyChunks(ctx.files, src_fd, size, target, control);
+  LogResumed(work, resumed);
+  if (!digest.ok()) return FromCopyError(digest.status());
+  if (!expected_digest.empty() && *digest != expected_digest) {
+    return Fail(kFailChecksum, absl::StrCat("image digest ", *digest,
+                                            " differs from the "
+                                            "source's ",
+                                            expected_digest));
+  }
+  ImageMeta meta{format, size, *digest};
+  if (absl::Status s =
+          Publish(ctx.files, dir->get(), work.image_id, target.part, meta);
+      !s.ok()) {
+    return Fail(kFailIo, std::string(s.message()));
+  }
+  ctx.files.UnlinkAt(dir->get(), target.checkpoint);
+  WorkResult r;
+  r.digest = *digest;
+  return r;
+}
+
+WorkResult RunImport(const WorkOrder& work, WorkContext& ctx) {
+  absl::StatusOr<UniqueFd> bucket =
+      OpenBucket(ctx.options.oss_root, work.oss_bucket);
+  if (!bucket.ok()) return OssFailure(bucket.status(), true);
+  absl::StatusOr<UniqueFd> object =
+      OpenObjectForRead(bucket->get(), work.oss_object);
+  if (!object.ok()) return OssFailure(object.status(), false);
+  DetectedFormat format = DetectFormatOfFd(object->get());
+  if (format.format.empty()) {
+    return Fail(format.failure_code, format.failure_message);
+  }
+  struct stat st;
+  if (::fstat(object->get(), &st) != 0) return Fail(kFailIo, "stat");
+  ctx.total_bytes.store(st.st_size);
+  WorkResult r =
+      CopyIntoImage(work, ctx, object->get(), st.st_size, format.format, "");
+  r.size_gib = (format.virtual_size + kGib - 1) / kGib;
+  return r;
+}
+
+WorkResult RunCopy(const WorkOrder& work, WorkContext& ctx) {
+  absl::StatusOr<UniqueFd> src_dir =
+      OpenRegionDir(ctx.options.data_root, work.source_region_id);
+  if (!src_dir.ok())
+    return Fail(kFailIo, std::string(src_dir.status().message()));
+  absl::StatusOr<ImageMeta> meta =
+      ReadMeta(src_dir->get(), work.source_image_id);
+  if (!meta.ok()) {
+    return Fail(kFailDataMissing,
+                absl::StrCat("source image ", work.source_image_id,
+                             " has no data: ", meta.status().message()));
+  }
+  UniqueFd src(::openat(src_dir->get(), DataName(work.source_image_id).c_str(),
+                        O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!src.valid()) {
+    return Fail(kFailDataMissing,
+                absl::StrCat("source image ", work.source_image_id,
+                             " has no data file"));
+  }
+  ctx.total_bytes.store(meta->size);
+  return CopyIntoImage(work, ctx, src.get(), meta->size, meta->format,
+                       meta->digest);
+}
+
+WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
+  absl::StatusOr<UniqueFd> dir =
+      OpenRegionDir(ctx.options.data_root, work.region_id);
+  if (!dir.ok()) return Fail(kFailIo, std::string(dir.status().message()));
+  absl::StatusOr<ImageMeta> meta = ReadMeta(dir->get(), work.image_id);
+  if (!meta.ok()) {
+    return Fail(kFailDataMissing,
+                absl::StrCat("image ", work.image_id, " has no data"));
+  }
+  UniqueFd src(::openat(dir->get(), DataName(work.image_id).c_str(),
+                        O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!src.valid()) return Fail(kFailDataMissing, "no data file");
+  absl::StatusOr<UniqueFd> bucket =
+      OpenBucket(ctx.options.oss_root, work.oss_bucket);
+  if (!bucket.ok()) return OssFailure(bucket.status(), true);
+  std::string name;
+  // The stored format is exported as is (no conversion yet).
+  const std::string key = ExportKey(work, meta->format);
+  absl::StatusOr<UniqueFd> parent = OpenObjectParent(bucket->get(), key, &name);
+  if (!parent.ok()) return OssFailure(parent.status(), false);
+  ctx.total_bytes.store(meta->size);
+  AdoptEarlierAttempt(ctx.files, parent->get(), name, work.lease_epoch);
+  ChunkCopyTarget target;
+  target.dir_fd = parent->get();
+  target.part = absl::StrCat(".", name, ".e", work.lease_epoch, ".part");
+  target.ckpt_dir_fd = dir->get();
+  target.checkpoint = absl::StrCat(".export-", work.key.substr(5), ".ckpt");
+  ChunkCopyControl control;
+  control.stop = &ctx.stop;
+  control.done_bytes = &ctx.done_bytes;
+  control.moved_bytes = &ctx.moved_bytes;
+  control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
+  int64_t resumed = 0;
+  control.resumed_bytes = &resumed;
+  absl::StatusOr<std::string> digest =
+      CopyChunks(ctx.files, src.get(), meta->size, target, control);
+  LogResumed(work, resumed);
+  if (!digest.ok()) return FromCopyError(digest.status());
+  if (*digest != meta->digest) {
+    ctx.files.UnlinkAt(parent->get(), target.part);
+    return Fail(kFailChecksum, "the exported bytes differ from the image's");
+  }
+  if (int rc = ctx.files.RenameAt(parent->get(), target.part, name); rc < 0) {
+    return Fail(kFailIo, std::strerror(-rc));
+  }
+  ctx.files.Sync(parent->get());
+  ctx.files.UnlinkAt(dir->get(), target.checkpoint);
+  WorkResult r;
+  r.digest = *digest;
+  return r;
+}
+
+}  // namespace
+
+WorkResult RunWork(const WorkOrder& work, WorkContext& ctx) {
+  WorkResult r;
+  switch (work.kind) {
+    case WorkKind::kCreate:
+      r = RunCreate(work, ctx);
+      break;
+    case WorkKind::kImport:
+      r = RunImport(work, ctx);
+      break;
+    case WorkKind::kCopy:
+      r = RunCopy(work, ctx);
+      break;
+    case WorkKind::kExport:
+      r = RunExport(work, ctx);
+      break;
+  }
+  // A failure frees what it wrote; the source is never touched.
+  if (r.state == Observation::State::kFailed) {
+    CleanUpWork(work, ctx.files, ctx.options, /*with_data=*/false);
+  }
+  return r;
+}
+
+void CleanUpWork(const WorkOrder& work, Files& files,
+                 const FilesystemOptions& options, bool with_data) {
+  absl::StatusOr<UniqueFd> dir =
+      OpenRegionDir(options.data_root, work.region_id);
+  if (!dir.ok()) return;
+  if (work.kind != WorkKind::kExport) {
+    RemoveImageFiles(files, dir->get(), work.image_id, with_data).IgnoreError();
+    return;
+  }
+  files.UnlinkAt(dir->get(),
+                 absl::StrCat(".export-", work.key.substr(5), ".ckpt"));
+  absl::StatusOr<UniqueFd> bucket =
+      OpenBucket(options.oss_root, work.oss_bucket);
+  if (!bucket.ok()) return;
+  absl::StatusOr<ImageMeta> meta = ReadMeta(dir->get(), work.image_id);
+  const std::string format = meta.ok() ? meta->format : "RAW";
+  std::string name;
+  absl::StatusOr<UniqueFd> parent =
+      OpenObjectParent(bucket->get(), ExportKey(work, format), &name);
+  if (!parent.ok()) return;
+  files.UnlinkAt(parent->get(),
+                 absl::StrCat(".", name, ".e", work.lease_epoch, ".part"));
+  if (with_data) files.UnlinkAt(parent->get(), name);
+  files.Sync(parent->get());
+}
+
+}  // namespace ecsimage::backend::filesystem

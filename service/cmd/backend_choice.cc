@@ -1,0 +1,68 @@
+#include "service/cmd/backend_choice.h"
+
+#include <memory>
+#include <string>
+
+#include "service/backend/filesystem/filesystem_backend.h"
+
+namespace ecsimage::cmd {
+
+void AddBackendFlags(FlagSet& flags, BackendFlags* f) {
+  flags.String("backend", &f->backend,
+               "what moves image bytes: simulated (a timer, the default) or "
+               "filesystem (--data-root, --oss-root)");
+  flags.String("data-root", &f->data_root,
+               "filesystem backend: image data, one directory per region");
+  flags.String("oss-root", &f->oss_root,
+               "filesystem backend: the object store, one directory per "
+               "bucket (ImportImage reads, ExportImage writes)");
+  flags.Int("backend-max-concurrent-tasks", &f->max_concurrent_tasks,
+            "filesystem backend: byte tasks running at once per replica");
+  flags.Int("backend-bandwidth-mib", &f->bandwidth_mib,
+            "filesystem backend: cap per task, MiB/s (0: unlimited)");
+}
+
+absl::Status CheckBackendFlags(const BackendFlags& f, bool simulation_control) {
+  if (f.backend == "simulated") {
+    if (!f.data_root.empty() || !f.oss_root.empty()) {
+      return absl::InvalidArgumentError(
+          "--data-root and --oss-root need --backend=filesystem");
+    }
+    return absl::OkStatus();
+  }
+  if (f.backend != "filesystem") {
+    return absl::InvalidArgumentError(
+        "--backend (ECSIMAGE_BACKEND) must be simulated or filesystem");
+  }
+  if (simulation_control) {
+    return absl::InvalidArgumentError(
+        "--simulation-control drives the simulated backend only: it cannot "
+        "be used with --backend=filesystem");
+  }
+  if (f.data_root.empty() || f.oss_root.empty()) {
+    return absl::InvalidArgumentError(
+        "--backend=filesystem needs --data-root and --oss-root");
+  }
+  if (f.max_concurrent_tasks < 1 || f.max_concurrent_tasks > 64) {
+    return absl::InvalidArgumentError(
+        "--backend-max-concurrent-tasks must be between 1 and 64");
+  }
+  if (f.bandwidth_mib < 0) {
+    return absl::InvalidArgumentError("--backend-bandwidth-mib must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<backend::Backend>> MakeBackend(
+    const BackendFlags& f, const std::string& database_identity) {
+  if (f.backend != "filesystem") return std::unique_ptr<backend::Backend>();
+  backend::filesystem::FilesystemOptions options;
+  options.data_root = f.data_root;
+  options.oss_root = f.oss_root;
+  options.database_identity = database_identity;
+  options.max_concurrent_tasks = static_cast<int>(f.max_concurrent_tasks);
+  options.bandwidth_bytes_per_s = f.bandwidth_mib * 1024 * 1024;
+  return backend::filesystem::NewFilesystemBackend(std::move(options));
+}
+
+}  // namespace ecsimage::cmd

@@ -1,0 +1,428 @@
+#!/usr/bin/python3
+"""End-to-end test of --backend=filesystem through the public gRPC API.
+
+With the real `ecsimage serve` binary: ImportImage of RAW and QCOW2 files
+(1 byte .. 2 GiB sparse; --long adds 8 GiB), CopyImage to another region,
+ExportImage of the copy, and the exported object's SHA-256 equals the
+original's. Then: SIGKILL during a copy resumes from its checkpoint and ends
+with the right checksum; CancelCopyImage mid-copy leaves no file; hostile
+buckets and keys (.., absolute, symlink, FIFO, a QCOW2 with a backing file,
+VHD) end the import Failed without touching anything outside the bucket.
+
+Run: /usr/bin/python3 tests/backend/backend_e2e_test.py [--build-dir B]
+"""
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "reliability"))
+import rel_lib  # noqa: E402
+from rel_lib import check, log  # noqa: E402
+
+SRC, DST = "cn-hangzhou", "cn-shanghai"
+MIB = 1 << 20
+GIB = 1 << 30
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(8 * MIB)
+            if not b:
+                return h.hexdigest()
+            h.update(b)
+
+
+def sparse_raw(path, size, seed):
+    """`size` bytes, mostly holes, with random 1 MiB islands."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+        rnd = hashlib.sha256(seed.encode()).digest()
+        for i, off in enumerate((0, size // 3, size // 2, size - 1)):
+            if off >= size:
+                continue
+            n = min(MIB, size - off)
+            f.seek(off)
+            f.write((rnd * (n // 32 + 1))[:n] if i % 2 == 0 else os.urandom(n))
+
+
+class Api:
+    def __init__(self, address, token):
+        import grpc  # noqa: F401
+        self.s = rel_lib.stubs()
+        self.ch = rel_lib.channel(address)
+        self.stub = self.s.pbg.ImageServiceStub(self.ch)
+        self.md = rel_lib.auth(token)
+
+    def call(self, name, **kw):
+        req = getattr(self.s.pb, name + "Request")(**kw)
+        return getattr(self.stub, name)(req, metadata=self.md, timeout=30)
+
+    def task(self, region, task_id):
+        r = self.call("DescribeTasks", region_id=region, task_ids=task_id)
+        return r.task_set[0]
+
+    def wait_task(self, region, task_id, timeout=300):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            t = self.task(region, task_id)
+            if t.task_status in ("Finished", "Failed", "Cancelled"):
+                return t.task_status
+            time.sleep(0.1)
+        raise rel_lib.Failure("task %s did not end" % task_id)
+
+    def image(self, region, image_id):
+        r = self.call("DescribeImages", region_id=region, image_id=image_id,
+                      status=rel_lib.ALL_STATUSES)
+        return r.images[0] if r.images else None
+
+    def wait_image(self, region, image_id, want, timeout=300):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            im = self.image(region, image_id)
+            status = im.status if im else None
+            if status == want or (status in ("CreateFailed",) and want != status):
+                return status
+            time.sleep(0.1)
+        raise rel_lib.Failure("image %s not %s" % (image_id, want))
+
+    def import_image(self, bucket, key):
+        r = self.call("ImportImage", region_id=SRC, oss_bucket=bucket,
+                      oss_object=key)
+        return r.image_id, r.task_id
+
+    def copy(self, image_id):
+        return self.call("CopyImage", region_id=SRC, image_id=image_id,
+                         destination_region_id=DST).image_id
+
+    def export(self, region, image_id, bucket, prefix=""):
+        return self.call("ExportImage", region_id=region, image_id=image_id,
+                         oss_bucket=bucket, oss_prefix=prefix).task_id
+
+
+def start(binary, work, extra=()):
+    srv = rel_lib.Server(binary, os.path.join(work, "db.sqlite"),
+                         os.path.join(work, "server.log"),
+                         ["--backend=filesystem",
+                          "--data-root", os.path.join(work, "data"),
+                          "--oss-root", os.path.join(work, "oss"),
+                          "--tick-ms", "50"] + list(extra))
+    return srv.start()
+
+
+def round_trip(api, work, name, fmt_ext):
+    src = os.path.join(work, "oss", "inbox", name)
+    want = sha256_file(src)
+    image_id, task_id = api.import_image("inbox", name)
+    check(api.wait_task(SRC, task_id) == "Finished",
+          "import of %s finished: %s" % (name, api.task(SRC, task_id)))
+    dest = api.copy(image_id)
+    check(api.wait_image(DST, dest, "Available") == "Available",
+          "copy of %s Available" % name)
+    t = api.export(DST, dest, "outbox")
+    check(api.wait_task(DST, t) == "Finished", "export of %s" % name)
+    src_digest = api.image(SRC, image_id).image_digest
+    check(len(src_digest) == 64, "ImageDigest shown to the owner")
+    check(api.image(DST, dest).image_digest == src_digest,
+          "the copy has the source's ImageDigest")
+    out = os.path.join(work, "oss", "outbox", "%s_system.%s" % (dest, fmt_ext))
+    got = sha256_file(out)
+    check(got == want, "%s: exported sha256 %s != original %s" % (name, got, want))
+    log("round trip ok", name, os.path.getsize(src), "bytes", want[:16])
+    return image_id, dest, out
+
+
+def resumed_lines(work):
+    with open(os.path.join(work, "server.log"), errors="replace") as f:
+        return sum(1 for line in f if '"backend work resumed"' in line)
+
+
+def wait_ckpt(paths, timeout=60):
+    """Waits until one of paths() is a non-empty checkpoint file."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for p in paths():
+            if p.endswith(".ckpt") and os.path.exists(p) and \
+                    os.path.getsize(p) > 0:
+                return
+        time.sleep(0.05)
+    raise rel_lib.Failure("no checkpoint appeared")
+
+
+def data_files(work, region, image_id):
+    d = os.path.join(work, "data", region)
+    if not os.path.isdir(d):
+        return []
+    return [n for n in os.listdir(d) if image_id in n]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    rel_lib.add_common_args(parser)
+    parser.add_argument("--long", action="store_true",
+                        help="also an 8 GiB sparse image")
+    args = parser.parse_args()
+    binary, work, keep = rel_lib.setup(args, "backend_e2e")
+    for d in ("data", "oss/inbox", "oss/outbox", "oss/evil", "outside"):
+        os.makedirs(os.path.join(work, d), exist_ok=True)
+    inb = os.path.join(work, "oss", "inbox")
+    figures = {}
+
+    # Fixtures.
+    with open(os.path.join(inb, "one.raw"), "wb") as f:
+        f.write(b"\x7f")
+    with open(os.path.join(inb, "small.raw"), "wb") as f:
+        f.write(os.urandom(20 * MIB + 12345))
+    sparse_raw(os.path.join(inb, "big.raw"), 2 * GIB, "big")
+    if args.long:
+        sparse_raw(os.path.join(inb, "huge.raw"), 8 * GIB, "huge")
+    qemu = shutil.which("qemu-img")
+    if qemu:
+        subprocess.run([qemu, "convert", "-f", "raw", "-O", "qcow2",
+                        os.path.join(inb, "small.raw"),
+                        os.path.join(inb, "small.qcow2")], check=True)
+        subprocess.run([qemu, "create", "-q", "-f", "qcow2", "-b",
+                        os.path.join(inb, "small.qcow2"), "-F", "qcow2",
+                        os.path.join(inb, "backed.qcow2")], check=True)
+    with open(os.path.join(inb, "disk.vhd"), "wb") as f:
+        f.write(b"\0" * 1024 + b"conectix" + b"\0" * 504)
+    with open(os.path.join(inb, "cancel.raw"), "wb") as f:
+        f.write(os.urandom(96 * MIB))
+    with open(os.path.join(work, "outside", "secret"), "wb") as f:
+        f.write(b"secret")
+    os.symlink(os.path.join(work, "outside", "secret"),
+               os.path.join(inb, "link.raw"))
+    os.mkfifo(os.path.join(inb, "fifo.raw"))
+
+    srv = start(binary, work)
+    try:
+        _, token = rel_lib.create_account(
+            binary, os.path.join(work, "db.sqlite"), "e2e")
+        api = Api(srv.address, token)
+        # Round trips.
+        t0 = time.time()
+        round_trip(api, work, "one.raw", "raw")
+        round_trip(api, work, "small.raw", "raw")
+        _, big_dest, _ = round_trip(api, work, "big.raw", "raw")
+        figures["round_trip_2gib_sparse_s"] = round(time.time() - t0, 2)
+        if args.long:
+            round_trip(api, work, "huge.raw", "raw")
+        if qemu:
+            round_trip(api, work, "small.qcow2", "qcow2")
+        else:
+            log("SKIP qcow2 round trip: no qemu-img (scripts/install_deps.sh)")
+
+        # Hostile input: each import ends Failed; nothing outside is read.
+        hostile = [("inbox", "../outside/secret"), ("inbox", "/etc/passwd"),
+                   ("inbox", "link.raw"), ("inbox", "fifo.raw"), ("inbox", "disk.vhd"),
+                   ("inbox", "a//b"), ("inbox", "missing.raw"),
+                   ("no-such-bucket", "x"), ("Bad_Bucket", "x"),
+                   ("inbox", "x" * 1024)]
+        if qemu:
+            hostile.append(("inbox", "backed.qcow2"))
+        codes = set()
+        for bucket, key in hostile:
+            try:
+                image_id, task_id = api.import_image(bucket, key)
+            except Exception as e:  # refused at call time is fine too
+                log("hostile refused at call", bucket, key[:40], e.code().name)
+                continue
+            status = api.wait_task(SRC, task_id, timeout=60)
+            check(status == "Failed",
+                  "hostile import %s/%s ended %s" % (bucket, key[:40], status))
+            check(api.image(SRC, image_id).status == "CreateFailed",
+                  "hostile import image CreateFailed")
+            task = api.task(SRC, task_id)
+            check(task.failure_code != "" and task.failure_message != "",
+                  "hostile import shows FailureCode: %s" % task)
+            check(api.image(SRC, image_id).failure_code == task.failure_code,
+                  "the image shows the same FailureCode")
+            codes.add(task.failure_code)
+            check(not [n for n in data_files(work, SRC, image_id)
+                       if not n.endswith(".failure")],
+                  "hostile import left data")
+        log("hostile inputs refused:", len(hostile), sorted(codes))
+
+        # DeleteImage frees the bytes.
+        check(data_files(work, DST, big_dest), "copy has data")
+        api.call("DeleteImage", region_id=DST, image_id=big_dest)
+        check(not data_files(work, DST, big_dest), "DeleteImage freed data")
+    finally:
+        srv.term()
+
+    # Cancel mid-copy and SIGKILL mid-copy, under a bandwidth cap.
+    srv = start(binary, work, ["--backend-bandwidth-mib", "24"])
+    try:
+        api = Api(srv.address, token)
+        image_id, task_id = api.import_image("inbox", "cancel.raw")
+        check(api.wait_task(SRC, task_id) == "Finished", "import cancel.raw")
+        resumed_src = image_id
+        dest = api.copy(image_id)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            im = api.image(DST, dest)
+            if im and im.progress not in ("", "0%", "1%"):
+                break
+            time.sleep(0.05)
+        api.call("CancelCopyImage", region_id=DST, image_id=dest)
+        deadline = time.time() + 60
+        while time.time() < deadline and api.image(DST, dest) is not None:
+            time.sleep(0.1)
+        check(api.image(DST, dest) is None, "cancelled copy gone")
+        time.sleep(0.3)
+        check(not data_files(work, DST, dest),
+              "cancelled copy left files: %s" % data_files(work, DST, dest))
+        log("cancel mid-copy left no file")
+
+        # RemainTime from the measured rate against the real remaining time.
+        dest = api.copy(image_id)
+        remain, t_s = None, None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            im = api.image(DST, dest)
+            pct = int((im.progress if im else "0%").rstrip("%") or 0)
+            if im and im.copy_phase == "TRANSFERRING" and pct >= 25:
+                remain, t_s = im.remain_time, time.time()
+                break
+            time.sleep(0.05)
+        check(remain is not None, "sampled RemainTime mid-copy")
+        check(api.wait_image(DST, dest, "Available") == "Available", "copy")
+        real = time.time() - t_s
+        figures.update(remain_time_s=remain, remain_real_s=round(real, 2),
+                       remain_error_s=round(remain - real, 2))
+        check(0 < remain <= 2 * real + 2,
+              "RemainTime %ss vs real %.2fs" % (remain, real))
+        log("RemainTime %ss at %s, real %.2fs" % (remain, im.progress, real))
+
+        # SIGKILL after the first checkpoint.
+        dest = api.copy(image_id)
+        ckpt_seen = False
+        deadline = time.time() + 60
+        while time.time() < deadline and not ckpt_seen:
+            for n in data_files(work, DST, dest):
+                p = os.path.join(work, "data", DST, n)
+                if n.endswith(".ckpt") and os.path.getsize(p) > 0:
+                    ckpt_seen = True
+            time.sleep(0.05)
+        check(ckpt_seen, "a checkpoint was written before the kill")
+        srv.kill()
+        log("SIGKILL during copy; files:", data_files(work, DST, dest))
+    finally:
+        srv.kill()
+    resumed_before = resumed_lines(work)
+    srv = start(binary, work)
+    try:
+        api = Api(srv.address, token)
+        check(api.wait_image(DST, dest, "Available") == "Available",
+              "copy resumed after SIGKILL")
+        t = api.export(DST, dest, "outbox")
+        check(api.wait_task(DST, t) == "Finished", "export after resume")
+        out = os.path.join(work, "oss", "outbox", dest + "_system.raw")
+        check(sha256_file(out) == sha256_file(os.path.join(inb, "cancel.raw")),
+              "resumed copy has the right checksum")
+        check(not [n for n in data_files(work, DST, dest) if n.startswith(".")],
+              "no temporary file after the resumed copy")
+        check(resumed_lines(work) > resumed_before,
+              "the copy resumed from its checkpoint, not from the start")
+        log("SIGKILL mid-copy resumed with the right checksum")
+    finally:
+        srv.term()
+
+    # SIGKILL during an import and during an export (both running, each
+    # past its first checkpoint, neither done: 96 MiB at 16 MiB/s).
+    srv = start(binary, work, ["--backend-bandwidth-mib", "16"])
+    try:
+        api = Api(srv.address, token)
+        t = api.export(SRC, resumed_src, "outbox", "kill-")
+        image_id, task_id = api.import_image("inbox", "cancel.raw")
+        wait_ckpt(lambda: [os.path.join(work, "data", SRC, n)
+                           for n in data_files(work, SRC, image_id)])
+        wait_ckpt(lambda: [os.path.join(work, "data", SRC, n)
+                           for n in os.listdir(os.path.join(work, "data", SRC))
+                           if n == ".export-%s.ckpt" % t])
+        check(api.task(SRC, t).task_status == "Processing" and
+              api.task(SRC, task_id).task_status == "Processing",
+              "import and export still running at the kill")
+        srv.kill()
+    finally:
+        srv.kill()
+    before = resumed_lines(work)
+    srv = start(binary, work)
+    try:
+        api = Api(srv.address, token)
+        check(api.wait_task(SRC, task_id) == "Finished", "import resumed")
+        check(api.wait_task(SRC, t) == "Finished", "export resumed")
+        want = sha256_file(os.path.join(inb, "cancel.raw"))
+        out = os.path.join(work, "oss", "outbox",
+                           "kill-%s_system.raw" % resumed_src)
+        check(sha256_file(out) == want, "resumed export has the right bytes")
+        e = api.export(SRC, image_id, "outbox", "imp-")
+        check(api.wait_task(SRC, e) == "Finished", "export of resumed import")
+        check(sha256_file(os.path.join(work, "oss", "outbox",
+                                       "imp-%s_system.raw" % image_id)) == want,
+              "resumed import has the right bytes")
+        check(resumed_lines(work) >= before + 2,
+              "import and export resumed from their checkpoints")
+        check(not [n for n in os.listdir(os.path.join(work, "oss", "outbox"))
+                   if n.startswith(".")], "no temporary object left")
+        log("SIGKILL mid-import and mid-export resumed with the right checksum")
+    finally:
+        srv.term()
+
+    # A full destination: cn-beijing on a 16 MiB tmpfs (root only).
+    full = os.path.join(work, "data", "cn-beijing")
+    os.makedirs(full, exist_ok=True)
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", full],
+        capture_output=True).returncode == 0
+    if not mounted:
+        log("SKIP full destination: cannot mount a tmpfs (not root?)")
+    else:
+        srv = start(binary, work)
+        try:
+            api = Api(srv.address, token)
+            dest = api.call("CopyImage", region_id=SRC, image_id=resumed_src,
+                            destination_region_id="cn-beijing").image_id
+            status = api.wait_image("cn-beijing", dest, "CreateFailed")
+            check(status == "CreateFailed", "copy to a full disk failed")
+            im = api.image("cn-beijing", dest)
+            check(im.failure_code == "DiskFull", "FailureCode DiskFull: %s" % im)
+            left = [n for n in os.listdir(full) if not n.endswith(".failure")
+                    and not n.startswith(".ecsimage")]
+            check(not left, "the failed copy freed its space: %s" % left)
+            check(os.path.exists(os.path.join(work, "data", SRC,
+                                              resumed_src + ".img")),
+                  "the source is untouched")
+            log("full destination: copy CreateFailed/DiskFull, space freed")
+        finally:
+            srv.term()
+            subprocess.run(["umount", full])
+
+    # --simulation-control drives the simulated backend only.
+    r = subprocess.run([binary, "serve", "--db", os.path.join(work, "x.db"),
+                        "--backend=filesystem", "--simulation-control",
+                        "--data-root", os.path.join(work, "data"),
+                        "--oss-root", os.path.join(work, "oss")],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and "simulation-control" in r.stderr,
+          "--simulation-control with filesystem refused: %s" % r.stderr)
+
+    rel_lib.write_figures(args, "backend_e2e", figures)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    log("PASS backend_e2e")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except rel_lib.Failure as e:
+        log("FAIL", e)
+        sys.exit(1)
