@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Offline checks of deploy/k8s (no cluster, no registry but npm's):
-#   1. render overlays/dev, overlays/prod (SQLite) and overlays/postgres with
-#      kustomize; the SQLite renders must equal tests/deploy/golden/*.yaml
-#      byte for byte (after an intended change:
-#      scripts/deploy_check.sh --update-golden, and review the diff);
+#   1. render overlays/dev, overlays/prod (SQLite), overlays/postgres and
+#      the examples of the opt-in components (components/ecs-http,
+#      components/filesystem-backend[-shared]): overlays/prod-ecs-http-filesystem
+#      and overlays/postgres-ecs-http-filesystem, with kustomize; every render
+#      but overlays/postgres must equal tests/deploy/golden/*.yaml byte for
+#      byte (after an intended change: scripts/deploy_check.sh
+#      --update-golden, and review the diff);
 #   2. validate every object with npm kubernetes-models;
 #   3. compile every object as a typed literal with tsc --strict against npm
 #      kubernetes-types (rejects misspelled fields);
@@ -12,7 +15,11 @@
 #      shutdown, NetworkPolicy ports, ...; postgres: >= 3 replicas, PDB
 #      minAvailable 2, topology spread, maxUnavailable 0, ECSIMAGE_DB from a
 #      Secret only, migrate init container; its example files (CNPG
-#      Cluster, Secret) parse and are not rendered;
+#      Cluster, Secret) parse and are not rendered; with the ECS HTTP
+#      listener on: its port on the container, a Service and the
+#      NetworkPolicy, the key file from a required Secret, read-only, 0400;
+#      with the filesystem backend: data root and object store on two
+#      writable claims, ReadWriteMany with several replicas;
 #   5. self-test: a misspelled field, broken policies and a changed render
 #      must be caught.
 # Ends with "N passed, N failed"; exit 1 on any failure. Takes < 1 min
@@ -84,14 +91,17 @@ fi
 
 GOLDEN="$ROOT/tests/deploy/golden"
 args=()
-for overlay in dev prod postgres; do
+# postgres before the examples built on it: check.js takes the first
+# postgres* overlay for the example files and the PostgreSQL self-test.
+for overlay in dev prod postgres prod-ecs-http-filesystem \
+               postgres-ecs-http-filesystem; do
   out="$WORK/$overlay.yaml"
   # shellcheck disable=SC2086  # RENDER is a command with arguments
   $RENDER "$ROOT/deploy/k8s/overlays/$overlay" >"$out"
   echo "deploy_check: rendered overlays/$overlay ($(grep -c '^kind:' "$out") objects)"
   args+=("$overlay=$out")
-  # The SQLite overlays' renders are committed: a change to them must be
-  # deliberate and visible in review.
+  # The renders are committed (all but overlays/postgres, whose example
+  # overlay is): a change to them must be deliberate and visible in review.
   if [[ "$overlay" != postgres ]]; then
     if (( UPDATE_GOLDEN )); then
       cp "$out" "$GOLDEN/$overlay.yaml"

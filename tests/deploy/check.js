@@ -13,7 +13,13 @@
 //      for overlays named postgres* (storeOf) a Deployment of >= 3 replicas,
 //      a PodDisruptionBudget minAvailable 2 on its selector, topology
 //      spread, maxUnavailable 0, ECSIMAGE_DB only from a Secret, and an
-//      init container running `migrate`;
+//      init container running `migrate`; with ECSIMAGE_ECS_HTTP_LISTEN
+//      (components/ecs-http) its port on the container, a ClusterIP Service
+//      and the NetworkPolicy and ECSIMAGE_SECRET_KEY_FILE in a required
+//      Secret volume, read-only, mode 0400; with ECSIMAGE_BACKEND=filesystem
+//      (components/filesystem-backend[-shared]) the data root and the
+//      object store on two writable claims, ReadWriteMany on PostgreSQL;
+//      without them, none of it;
 //   4. golden: with --golden NAME=FILE, the render of NAME must equal FILE
 //      byte for byte (the SQLite overlays' renders are committed, so any
 //      change to them is a visible diff in review).
@@ -24,7 +30,7 @@
 //        [NAME=rendered.yaml...]
 // --self-test also proves, on the first overlay and on the postgres one,
 // that a misspelled field, each broken policy and a changed render are
-// caught.
+// caught, and on every overlay the rules of the opt-in components.
 "use strict";
 
 const fs = require("fs");
@@ -452,15 +458,23 @@ function checkPolicy(overlay, objects, options) {
           matchesLabels(svc.spec.selector, labels));
   }
 
-  // NetworkPolicy: only the API and metrics ports.
+  // NetworkPolicy: only the API and metrics ports, and ECS's HTTP API's
+  // when its listener is on (components/ecs-http).
+  const ecsPort = ecsHttpPort(objects, server);
+  const wanted = [API_PORT, METRICS_PORT].concat(
+      Number.isInteger(ecsPort) ? [ecsPort] : []);
   if (check(`${overlay}: a NetworkPolicy selects the pod`,
             policies.length > 0)) {
     const admitted = policyPorts(policies, "Ingress", "ingress", ports);
-    check(`${overlay}: NetworkPolicy admits exactly ports ${API_PORT} and ` +
-          `${METRICS_PORT}`, admitted !== null && admitted.size === 2 &&
-          admitted.has(API_PORT) && admitted.has(METRICS_PORT),
+    check(`${overlay}: NetworkPolicy admits exactly ports ` +
+          `${wanted.join(", ")}`, admitted !== null &&
+          admitted.size === wanted.length &&
+          wanted.every((p) => admitted.has(p)),
           JSON.stringify(admitted && [...admitted]));
   }
+
+  checkEcsHttp(overlay, objects, wl, server, labels);
+  checkFilesystemBackend(overlay, objects, wl, store, server);
 
   // Credentials are referenced, never committed.
   check(`${overlay}: no Secret objects in the manifests`,
@@ -532,13 +546,20 @@ function checkPostgres(overlay, objects, wl, server, policies, ports) {
         `preferred (ScheduleAnyway)`, zone !== undefined &&
         zone.whenUnsatisfiable === "ScheduleAnyway", JSON.stringify(spread));
 
-  // No volume for state.
-  const stateless = (pod.volumes || []).every(
-      (v) => v.emptyDir || v.secret || v.configMap || v.projected);
-  check(`${overlay}: no volume for state (no claims, emptyDir/Secret/` +
-        `ConfigMap volumes only)`, stateless &&
-        wl.spec.volumeClaimTemplates === undefined &&
-        ofKind(objects, "PersistentVolumeClaim").length === 0);
+  // No volume for state: the database is PostgreSQL. The filesystem
+  // backend's two shared roots (checkFilesystemBackend) are the only claims.
+  const roots = backendRootVolumes(objects, pod, server);
+  const claimsOk = (pod.volumes || []).every(
+      (v) => v.emptyDir || v.secret || v.configMap || v.projected ||
+             (v.persistentVolumeClaim && roots.has(v.name)));
+  const rootClaims = new Set((pod.volumes || []).filter(
+      (v) => v.persistentVolumeClaim && roots.has(v.name))
+      .map((v) => v.persistentVolumeClaim.claimName));
+  check(`${overlay}: no volume for state (no claims but the filesystem ` +
+        `backend's roots, emptyDir/Secret/ConfigMap volumes only)`,
+        claimsOk && wl.spec.volumeClaimTemplates === undefined &&
+        ofKind(objects, "PersistentVolumeClaim").every(
+            (c) => rootClaims.has(c.metadata.name)));
 
   // ECSIMAGE_DB: from a Secret, nowhere else.
   const ref = dbSecretRef(server);
@@ -598,6 +619,277 @@ function checkPostgres(overlay, objects, wl, server, policies, ports) {
           [...egress].every((p) => p === 5432 || p === 53),
           JSON.stringify(egress && [...egress]));
   }
+}
+
+// ------------------------------------------------- opt-in components
+
+// The port of ECSIMAGE_ECS_HTTP_LISTEN (components/ecs-http): a number,
+// NaN when the value has no valid port, undefined when the listener is off.
+function ecsHttpPort(objects, server) {
+  const listen = configValue(objects, server, "ECSIMAGE_ECS_HTTP_LISTEN");
+  if (listen === undefined || listen === "") return undefined;
+  const m = /:(\d+)$/.exec(listen);
+  const port = m ? Number(m[1]) : NaN;
+  return port > 0 && port < 65536 ? port : NaN;
+}
+
+// The pod volume (or, on a StatefulSet, claim template) behind the server's
+// mount at exactly `dir`, as { mount, volume, template }.
+function mountAt(wl, server, dir) {
+  const mount = (server.volumeMounts || []).find((m) => m.mountPath === dir);
+  if (!mount) return {};
+  const pod = wl.spec.template.spec;
+  return {
+    mount,
+    volume: (pod.volumes || []).find((v) => v.name === mount.name),
+    template: (wl.spec.volumeClaimTemplates || [])
+        .find((t) => t.metadata.name === mount.name),
+  };
+}
+
+// ECS's HTTP API (docs/ecs-http.md): when ECSIMAGE_ECS_HTTP_LISTEN is set,
+// its port is open on the container, a Service and (checkPolicy) the
+// NetworkPolicy, and the AccessKey secret key is a file of a Secret mounted
+// read-only, mode 0400. When it is not set, nothing of it shows.
+function checkEcsHttp(overlay, objects, wl, server, labels) {
+  const listen = configValue(objects, server, "ECSIMAGE_ECS_HTTP_LISTEN");
+  const port = ecsHttpPort(objects, server);
+  const portNamed = (server.ports || []).find((p) => p.name === "ecs-http");
+  const services = ofKind(objects, "Service").filter(
+      (s) => matchesLabels(s.spec.selector, labels));
+  const serviceHas = (s) => (s.spec.ports || []).some(
+      (p) => p.targetPort === "ecs-http" || p.targetPort === port);
+  if (port === undefined) {
+    check(`${overlay}: ECS HTTP listener off: no ecs-http port on the ` +
+          `container or a Service`, portNamed === undefined &&
+          !services.some(serviceHas));
+    return;
+  }
+  check(`${overlay}: ECS HTTP listener ${listen} listens on all addresses ` +
+        `(0.0.0.0 or [::]) on a valid port`, Number.isInteger(port) &&
+        /^(0\.0\.0\.0|\[::\]):/.test(listen), listen);
+  check(`${overlay}: container port ecs-http is the ECS HTTP port (${port}/TCP)`,
+        portNamed !== undefined && portNamed.containerPort === port &&
+        [undefined, "TCP"].includes(portNamed.protocol),
+        JSON.stringify(server.ports));
+  check(`${overlay}: a ClusterIP Service exposes the ECS HTTP port`,
+        services.some((s) => s.spec.clusterIP !== "None" && serviceHas(s)),
+        JSON.stringify(services.map((s) => [s.metadata.name, s.spec.ports])));
+
+  // The key file: a Secret's, read-only, 0400, the Secret required.
+  const file = configValue(objects, server, "ECSIMAGE_SECRET_KEY_FILE");
+  if (!check(`${overlay}: ECSIMAGE_SECRET_KEY_FILE is set (AccessKeys ` +
+             `need it)`, typeof file === "string" && file.startsWith("/"),
+             `${file}`)) {
+    return;
+  }
+  const dir = path.posix.dirname(file);
+  const { mount, volume } = mountAt(wl, server, dir);
+  const secret = (volume || {}).secret;
+  check(`${overlay}: the key file's directory ${dir} is a Secret volume`,
+        secret !== undefined && !!secret.secretName && !mount.subPath,
+        JSON.stringify([mount, volume]));
+  if (!secret) return;
+  check(`${overlay}: the key file is mounted read-only`,
+        mount.readOnly === true, JSON.stringify(mount));
+  const key = path.posix.basename(file);
+  const item = (secret.items || []).find((i) => i.path === key);
+  const mode = item && item.mode !== undefined ? item.mode : secret.defaultMode;
+  check(`${overlay}: the key file has mode 0400`, mode === 0o400,
+        `mode ${mode === undefined ? "unset (0644)" : mode.toString(8)}`);
+  check(`${overlay}: the key Secret ${secret.secretName} is not optional ` +
+        `(the pod waits for it)`, secret.optional !== true);
+  check(`${overlay}: the key file ${key} is a key of the Secret`,
+        secret.items === undefined || item !== undefined,
+        JSON.stringify(secret.items));
+}
+
+// The volume names the server mounts the filesystem backend's roots from
+// (empty when the backend is not filesystem).
+function backendRootVolumes(objects, pod, server) {
+  const names = new Set();
+  if (configValue(objects, server, "ECSIMAGE_BACKEND") !== "filesystem") {
+    return names;
+  }
+  for (const key of ["ECSIMAGE_DATA_ROOT", "ECSIMAGE_OSS_ROOT"]) {
+    const dir = configValue(objects, server, key);
+    const m = (server.volumeMounts || []).find((v) => v.mountPath === dir);
+    if (m) names.add(m.name);
+  }
+  return names;
+}
+
+// The filesystem backend (data-plane.md §2, §3): with
+// ECSIMAGE_BACKEND=filesystem, the data root and the object store are two
+// claims of their own mounted writable at ECSIMAGE_DATA_ROOT and
+// ECSIMAGE_OSS_ROOT; with several replicas (PostgreSQL) both are
+// ReadWriteMany. Without it, neither root is set (serve refuses them).
+function checkFilesystemBackend(overlay, objects, wl, store, server) {
+  const backend = configValue(objects, server, "ECSIMAGE_BACKEND");
+  const roots = {
+    "data root": configValue(objects, server, "ECSIMAGE_DATA_ROOT"),
+    "object store": configValue(objects, server, "ECSIMAGE_OSS_ROOT"),
+  };
+  if (backend !== "filesystem") {
+    check(`${overlay}: backend ${backend || "simulated (default)"}: ` +
+          `ECSIMAGE_DATA_ROOT and ECSIMAGE_OSS_ROOT unset (they need ` +
+          `--backend=filesystem)`, [undefined, "simulated"].includes(backend) &&
+          Object.values(roots).every((r) => r === undefined || r === ""),
+          JSON.stringify({ backend, roots }));
+    return;
+  }
+  check(`${overlay}: the filesystem backend is not run with ` +
+        `--simulation-control`, configValue(objects, server,
+            "ECSIMAGE_SIMULATION_CONTROL") !== "true");
+  const claimNames = [];
+  for (const [what, dir] of Object.entries(roots)) {
+    if (!check(`${overlay}: filesystem backend ${what} is an absolute path ` +
+               `outside /tmp and /data`, typeof dir === "string" &&
+               dir.startsWith("/") && !/^\/(tmp|data)(\/|$)/.test(dir),
+               `${dir}`)) {
+      continue;
+    }
+    const { mount, volume, template } = mountAt(wl, server, dir);
+    check(`${overlay}: filesystem backend ${what} ${dir} is mounted writable`,
+          mount !== undefined && mount.readOnly !== true && !mount.subPath,
+          JSON.stringify(mount));
+    if (!mount) continue;
+    // The claim: a template of the StatefulSet, or a PVC object the pod
+    // volume names.
+    let claim = template && !volume ? template : undefined;
+    if (volume && volume.persistentVolumeClaim) {
+      claim = ofKind(objects, "PersistentVolumeClaim").find(
+          (c) => c.metadata.name === volume.persistentVolumeClaim.claimName);
+    }
+    check(`${overlay}: filesystem backend ${what} is a claim of its own ` +
+          `(not "data", with a storage request)`, claim !== undefined &&
+          mount.name !== "data" &&
+          quantityOk((((claim.spec || {}).resources || {}).requests || {})
+              .storage), JSON.stringify([mount, volume, claim]));
+    if (!claim) continue;
+    claimNames.push(mount.name);
+    const modes = claim.spec.accessModes || [];
+    if (store === "postgres" || wl.spec.replicas > 1) {
+      check(`${overlay}: filesystem backend ${what} is ReadWriteMany ` +
+            `(shared by every replica)`, modes.includes("ReadWriteMany"),
+            JSON.stringify(modes));
+      check(`${overlay}: filesystem backend ${what} is a PersistentVolumeClaim ` +
+            `object (a Deployment has no claim templates)`,
+            claim.kind === "PersistentVolumeClaim");
+    } else {
+      check(`${overlay}: filesystem backend ${what} has an access mode`,
+            modes.length > 0, JSON.stringify(modes));
+    }
+  }
+  check(`${overlay}: data root and object store are two claims`,
+        claimNames.length === 2 && claimNames[0] !== claimNames[1],
+        JSON.stringify(claimNames));
+}
+
+// Broken copies of an overlay, on or off the opt-in components: each rule
+// of checkEcsHttp and checkFilesystemBackend must catch its mutation.
+function selfTestComponents(overlay, objects) {
+  const store = storeOf(overlay);
+  const wlOf = (o) => workloadOf(o, store);
+  const srv = (o) => serverOf(o, store);
+  const config = (o) => ofKind(o, "ConfigMap")
+      .find((c) => c.metadata.name.startsWith("ecsimage-config"));
+  const keyMount = (o) => srv(o).volumeMounts
+      .find((m) => m.mountPath === "/etc/ecsimage/keys");
+  const keyVolume = (o) => wlOf(o).spec.template.spec.volumes
+      .find((v) => v.name === keyMount(o).name);
+  const dataRoot = (o) => srv(o).volumeMounts
+      .find((m) => m.mountPath === config(o).data.ECSIMAGE_DATA_ROOT);
+  const mutations = {};
+  const expected = {};
+  const add = (name, re, mutate) => {
+    mutations[name] = mutate;
+    expected[name] = re;
+  };
+  const objs = objects;
+  if (ecsHttpPort(objs, srv(objs)) === undefined) {
+    add("ecs-http port without the listener", /ECS HTTP listener off/, (o) => {
+      srv(o).ports.push({ name: "ecs-http", containerPort: 50080 });
+    });
+  } else {
+    add("ECS HTTP on 127.0.0.1", /listens on all addresses/, (o) => {
+      config(o).data.ECSIMAGE_ECS_HTTP_LISTEN = "127.0.0.1:50080";
+    });
+    add("no ecs-http container port", /container port ecs-http/, (o) => {
+      srv(o).ports = srv(o).ports.filter((p) => p.name !== "ecs-http");
+    });
+    add("Service without the ECS HTTP port",
+        /ClusterIP Service exposes the ECS HTTP port/, (o) => {
+          for (const s of ofKind(o, "Service")) {
+            s.spec.ports = s.spec.ports.filter((p) => p.name !== "ecs-http");
+          }
+        });
+    add("NetworkPolicy without the ECS HTTP port",
+        /NetworkPolicy admits exactly ports/, (o) => {
+          const np = ofKind(o, "NetworkPolicy")[0];
+          np.spec.ingress = np.spec.ingress.filter(
+              (r) => !(r.ports || []).some((p) => p.port === 50080));
+        });
+    add("no ECSIMAGE_SECRET_KEY_FILE", /ECSIMAGE_SECRET_KEY_FILE is set/,
+        (o) => { delete config(o).data.ECSIMAGE_SECRET_KEY_FILE; });
+    add("key mounted writable", /key file is mounted read-only/, (o) => {
+      keyMount(o).readOnly = false;
+    });
+    add("key mode 0644", /key file has mode 0400/, (o) => {
+      keyVolume(o).secret.defaultMode = 0o644;
+    });
+    add("optional key Secret", /is not optional/, (o) => {
+      keyVolume(o).secret.optional = true;
+    });
+    add("key in an emptyDir", /is a Secret volume/, (o) => {
+      const v = keyVolume(o);
+      delete v.secret;
+      v.emptyDir = {};
+    });
+  }
+  if (configValue(objs, srv(objs), "ECSIMAGE_BACKEND") !== "filesystem") {
+    add("data root without the backend", /ECSIMAGE_OSS_ROOT unset/, (o) => {
+      config(o).data.ECSIMAGE_DATA_ROOT = "/var/lib/ecsimage/images";
+    });
+  } else {
+    add("data root not mounted", /data root .* is mounted writable/, (o) => {
+      const m = dataRoot(o);
+      srv(o).volumeMounts.splice(srv(o).volumeMounts.indexOf(m), 1);
+    });
+    add("data root read-only", /data root .* is mounted writable/, (o) => {
+      dataRoot(o).readOnly = true;
+    });
+    add("data root on /tmp", /data root is an absolute path outside/, (o) => {
+      config(o).data.ECSIMAGE_DATA_ROOT = "/tmp/images";
+    });
+    add("both roots on one claim", /two claims/, (o) => {
+      const oss = srv(o).volumeMounts.find(
+          (m) => m.mountPath === config(o).data.ECSIMAGE_OSS_ROOT);
+      oss.name = dataRoot(o).name;
+    });
+    add("roots without the backend", /ECSIMAGE_OSS_ROOT unset/, (o) => {
+      delete config(o).data.ECSIMAGE_BACKEND;
+    });
+    add("filesystem with simulation control", /--simulation-control/, (o) => {
+      config(o).data.ECSIMAGE_SIMULATION_CONTROL = "true";
+    });
+    if (store === "postgres") {
+      add("ReadWriteOnce shared roots", /ReadWriteMany/, (o) => {
+        for (const c of ofKind(o, "PersistentVolumeClaim")) {
+          c.spec.accessModes = ["ReadWriteOnce"];
+        }
+      });
+      add("a third claim", /no volume for state/, (o) => {
+        o.push({ apiVersion: "v1", kind: "PersistentVolumeClaim",
+                 metadata: { name: "extra" },
+                 spec: { accessModes: ["ReadWriteMany"] } });
+      });
+    }
+  }
+  for (const [name, mutate] of Object.entries(mutations)) {
+    expectCaught(overlay, objects, name, mutate, expected[name]);
+  }
+  return Object.keys(mutations).length;
 }
 
 // ------------------------------------------------------------- examples
@@ -896,7 +1188,7 @@ function main(argv) {
     }
     checkSchema(overlay, objects);
     checkPolicy(overlay, objects,
-                { pinnedImage: ["prod", "postgres"].includes(overlay) });
+                { pinnedImage: /^(prod|postgres)(-|$)/.test(overlay) });
   }
   if (examples.length) {
     checkExamples(examples,
@@ -910,6 +1202,8 @@ function main(argv) {
     const pg = overlays.find(([name]) => storeOf(name) === "postgres");
     if (pg && pg[0] !== first) selfTest(pg[0], pg[1]);
     if (pg) selfTestPostgres(pg[0], pg[1]);
+    // Every overlay with an opt-in component on (none of the defaults).
+    for (const [name, objects] of overlays) selfTestComponents(name, objects);
     const g = overlays.find(([name]) => golden.has(name));
     if (g) selfTestGolden(g[0], texts.get(g[0]));
   }
