@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "storage/postgres/pg_conn.h"
 #include "storage/postgres/pg_pool.h"
+#include "storage/postgres/pg_txn.h"
 #include "storage/postgres/postgres_store.h"
 #include "util/status_macros.h"
 
@@ -88,7 +89,7 @@ absl::Status InsertTable(PgConn& conn, const TableRows& t) {
     PgParams params;
     for (size_t i = 0; i < row.size(); ++i) {
       const CellValue& v = row[i];
-      // Recounted from the instances after the copy (kRecount).
+      // Recounted from the instances after the copy (RecountStatements).
       if (t.table == "images" && t.columns[i] == "live_instance_count") {
         params.Text("0");
         continue;
@@ -129,30 +130,32 @@ absl::Status InsertTable(PgConn& conn, const TableRows& t) {
 // Firing the triggers row by row instead updates the same counter row once
 // per copied image inside one transaction, whose dead versions make the
 // copy quadratic (148k images: 10 minutes).
-constexpr const char* kRecount[] = {
-    "DELETE FROM image_counts",
-    "INSERT INTO image_counts (owner_key, region_id, status, live_count) "
-    "SELECT coalesce(owner_account_id, ''), region_id, status, count(*) "
-    "FROM images WHERE deleted_at_ms IS NULL GROUP BY 1, 2, 3",
-    "DELETE FROM visible_counts",
-    "INSERT INTO visible_counts (viewer_key, region_id, status, live_count) "
-    "SELECT 'shared:' || s.account_id, i.region_id, i.status, count(*) "
-    "FROM shares s JOIN images i ON i.id = s.image_rowid "
-    "WHERE i.deleted_at_ms IS NULL AND i.is_public = 0 "
-    "AND i.owner_account_id IS NOT NULL AND i.owner_account_id <> "
-    "s.account_id GROUP BY 1, 2, 3",
-    "INSERT INTO visible_counts (viewer_key, region_id, status, live_count) "
-    "SELECT 'public', region_id, status, count(*) FROM images "
-    "WHERE deleted_at_ms IS NULL AND is_public = 1 "
-    "AND owner_account_id IS NOT NULL GROUP BY 1, 2, 3",
-    "INSERT INTO visible_counts (viewer_key, region_id, status, live_count) "
-    "SELECT 'public:' || owner_account_id, region_id, status, count(*) "
-    "FROM images WHERE deleted_at_ms IS NULL AND is_public = 1 "
-    "AND owner_account_id IS NOT NULL GROUP BY 1, 2, 3",
-    "UPDATE images SET live_instance_count = x.n FROM (SELECT image_rowid, "
-    "count(*) AS n FROM instances WHERE released_at_ms IS NULL "
-    "GROUP BY image_rowid) x WHERE images.id = x.image_rowid",
-};
+std::vector<std::string> RecountStatements() {
+  return {
+      "DELETE FROM image_counts",
+      absl::StrCat("INSERT INTO image_counts (owner_key, region_id, status, "
+                   "live_count) ",
+                   pg::kImageCountsFromRows),
+      "DELETE FROM visible_counts",
+      "INSERT INTO visible_counts (viewer_key, region_id, status, live_count) "
+      "SELECT 'shared:' || s.account_id, i.region_id, i.status, count(*) "
+      "FROM shares s JOIN images i ON i.id = s.image_rowid "
+      "WHERE i.deleted_at_ms IS NULL AND i.is_public = 0 "
+      "AND i.owner_account_id IS NOT NULL AND i.owner_account_id <> "
+      "s.account_id GROUP BY 1, 2, 3",
+      "INSERT INTO visible_counts (viewer_key, region_id, status, live_count) "
+      "SELECT 'public', region_id, status, count(*) FROM images "
+      "WHERE deleted_at_ms IS NULL AND is_public = 1 "
+      "AND owner_account_id IS NOT NULL GROUP BY 1, 2, 3",
+      "INSERT INTO visible_counts (viewer_key, region_id, status, live_count) "
+      "SELECT 'public:' || owner_account_id, region_id, status, count(*) "
+      "FROM images WHERE deleted_at_ms IS NULL AND is_public = 1 "
+      "AND owner_account_id IS NOT NULL GROUP BY 1, 2, 3",
+      absl::StrCat("UPDATE images SET live_instance_count = x.n FROM (",
+                   pg::kLiveInstancesFromRows,
+                   ") x WHERE images.id = x.image_rowid"),
+  };
+}
 // Tables whose user triggers keep the counters above.
 constexpr const char* kCountedTables[] = {"images", "shares", "instances"};
 
@@ -178,7 +181,9 @@ absl::Status ImportIntoEmptyPostgres(const std::string& uri,
           absl::StrCat("ALTER TABLE ", t, " DISABLE TRIGGER USER")));
     }
     for (const TableRows& t : tables) RETURN_IF_ERROR(InsertTable(*conn, t));
-    for (const char* sql : kRecount) RETURN_IF_ERROR(conn->ExecScript(sql));
+    for (const std::string& sql : RecountStatements()) {
+      RETURN_IF_ERROR(conn->ExecScript(sql));
+    }
     for (const char* t : kCountedTables) {
       RETURN_IF_ERROR(conn->ExecScript(
           absl::StrCat("ALTER TABLE ", t, " ENABLE TRIGGER USER")));

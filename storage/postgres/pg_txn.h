@@ -196,6 +196,13 @@ class PgTxn final : public WriteTxn {
   std::set<std::string> locked_keys_;
 };
 
+// What the triggers keep in image_counts and images.live_instance_count,
+// recounted from the rows they count: a SELECT of (owner_key, region_id,
+// status, live_count), and one of (image_rowid, n). Shared by the recount
+// after an import (pg_copy.cc) and the integrity check (postgres_store.cc).
+extern const char kImageCountsFromRows[];
+extern const char kLiveInstancesFromRows[];
+
 // Column lists shared by the read, list and write files.
 extern const char kImageColumns[];
 extern const char kCopyColumns[];    // FROM copy_tasks c JOIN images s, d

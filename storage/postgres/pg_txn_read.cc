@@ -19,6 +19,15 @@ const char kImageColumns[] =
     "i.os_type, i.platform, i.is_copied, i.is_public, i.created_at_ms, "
     "i.deleted_at_ms, i.creating_remaining_ms, i.live_instance_count";
 
+const char kImageCountsFromRows[] =
+    "SELECT coalesce(owner_account_id, '') AS owner_key, region_id, status, "
+    "count(*) AS live_count FROM images WHERE deleted_at_ms IS NULL "
+    "GROUP BY 1, 2, 3";
+
+const char kLiveInstancesFromRows[] =
+    "SELECT image_rowid, count(*) AS n FROM instances "
+    "WHERE released_at_ms IS NULL GROUP BY image_rowid";
+
 const char kCopyColumns[] =
     "c.id, c.account_id, c.source_image_rowid, c.dest_image_rowid, "
     "s.image_id, s.region_id, d.image_id, c.dest_region_id, c.phase, "

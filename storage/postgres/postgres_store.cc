@@ -148,22 +148,21 @@ absl::Status PostgresStore::Corrupt() {
 
 namespace {
 
-// Rows where a trigger-kept counter disagrees with a recount (the same
-// definitions as the recount of ImportIntoEmptyPostgres).
-constexpr const char* kCounterDrift =
-    "WITH kept AS (SELECT owner_key, region_id, status, live_count "
-    "FROM image_counts WHERE live_count <> 0), "
-    "counted AS (SELECT coalesce(owner_account_id, '') AS owner_key, "
-    "region_id, status, count(*) AS live_count FROM images "
-    "WHERE deleted_at_ms IS NULL GROUP BY 1, 2, 3) "
-    "SELECT (SELECT count(DISTINCT (owner_key, region_id, status)) FROM "
-    "((SELECT * FROM kept EXCEPT "
-    "SELECT * FROM counted) UNION ALL (SELECT * FROM counted EXCEPT "
-    "SELECT * FROM kept)) d), "
-    "(SELECT count(*) FROM images i LEFT JOIN (SELECT image_rowid, "
-    "count(*) AS n FROM instances WHERE released_at_ms IS NULL "
-    "GROUP BY image_rowid) x ON x.image_rowid = i.id "
-    "WHERE i.live_instance_count <> coalesce(x.n, 0))";
+// Rows where a trigger-kept counter disagrees with a recount of its rows
+// (the recount ImportIntoEmptyPostgres writes).
+std::string CounterDriftSql() {
+  return absl::StrCat(
+      "WITH kept AS (SELECT owner_key, region_id, status, live_count "
+      "FROM image_counts WHERE live_count <> 0), counted AS (",
+      pg::kImageCountsFromRows,
+      ") SELECT (SELECT count(DISTINCT (owner_key, region_id, status)) FROM "
+      "((SELECT * FROM kept EXCEPT SELECT * FROM counted) UNION ALL "
+      "(SELECT * FROM counted EXCEPT SELECT * FROM kept)) d), "
+      "(SELECT count(*) FROM images i LEFT JOIN (",
+      pg::kLiveInstancesFromRows,
+      ") x ON x.image_rowid = i.id "
+      "WHERE i.live_instance_count <> coalesce(x.n, 0))");
+}
 
 }  // namespace
 
@@ -171,7 +170,7 @@ absl::Status PostgresStore::CheckIntegrity() {
   ASSIGN_OR_RETURN(PgPool::Lease lease, pool_->Acquire());
   RETURN_IF_ERROR(
       lease->ExecScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-  absl::StatusOr<PgResult> drift = lease->Exec(kCounterDrift);
+  absl::StatusOr<PgResult> drift = lease->Exec(CounterDriftSql());
   lease->ExecScript("ROLLBACK").IgnoreError();
   if (!drift.ok()) return drift.status();
   const int64_t counts = drift->Int(0, 0);

@@ -230,8 +230,8 @@ TEST_F(GatewayTest, BearerTokensOnlyWhenEnabled) {
   // This gateway was built without an Authenticator: no signature.
   ExpectError(Call(req), 400, "IncompleteSignature");
   domain::Authenticator authenticator(env_.store());
-  Gateway with_bearer(GatewayDeps{env_.domain(), ids_, verifier_, nullptr,
-                                  true, false, &authenticator});
+  Gateway with_bearer(GatewayDeps{env_.domain(), ids_, verifier_, nullptr, true,
+                                  false, &authenticator});
   EXPECT_EQ(with_bearer.Handle(req, "h").http.status, 200);
   req.headers.clear();
   req.headers.emplace("authorization", "Bearer not-a-token");
