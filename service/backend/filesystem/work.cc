@@ -98,6 +98,24 @@ WorkResult RunCreate(const WorkOrder& work, WorkContext& ctx) {
   return r;
 }
 
+// CopyChunks under the task's stop flag, progress counters and bandwidth
+// cap; logs how much an earlier attempt left that was kept.
+absl::StatusOr<std::string> ChunkCopy(const WorkOrder& work, WorkContext& ctx,
+                                      int src_fd, int64_t size,
+                                      const ChunkCopyTarget& target) {
+  ChunkCopyControl control;
+  control.stop = &ctx.stop;
+  control.done_bytes = &ctx.done_bytes;
+  control.moved_bytes = &ctx.moved_bytes;
+  control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
+  int64_t resumed = 0;
+  control.resumed_bytes = &resumed;
+  absl::StatusOr<std::string> digest =
+      CopyChunks(ctx.files, src_fd, size, target, control);
+  LogResumed(work, resumed);
+  return digest;
+}
+
 // Copies `src_fd` (`size` bytes) into the image's data in `region_id`.
 WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx, int src_fd,
                          int64_t size, const std::string& format,
@@ -111,16 +129,8 @@ WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx, int src_fd,
   target.part = PartName(work.image_id, work.lease_epoch);
   target.ckpt_dir_fd = dir->get();
   target.checkpoint = CkptName(work.image_id, work.lease_epoch);
-  ChunkCopyControl control;
-  control.stop = &ctx.stop;
-  control.done_bytes = &ctx.done_bytes;
-  control.moved_bytes = &ctx.moved_bytes;
-  control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
-  int64_t resumed = 0;
-  control.resumed_bytes = &resumed;
   absl::StatusOr<std::string> digest =
-      CopyChunks(ctx.files, src_fd, size, target, control);
-  LogResumed(work, resumed);
+      ChunkCopy(work, ctx, src_fd, size, target);
   if (!digest.ok()) return FromCopyError(digest.status());
   if (!expected_digest.empty() && *digest != expected_digest) {
     return Fail(kFailChecksum, absl::StrCat("image digest ", *digest,
@@ -211,16 +221,8 @@ WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
   target.part = absl::StrCat(".", name, ".e", work.lease_epoch, ".part");
   target.ckpt_dir_fd = dir->get();
   target.checkpoint = absl::StrCat(".export-", work.key.substr(5), ".ckpt");
-  ChunkCopyControl control;
-  control.stop = &ctx.stop;
-  control.done_bytes = &ctx.done_bytes;
-  control.moved_bytes = &ctx.moved_bytes;
-  control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
-  int64_t resumed = 0;
-  control.resumed_bytes = &resumed;
   absl::StatusOr<std::string> digest =
-      CopyChunks(ctx.files, src.get(), meta->size, target, control);
-  LogResumed(work, resumed);
+      ChunkCopy(work, ctx, src.get(), meta->size, target);
   if (!digest.ok()) return FromCopyError(digest.status());
   if (*digest != meta->digest) {
     ctx.files.UnlinkAt(parent->get(), target.part);
