@@ -451,7 +451,8 @@ class Store {
   // The account of a token hash (SHA-256 of the token), if any. Reads the
   // database each time, on the lookup connection (RunInLookupTransaction),
   // so that tokens created by another process work at once. Never logs the
-  // hash.
+  // hash. The domain's Authenticator keeps what this finds for less than a
+  // second (a revoked token stops within one second, scale-out.md §5).
   virtual absl::StatusOr<std::optional<std::string>> AccountForTokenHash(
       const std::string& token_sha256) = 0;
 

@@ -358,7 +358,7 @@ int RunServe(const std::vector<std::string>& args) {
   options.max_running_copies = f.max_running_copies;
   options.image_quota_per_region = f.image_quota;
   domain::ImageDomain domain(*db->store, clock, ids, options);
-  domain::Authenticator authenticator(*db->store);
+  domain::Authenticator authenticator(*db->store, clock);
 
   // Metrics: calls through the CallObserver, the rest read at scrape time.
   metrics::ServiceMetrics service_metrics;

@@ -229,7 +229,7 @@ TEST_F(GatewayTest, BearerTokensOnlyWhenEnabled) {
   req.headers.emplace("authorization", "Bearer " + token->token);
   // This gateway was built without an Authenticator: no signature.
   ExpectError(Call(req), 400, "IncompleteSignature");
-  domain::Authenticator authenticator(env_.store());
+  domain::Authenticator authenticator(env_.store(), env_.clock());
   Gateway with_bearer(GatewayDeps{env_.domain(), ids_, verifier_, nullptr, true,
                                   false, &authenticator});
   EXPECT_EQ(with_bearer.Handle(req, "h").http.status, 200);

@@ -57,7 +57,7 @@ struct TestServer::Impl {
     ASSERT_TRUE(seeded.ok()) << seeded;
     domain = std::make_unique<domain::ImageDomain>(*store, clock, ids,
                                                    options.domain);
-    authenticator = std::make_unique<domain::Authenticator>(*store);
+    authenticator = std::make_unique<domain::Authenticator>(*store, clock);
     engine =
         std::make_unique<domain::TaskEngine>(*store, clock, options.domain);
 
