@@ -376,6 +376,12 @@ struct WriteOptions {
   // is released into the commit: if it returns true the change is rolled
   // back and the call fails kDeadlineExceeded without effect.
   std::function<bool()> abandoned;
+  // Async writes with the same non-empty key may share one transaction and
+  // its commit (PostgreSQL's group commit; SQLite's single writer batches
+  // every write anyway). The domain passes the caller's account: writes of
+  // one account touch the same counter rows, so batching them saves waits
+  // instead of adding lock cycles between batches.
+  std::string batch_key;
 };
 
 // Non-terminal tasks in one state, for metrics: kind "copy" (state = phase)

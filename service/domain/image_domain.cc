@@ -13,7 +13,8 @@ void ImageDomain::StartWrite(
     absl::FunctionRef<absl::StatusOr<WriteFn>()> prepare) {
   absl::StatusOr<WriteFn> write = prepare();
   if (!write.ok()) return done(write.status());
-  store_.RunInWriteTransactionAsync(*std::move(write), {caller.abandoned},
+  store_.RunInWriteTransactionAsync(*std::move(write),
+                                    {caller.abandoned, caller.account_id},
                                     std::move(done));
 }
 

@@ -261,7 +261,7 @@ absl::Status ImageDomain::AdvanceTask(const Caller& caller,
         FillImageState(image, resp);
         return absl::OkStatus();
       },
-      {caller.abandoned});
+      {caller.abandoned, caller.account_id});
 }
 
 absl::Status ImageDomain::FailTask(const Caller& caller,
@@ -309,7 +309,7 @@ absl::Status ImageDomain::FailTask(const Caller& caller,
         FillImageState(image, resp);
         return absl::OkStatus();
       },
-      {caller.abandoned});
+      {caller.abandoned, caller.account_id});
 }
 
 }  // namespace ecsimage::domain

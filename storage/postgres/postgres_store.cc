@@ -92,9 +92,13 @@ PostgresStore::PostgresStore(const PostgresStoreOptions& options,
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
     const PostgresStoreOptions& options) {
   if (options.pool_connections < 1 || options.write_threads < 1 ||
-      options.max_attempts < 1) {
+      options.max_attempts < 1 || options.max_batch < 1) {
     return absl::InvalidArgumentError(
-        "pool_connections, write_threads and max_attempts must be positive");
+        "pool_connections, write_threads, max_attempts and max_batch must be "
+        "positive");
+  }
+  if (options.max_batch > 32) {
+    return absl::InvalidArgumentError("max_batch is at most 32");
   }
   ASSIGN_OR_RETURN(std::string conninfo,
                    pg::WithConnectionDefaults(options.uri));
@@ -385,20 +389,209 @@ void PostgresStore::RunInWriteTransactionAsync(
 }
 
 void PostgresStore::WriteLoop() {
+  const size_t max_batch = static_cast<size_t>(options_.max_batch);
   while (true) {
-    AsyncWrite w;
+    std::vector<AsyncWrite> batch;
+    std::string key;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stopping_ || !queue_.empty();
+      // The oldest write whose key no other thread is running, with the
+      // writes of the same key queued after it: one replica never runs two
+      // batches of one account at once (they would only queue on the same
+      // counter rows, or lock each other's rows in a cycle).
+      auto pick = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+          if (!it->options.batch_key.empty() &&
+              busy_keys_.count(it->options.batch_key) > 0) {
+            continue;
+          }
+          key = it->options.batch_key;
+          batch.push_back(std::move(*it));
+          it = queue_.erase(it);
+          if (key.empty()) return true;
+          busy_keys_.insert(key);
+          while (it != queue_.end() && batch.size() < max_batch) {
+            if (it->options.batch_key == key) {
+              batch.push_back(std::move(*it));
+              it = queue_.erase(it);
+            } else {
+              ++it;
+            }
+          }
+          return true;
+        }
+        return false;
+      };
+      queue_cv_.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || pick();
       });
-      if (stopping_) return;  // Shutdown answers what is still queued.
-      w = std::move(queue_.front());
-      queue_.pop_front();
+      if (stopping_ && batch.empty()) return;  // Shutdown answers the rest.
     }
-    // Accepted before any Shutdown: it runs to its end.
-    w.done(RunAccepted(w.fn, w.options));
+    // Accepted before any Shutdown: they run to their end.
+    if (batch.size() == 1) {
+      batch[0].done(RunAccepted(batch[0].fn, batch[0].options));
+    } else {
+      RunBatch(batch);
+    }
+    if (!key.empty()) {
+      {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        busy_keys_.erase(key);
+      }
+      // Writes of this key may have been left waiting for it.
+      queue_cv_.notify_all();
+    }
   }
+}
+
+// Group commit (the PostgreSQL counterpart of SQLite's writer batches):
+// the queued writes run one after the other in ONE READ COMMITTED
+// transaction, each behind a savepoint, and share its COMMIT — one WAL
+// flush, and one wait on the account's counter row, for the whole batch
+// instead of one per write. Each write keeps the semantics of its own
+// transaction:
+// - a write that fails (a domain error, a failed statement) is rolled back
+//   to its savepoint and answered with its error; the others go on;
+// - a write that hits a retryable error (40001, 40P01, 23505) is rolled
+//   back to its savepoint and, after the batch, run again on its own
+//   (RunAccepted: its own transaction and retries);
+// - a write whose caller gave up is rolled back and answered
+//   kDeadlineExceeded;
+// - the rest are answered after the COMMIT, with its outcome (a lost
+//   COMMIT is resolved with pg_xact_status() as for a single write).
+// At most `max_batch` (≤ 32) writes: every write that changes a row takes
+// a subtransaction id, and PostgreSQL keeps 64 per backend before its
+// snapshots slow down for everyone.
+void PostgresStore::RunBatch(std::vector<AsyncWrite>& batch) {
+  std::vector<absl::Status> results(batch.size());
+  std::vector<bool> rerun(batch.size(), false);  // retryable: on their own
+  absl::Status refused = Corrupt();
+  if (refused.ok()) {
+    // The connection goes back to the pool before anyone is answered.
+    absl::StatusOr<PgPool::Lease> lease = AcquireAndBegin(*pool_, kBeginWrite);
+    if (lease.ok()) {
+      RunBatchOn(**lease, batch, results, rerun);
+    } else {
+      refused = lease.status();
+    }
+  }
+  if (!refused.ok()) {
+    for (AsyncWrite& w : batch) w.done(refused);
+    return;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!rerun[i]) batch[i].done(std::move(results[i]));
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (rerun[i]) batch[i].done(RunAccepted(batch[i].fn, batch[i].options));
+  }
+}
+
+void PostgresStore::RunBatchOn(PgConn& conn, std::vector<AsyncWrite>& batch,
+                               std::vector<absl::Status>& results,
+                               std::vector<bool>& rerun) {
+  std::vector<size_t> pending;  // ran OK: answered with the commit
+  bool lost = false;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    AsyncWrite& w = batch[i];
+    if (lost) {
+      results[i] = absl::UnavailableError("PostgreSQL connection was lost");
+      continue;
+    }
+    if (Abandoned(w.options)) {
+      results[i] = absl::DeadlineExceededError(
+          "the caller gave up before its write ran");
+      continue;
+    }
+    absl::Status saved = conn.ExecScript("SAVEPOINT batched_write");
+    if (!saved.ok()) {
+      results[i] = saved;
+      lost = conn.broken();
+      continue;
+    }
+    PgTxn txn(conn, /*write=*/true);
+    absl::Status status =
+        RunCallback([&w](PgTxn& t) -> absl::Status { return w.fn(t); }, txn);
+    if (conn.broken()) {
+      results[i] = absl::UnavailableError("PostgreSQL connection was lost");
+      lost = true;
+      continue;
+    }
+    const bool retry = !txn.retry_sqlstate().empty();
+    if (status.ok() && !retry && conn.InFailedTransaction()) {
+      // The callback went on after a failed statement.
+      status = absl::InternalError(
+          "write transaction returned OK after a failed statement");
+    }
+    if (status.ok() && !retry && Abandoned(w.options)) {
+      status = absl::DeadlineExceededError(
+          "the caller gave up before its write committed");
+    }
+    if (!status.ok() || retry) {
+      absl::Status back =
+          conn.ExecScript("ROLLBACK TO SAVEPOINT batched_write");
+      if (!back.ok()) {
+        // Cannot undo this write: nothing of the batch may commit.
+        lost = true;
+        results[i] = retry ? absl::UnavailableError(back.message()) : status;
+        continue;
+      }
+      if (retry) {
+        CountRetry(txn.retry_sqlstate());
+        rerun[i] = true;
+      } else {
+        results[i] = status;
+      }
+      continue;
+    }
+    pending.push_back(i);
+  }
+  absl::Status outcome = absl::OkStatus();
+  // COMMIT of an aborted transaction answers ROLLBACK without an error:
+  // never let one stand for the batch's outcome.
+  if (!lost && conn.InFailedTransaction()) lost = true;
+  if (lost) {
+    if (!conn.broken()) conn.ExecScript("ROLLBACK").IgnoreError();
+    outcome = absl::UnavailableError(
+        "PostgreSQL connection was lost before the commit");
+  } else if (!pending.empty()) {
+    std::string txid;
+    absl::StatusOr<PgResult> r =
+        conn.Exec("SELECT txid_current_if_assigned()::text");
+    if (!r.ok()) {
+      if (!conn.broken()) conn.ExecScript("ROLLBACK").IgnoreError();
+      outcome = r.status();
+    } else {
+      if (!r->IsNull(0, 0)) txid = r->Text(0, 0);
+      absl::Status committed = conn.ExecScript("COMMIT");
+      if (committed.ok()) {
+        commits_.fetch_add(1, std::memory_order_relaxed);
+      } else if (pg::IsRetryableSqlstate(conn.last_sqlstate())) {
+        if (!conn.broken()) conn.ExecScript("ROLLBACK").IgnoreError();
+        CountRetry(conn.last_sqlstate());
+        for (size_t i : pending) rerun[i] = true;
+        pending.clear();
+      } else if (conn.broken() && !txid.empty()) {
+        Attempt resolved = ResolveCommit(txid);
+        if (resolved.status.ok() && resolved.retry_sqlstate.empty()) {
+          commits_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          failed_commits_.fetch_add(1, std::memory_order_relaxed);
+          outcome = resolved.retry_sqlstate.empty()
+                        ? resolved.status
+                        : absl::UnavailableError(absl::StrCat(
+                              "commit aborted: ", committed.message()));
+        }
+      } else {
+        failed_commits_.fetch_add(1, std::memory_order_relaxed);
+        if (!conn.broken()) conn.ExecScript("ROLLBACK").IgnoreError();
+        outcome = committed;
+      }
+    }
+  } else {
+    conn.ExecScript("ROLLBACK").IgnoreError();
+  }
+  for (size_t i : pending) results[i] = outcome;
 }
 
 absl::Status PostgresStore::ReadOn(

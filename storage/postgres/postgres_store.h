@@ -9,7 +9,9 @@
 // - Writes run on the caller's thread (RunInWriteTransaction) or on one of
 //   `write_threads` workers fed by a bounded queue
 //   (RunInWriteTransactionAsync), each in its own READ COMMITTED
-//   transaction with explicit locks (why: storage/postgres/pg_txn.h).
+//   transaction with explicit locks (why: storage/postgres/pg_txn.h) —
+//   except that async writes queued together share one transaction and
+//   one COMMIT, each behind a savepoint (group commit, `max_batch`).
 //   Serialization failures, deadlocks and unique violations restart the
 //   whole callback, at most `max_attempts` times with jittered backoff,
 //   then kUnavailable. The callback may therefore run more than once: it
@@ -32,6 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -59,6 +62,10 @@ struct PostgresStoreOptions {
   // readiness connection come on top: pool_connections + 2 in all.
   int pool_connections = 8;
   int write_threads = 4;  // threads running RunInWriteTransactionAsync
+  // Async writes queued together run in one transaction, each behind a
+  // savepoint, and share one COMMIT (group commit; postgres_store.cc
+  // RunBatch). 1 = one transaction per write. At most 32.
+  int max_batch = 32;
   // Runs of one write in all (the first included): the whole transaction
   // restarts on 40001/40P01/23505 with jittered backoff, then kUnavailable.
   int max_attempts = 8;
@@ -171,6 +178,12 @@ class PostgresStore final : public Store {
   static absl::Status ReadOn(pg::PgConn& conn,
                              const std::function<absl::Status(ReadTxn&)>& fn);
   void WriteLoop();
+  // Several queued async writes in one transaction (group commit).
+  void RunBatch(std::vector<AsyncWrite>& batch);
+  // The transaction of RunBatch on `conn`: fills `results` (all but the
+  // writes marked in `rerun`, which run again on their own).
+  void RunBatchOn(pg::PgConn& conn, std::vector<AsyncWrite>& batch,
+                  std::vector<absl::Status>& results, std::vector<bool>& rerun);
   void CountRetry(const std::string& sqlstate);
 
   const PostgresStoreOptions options_;
@@ -190,6 +203,8 @@ class PostgresStore final : public Store {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<AsyncWrite> queue_ ABSL_GUARDED_BY(queue_mu_);
+  // Batch keys a write thread is running now (WriteLoop).
+  std::set<std::string> busy_keys_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::mutex shutdown_mu_;  // serialises Shutdown callers around join()
   std::vector<std::thread> workers_;

@@ -14,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "storage/postgres/pg_txn.h"
 #include "tests/storage/postgres/pg_test_util.h"
+#include "util/status_macros.h"
 
 namespace ecsimage::storage::pg::testing {
 namespace {
@@ -389,6 +390,88 @@ TEST_F(PostgresStoreTest, AsyncWritesAnswerOnceAndShutdownRefusesTheRest) {
                   ->RunInReadTransaction(
                       [](ReadTxn& txn) { return txn.ListRegions().status(); })
                   .ok());
+}
+
+TEST_F(PostgresStoreTest, QueuedWritesOfOneKeyShareACommitEachAsItsOwn) {
+  PostgresStoreOptions options = Options();
+  options.write_threads = 1;
+  Open(options);
+  // The only write thread is held by a write of another key while the
+  // batch queues behind it.
+  absl::Notification started, release;
+  std::promise<absl::Status> blocker;
+  store_->RunInWriteTransactionAsync(
+      [&](WriteTxn& txn) {
+        started.Notify();
+        release.WaitForNotification();
+        ImageRow image = Image(kBob, "m-blocker");
+        return txn.InsertImage(image);
+      },
+      {nullptr, kBob}, [&](absl::Status s) { blocker.set_value(s); });
+  started.WaitForNotification();
+  // Another client holds an uncommitted token that write 8 will race for
+  // (23505: rolled back to its savepoint, run again on its own).
+  auto other = Raw();
+  ASSERT_TRUE(other->ExecScript("BEGIN").ok());
+  ASSERT_TRUE(other
+                  ->Exec("INSERT INTO tokens VALUES ($1, $2, 5)",
+                         PgParams().Bytes(std::string(32, 'q')).Text(kBob))
+                  .ok());
+
+  constexpr int kWrites = 10;
+  std::vector<std::promise<absl::Status>> answers(kWrites);
+  for (int i = 0; i < kWrites; ++i) {
+    WriteOptions write_options;
+    write_options.batch_key = kAlice;
+    if (i == 5) write_options.abandoned = [] { return true; };
+    store_->RunInWriteTransactionAsync(
+        [i](WriteTxn& txn) -> absl::Status {
+          ImageRow image = Image(kAlice, absl::StrCat("m-", i));
+          RETURN_IF_ERROR(txn.InsertImage(image));
+          if (i == 3) return absl::FailedPreconditionError("refused");
+          if (i == 7) {
+            // A failed statement, then its error.
+            return static_cast<PgTxn&>(txn).Exec("SELECT 1 / 0").status();
+          }
+          if (i == 8) {
+            return static_cast<PgTxn&>(txn).InsertToken(
+                {std::string(32, 'q'), kAlice, 6});
+          }
+          return absl::OkStatus();
+        },
+        write_options,
+        [&answers, i](absl::Status s) { answers[i].set_value(s); });
+  }
+  const uint64_t commits_before = store_->stats().commits;
+  std::future<absl::Status> commit = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return other->ExecScript("COMMIT");
+  });
+  release.Notify();
+  EXPECT_TRUE(blocker.get_future().get().ok());
+  std::vector<absl::Status> results;
+  for (auto& a : answers) results.push_back(a.get_future().get());
+  EXPECT_TRUE(commit.get().ok());
+
+  for (int i : {0, 1, 2, 4, 6, 9}) EXPECT_TRUE(results[i].ok()) << i;
+  EXPECT_EQ(results[3].code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(results[5].code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(results[7].code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(results[8].code(), absl::StatusCode::kAlreadyExists) << results[8];
+  EXPECT_EQ(Retries("23505"), 1u);
+  // Only what answered OK is there: the failed, abandoned and raced writes
+  // left nothing, not even the image each inserted first.
+  EXPECT_EQ(Count("SELECT count(*) FROM images WHERE image_id IN ('m-0', "
+                  "'m-1', 'm-2', 'm-4', 'm-6', 'm-9', 'm-blocker')"),
+            7);
+  EXPECT_EQ(Count("SELECT count(*) FROM images"), 7);
+  EXPECT_EQ(Count("SELECT live_count FROM image_counts WHERE owner_key = '" +
+                  std::string(kAlice) + "'"),
+            6);
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+  // Two commits: the blocker's, and one for the whole batch (write 8's
+  // rerun on its own ended in kAlreadyExists, rolled back).
+  EXPECT_EQ(store_->stats().commits - commits_before, 2u);
 }
 
 TEST_F(PostgresStoreTest, LookupsDoNotWaitForThePool) {
