@@ -18,6 +18,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -142,6 +143,19 @@ struct InstanceRef {
   std::string account_id;
 };
 
+// Everything that can keep an image from being deleted (DeleteImage's
+// precedence list, api.md §4), read at once: the domain decides in order,
+// the store may fetch it all in one round trip.
+struct ImageBlockers {
+  std::optional<IoTaskRow> import_task;     // GetActiveIoTask(, "ImportImage")
+  std::optional<CopyTaskRow> copy_as_dest;  // GetCopyByDest
+  std::optional<CopyTaskRow> active_copy_as_source;  // GetActiveCopyBySource
+  std::optional<IoTaskRow> export_task;  // GetActiveIoTask(, "ExportImage")
+  int64_t shares = 0;                    // CountShares
+  // ListInstanceRefs(, instance_limit)
+  std::pair<int64_t, std::vector<InstanceRef>> instances;
+};
+
 struct ClientTokenRow {
   std::string params_fingerprint;  // opaque to storage
   std::string response;            // opaque to storage (serialized ids)
@@ -258,6 +272,32 @@ class ReadTxn {
   // Live instances referencing the image: the total and the first `limit`.
   virtual absl::StatusOr<std::pair<int64_t, std::vector<InstanceRef>>>
   ListInstanceRefs(int64_t image_rowid, int64_t limit) = 0;
+  // The reads above that DeleteImage needs, equal to calling each in turn
+  // (inside a write transaction with the same row locks); a store may
+  // override it to fetch them in one round trip.
+  virtual absl::StatusOr<ImageBlockers> GetImageBlockers(
+      int64_t image_rowid, int64_t instance_limit) {
+    ImageBlockers b;
+    auto import = GetActiveIoTask(image_rowid, "ImportImage");
+    if (!import.ok()) return import.status();
+    b.import_task = *std::move(import);
+    auto dest = GetCopyByDest(image_rowid);
+    if (!dest.ok()) return dest.status();
+    b.copy_as_dest = *std::move(dest);
+    auto source = GetActiveCopyBySource(image_rowid);
+    if (!source.ok()) return source.status();
+    b.active_copy_as_source = *std::move(source);
+    auto export_task = GetActiveIoTask(image_rowid, "ExportImage");
+    if (!export_task.ok()) return export_task.status();
+    b.export_task = *std::move(export_task);
+    auto shares = CountShares(image_rowid);
+    if (!shares.ok()) return shares.status();
+    b.shares = *shares;
+    auto refs = ListInstanceRefs(image_rowid, instance_limit);
+    if (!refs.ok()) return refs.status();
+    b.instances = *std::move(refs);
+    return b;
+  }
   // The account's live instances in a region (optionally of one image).
   virtual absl::StatusOr<std::pair<int64_t, std::vector<InstanceRow>>>
   ListInstances(const std::string& account_id, const std::string& region_id,

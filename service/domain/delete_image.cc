@@ -15,22 +15,21 @@ namespace {
 constexpr int64_t kListedInstanceBlockers = 10;
 
 // Step 4: destination of a running copy, or source of any running copy.
-absl::Status CheckNotCopying(storage::ReadTxn& txn, const Caller& caller,
+absl::Status CheckNotCopying(const storage::ImageBlockers& blockers,
+                             const Caller& caller,
                              const storage::ImageRow& image,
                              const DomainOptions& options) {
-  ASSIGN_OR_RETURN(auto as_dest, txn.GetCopyByDest(image.rowid));
+  const std::optional<storage::CopyTaskRow>& as_dest = blockers.copy_as_dest;
   std::optional<storage::CopyTaskRow> blocker;
   bool is_dest = false;
   if (as_dest.has_value()) {
     auto phase = ParsePhase(as_dest->phase);
     if (phase.has_value() && !IsTerminal(*phase)) {
-      blocker = std::move(as_dest);
+      blocker = as_dest;
       is_dest = true;
     }
   }
-  if (!blocker.has_value()) {
-    ASSIGN_OR_RETURN(blocker, txn.GetActiveCopyBySource(image.rowid));
-  }
+  if (!blocker.has_value()) blocker = blockers.active_copy_as_source;
   if (!blocker.has_value()) return absl::OkStatus();
   Error error(Err::kOperationDeniedImageCopying);
   error.Meta("imageId", image.image_id)
@@ -47,11 +46,10 @@ absl::Status CheckNotCopying(storage::ReadTxn& txn, const Caller& caller,
   return error.RetryAfterMs(CopyRemainingMs(*blocker, options));
 }
 
-absl::Status CheckNoIoTask(storage::ReadTxn& txn,
+absl::Status CheckNoIoTask(const std::optional<storage::IoTaskRow>& task,
                            const storage::ImageRow& image,
                            const std::string& action, Err err,
                            const DomainOptions& options) {
-  ASSIGN_OR_RETURN(auto task, txn.GetActiveIoTask(image.rowid, action));
   if (!task.has_value()) return absl::OkStatus();
   return Error(err)
       .Meta("imageId", image.image_id)
@@ -62,10 +60,9 @@ absl::Status CheckNoIoTask(storage::ReadTxn& txn,
       .RetryAfterMs(IoTaskRemainingMs(*task, options));
 }
 
-absl::Status CheckNoInstances(storage::ReadTxn& txn, const Caller& caller,
-                              const storage::ImageRow& image) {
-  ASSIGN_OR_RETURN(auto refs,
-                   txn.ListInstanceRefs(image.rowid, kListedInstanceBlockers));
+absl::Status CheckNoInstances(
+    const std::pair<int64_t, std::vector<storage::InstanceRef>>& refs,
+    const Caller& caller, const storage::ImageRow& image) {
   if (refs.first == 0) return absl::OkStatus();
   Error error(Err::kImageUsingByInstance);
   error.Meta("imageId", image.image_id)
@@ -132,10 +129,14 @@ absl::Status ImageDomain::DeleteImageInTxn(storage::WriteTxn& txn,
     return ImageNotFound(req.region_id(), req.image_id());
   }
   if (image->deleted_at_ms.has_value()) return absl::OkStatus();
-  RETURN_IF_ERROR(CheckNoIoTask(txn, *image, "ImportImage",
+  // Everything that may block it, read at once; decided in the list's
+  // order.
+  ASSIGN_OR_RETURN(storage::ImageBlockers blockers,
+                   txn.GetImageBlockers(image->rowid, kListedInstanceBlockers));
+  RETURN_IF_ERROR(CheckNoIoTask(blockers.import_task, *image, "ImportImage",
                                 Err::kImageIsImporting, options_));
-  RETURN_IF_ERROR(CheckNotCopying(txn, caller, *image, options_));
-  RETURN_IF_ERROR(CheckNoIoTask(txn, *image, "ExportImage",
+  RETURN_IF_ERROR(CheckNotCopying(blockers, caller, *image, options_));
+  RETURN_IF_ERROR(CheckNoIoTask(blockers.export_task, *image, "ExportImage",
                                 Err::kImageIsExporting, options_));
   if (image->is_public) {
     return Error(Err::kImageIsPublic)
@@ -144,7 +145,7 @@ absl::Status ImageDomain::DeleteImageInTxn(storage::WriteTxn& txn,
         .Precondition(absl::StrCat("image/", image->image_id),
                       "the image is public");
   }
-  ASSIGN_OR_RETURN(int64_t shares, txn.CountShares(image->rowid));
+  const int64_t shares = blockers.shares;
   if (shares > 0) {
     return Error(Err::kImageUseShared)
         .Meta("imageId", image->image_id)
@@ -153,7 +154,9 @@ absl::Status ImageDomain::DeleteImageInTxn(storage::WriteTxn& txn,
         .Precondition(absl::StrCat("image/", image->image_id),
                       absl::StrCat("shared with ", shares, " accounts"));
   }
-  if (!req.force()) RETURN_IF_ERROR(CheckNoInstances(txn, caller, *image));
+  if (!req.force()) {
+    RETURN_IF_ERROR(CheckNoInstances(blockers.instances, caller, *image));
+  }
   image->deleted_at_ms = clock_.NowMs();
   return txn.UpdateImage(*image);
 }

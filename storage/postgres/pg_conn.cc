@@ -216,50 +216,144 @@ absl::Status PgConn::ResultStatus(PGresult* r, absl::string_view what) {
   return absl::InternalError(text);
 }
 
+absl::StatusOr<std::string> PgConn::Prepared(const std::string& sql,
+                                             const PgParams& params) {
+  auto it = prepared_.find(sql);
+  if (it != prepared_.end()) return it->second;
+  // Dynamic statements (IN lists travel as arrays, so few exist) are
+  // bounded, but keep the cache bounded anyway.
+  if (prepared_.size() >= 512) {
+    RETURN_IF_ERROR(ExecScript("DEALLOCATE ALL"));
+    prepared_.clear();
+  }
+  std::string name = absl::StrCat("ecs", next_statement_++);
+  std::vector<unsigned int> types = params.Types();
+  PgResult prep(PQprepare(conn_, name.c_str(), sql.c_str(),
+                          static_cast<int>(types.size()),
+                          reinterpret_cast<const Oid*>(types.data())));
+  absl::Status status = ResultStatus(prep.r_.get(), "prepare");
+  if (!status.ok()) return status;
+  if (on_prepare_) on_prepare_(sql);
+  prepared_.emplace(sql, name);
+  return name;
+}
+
+// The bound values of `params`, pointing into it.
+struct PgConn::Bound {
+  explicit Bound(const PgParams& params) {
+    const size_t n = params.values_.size();
+    values.resize(n);
+    lengths.resize(n);
+    formats.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const auto& v = params.values_[i];
+      values[i] = v.data.has_value() ? v.data->data() : nullptr;
+      lengths[i] = v.data.has_value() ? static_cast<int>(v.data->size()) : 0;
+      formats[i] = v.type == PgType::kBytea ? 1 : 0;
+    }
+  }
+  int n() const { return static_cast<int>(values.size()); }
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+};
+
 absl::StatusOr<PgResult> PgConn::Exec(const std::string& sql,
                                       const PgParams& params) {
   if (broken_) {
     return absl::UnavailableError("PostgreSQL connection was lost");
   }
-  auto it = prepared_.find(sql);
-  if (it == prepared_.end()) {
-    // Dynamic statements (IN lists travel as arrays, so few exist) are
-    // bounded, but keep the cache bounded anyway.
-    if (prepared_.size() >= 512) {
-      RETURN_IF_ERROR(ExecScript("DEALLOCATE ALL"));
-      prepared_.clear();
-    }
-    std::string name = absl::StrCat("ecs", next_statement_++);
-    std::vector<unsigned int> types = params.Types();
-    PgResult prep(PQprepare(conn_, name.c_str(), sql.c_str(),
-                            static_cast<int>(types.size()),
-                            reinterpret_cast<const Oid*>(types.data())));
-    absl::Status status = ResultStatus(prep.r_.get(), "prepare");
-    if (!status.ok()) return status;
-    if (on_prepare_) on_prepare_(sql);
-    it = prepared_.emplace(sql, std::move(name)).first;
+  if (!deferred_.empty()) {
+    ASSIGN_OR_RETURN(std::vector<PgResult> results,
+                     ExecPipeline({{sql, params}}));
+    return std::move(results.back());
   }
-  const int n = static_cast<int>(params.values_.size());
-  std::vector<const char*> values(n);
-  std::vector<int> lengths(n);
-  std::vector<int> formats(n);
-  for (int i = 0; i < n; ++i) {
-    const auto& v = params.values_[i];
-    values[i] = v.data.has_value() ? v.data->data() : nullptr;
-    lengths[i] = v.data.has_value() ? static_cast<int>(v.data->size()) : 0;
-    formats[i] = v.type == PgType::kBytea ? 1 : 0;
-  }
-  PgResult result(PQexecPrepared(conn_, it->second.c_str(), n, values.data(),
-                                 lengths.data(), formats.data(),
+  ASSIGN_OR_RETURN(std::string name, Prepared(sql, params));
+  Bound b(params);
+  PgResult result(PQexecPrepared(conn_, name.c_str(), b.n(), b.values.data(),
+                                 b.lengths.data(), b.formats.data(),
                                  /*resultFormat=*/0));
   absl::Status status = ResultStatus(result.r_.get(), "query");
   if (!status.ok()) return status;
   return result;
 }
 
+absl::StatusOr<std::vector<PgResult>> PgConn::ExecPipeline(
+    const std::vector<std::pair<std::string, PgParams>>& statements) {
+  if (broken_) {
+    return absl::UnavailableError("PostgreSQL connection was lost");
+  }
+  std::vector<std::string> names;
+  for (const auto& [sql, params] : statements) {
+    ASSIGN_OR_RETURN(std::string name, Prepared(sql, params));
+    names.push_back(std::move(name));
+  }
+  auto lost = [this]() {
+    broken_ = true;
+    last_sqlstate_.clear();
+    std::string message = PQerrorMessage(conn_);
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    return absl::UnavailableError(
+        absl::StrCat("pipeline: PostgreSQL connection was lost: ", message));
+  };
+  // Deferred statements go first, unprepared and without parameters.
+  std::vector<std::string> deferred;
+  deferred.swap(deferred_);
+  if (PQenterPipelineMode(conn_) != 1) return lost();
+  for (const std::string& sql : deferred) {
+    if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr,
+                          nullptr, /*resultFormat=*/0) != 1) {
+      return lost();
+    }
+  }
+  for (size_t i = 0; i < statements.size(); ++i) {
+    Bound b(statements[i].second);
+    if (PQsendQueryPrepared(conn_, names[i].c_str(), b.n(), b.values.data(),
+                            b.lengths.data(), b.formats.data(),
+                            /*resultFormat=*/0) != 1) {
+      return lost();
+    }
+  }
+  if (PQpipelineSync(conn_) != 1) return lost();
+  // Each statement's result, then NULL; then the sync. A statement after a
+  // failed one is PGRES_PIPELINE_ABORTED; the first error is the answer.
+  std::vector<PgResult> results;
+  absl::Status first_error;
+  for (size_t i = 0; i < deferred.size() + statements.size(); ++i) {
+    PgResult r(PQgetResult(conn_));
+    if (r.r_ == nullptr) return lost();
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    if (PQresultStatus(r.r_.get()) != PGRES_PIPELINE_ABORTED &&
+        first_error.ok()) {
+      first_error = ResultStatus(r.r_.get(), "query");
+    }
+    if (i >= deferred.size()) results.push_back(std::move(r));
+  }
+  PgResult sync(PQgetResult(conn_));
+  if (sync.r_ == nullptr ||
+      PQresultStatus(sync.r_.get()) != PGRES_PIPELINE_SYNC) {
+    return lost();
+  }
+  if (PQexitPipelineMode(conn_) != 1) return lost();
+  if (!first_error.ok()) return first_error;
+  last_sqlstate_.clear();
+  return results;
+}
+
+void PgConn::Defer(std::string sql) { deferred_.push_back(std::move(sql)); }
+
 absl::Status PgConn::ExecScript(const std::string& sql) {
   if (broken_) {
     return absl::UnavailableError("PostgreSQL connection was lost");
+  }
+  if (!deferred_.empty()) {
+    // Rare (nothing ran since the deferral): its own round trip first.
+    std::vector<std::string> deferred;
+    deferred.swap(deferred_);
+    for (const std::string& d : deferred) {
+      PgResult r(PQexec(conn_, d.c_str()));
+      RETURN_IF_ERROR(ResultStatus(r.r_.get(), "statement"));
+    }
   }
   PgResult result(PQexec(conn_, sql.c_str()));
   return ResultStatus(result.r_.get(), "statement");

@@ -27,8 +27,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -113,6 +115,16 @@ class PgConn {
   // which.
   absl::StatusOr<PgResult> Exec(const std::string& sql,
                                 const PgParams& params = PgParams());
+  // Runs `statements` (each prepared once per connection, as Exec) in one
+  // round trip (libpq pipeline mode): their results in order, or the first
+  // error (the statements after a failed one are not run; inside a
+  // transaction the failure aborts it, as with Exec).
+  absl::StatusOr<std::vector<PgResult>> ExecPipeline(
+      const std::vector<std::pair<std::string, PgParams>>& statements);
+  // Queues one statement without parameters (SAVEPOINT …) to go with the
+  // next Exec or ExecPipeline in the same round trip (or before the next
+  // ExecScript); its failure is that call's failure.
+  void Defer(std::string sql);
   // Runs text without parameters (several statements allowed: migrations,
   // BEGIN/COMMIT).
   absl::Status ExecScript(const std::string& sql);
@@ -129,6 +141,15 @@ class PgConn {
   bool InTransaction() const {
     return PQtransactionStatus(conn_) != PQTRANS_IDLE;
   }
+  // Regions this connection has seen in the regions table. Regions are
+  // seeded once and never removed, so a region found stays found: the
+  // region check of every write need not read it again.
+  bool KnowsRegion(const std::string& region_id) const {
+    return known_regions_.count(region_id) > 0;
+  }
+  void RememberRegion(const std::string& region_id) {
+    if (known_regions_.size() < 1024) known_regions_.insert(region_id);
+  }
   // The server backend's pid (for tests that terminate it).
   int backend_pid() const { return PQbackendPID(conn_); }
   // Called with each SQL text when it is prepared (test hook).
@@ -138,12 +159,19 @@ class PgConn {
 
  private:
   explicit PgConn(PGconn* conn) : conn_(conn) {}
+  struct Bound;
+  // The name `sql` is prepared under on this connection (preparing it now
+  // if it is new).
+  absl::StatusOr<std::string> Prepared(const std::string& sql,
+                                       const PgParams& params);
   absl::Status ResultStatus(PGresult* r, absl::string_view what);
 
   PGconn* conn_;
   bool broken_ = false;
   std::string last_sqlstate_;
   std::unordered_map<std::string, std::string> prepared_;  // sql -> name
+  std::set<std::string> known_regions_;
+  std::vector<std::string> deferred_;  // Defer()
   uint64_t next_statement_ = 0;
   std::function<void(const std::string&)> on_prepare_;
 };

@@ -50,6 +50,9 @@
 
 namespace ecsimage::storage::pg {
 
+// One statement and its parameters.
+using PgStatement = std::pair<std::string, PgParams>;
+
 class PgTxn final : public WriteTxn {
  public:
   PgTxn(PgConn& conn, bool write) : conn_(conn), write_(write) {}
@@ -101,6 +104,8 @@ class PgTxn final : public WriteTxn {
       const std::string& instance_id) override;
   absl::StatusOr<std::pair<int64_t, std::vector<InstanceRef>>> ListInstanceRefs(
       int64_t image_rowid, int64_t limit) override;
+  absl::StatusOr<ImageBlockers> GetImageBlockers(
+      int64_t image_rowid, int64_t instance_limit) override;
   absl::StatusOr<std::pair<int64_t, std::vector<InstanceRow>>> ListInstances(
       const std::string& account_id, const std::string& region_id,
       std::optional<int64_t> image_rowid, int64_t offset,
@@ -155,10 +160,19 @@ class PgTxn final : public WriteTxn {
   // retry_sqlstate()).
   absl::StatusOr<PgResult> Exec(const std::string& sql,
                                 const PgParams& params = PgParams());
+  // Several statements in one round trip, failures remembered as Exec's.
+  absl::StatusOr<std::vector<PgResult>> ExecPipeline(
+      const std::vector<PgStatement>& statements);
 
  private:
   // " FOR UPDATE[ OF t]" inside write transactions, "" in reads.
   std::string ForUpdate(const char* table) const;
+  // The statements of GetCopyByDest, GetActiveCopyBySource and
+  // GetActiveIoTask (shared with GetImageBlockers).
+  PgStatement CopyByDestQuery(int64_t dest_image_rowid) const;
+  PgStatement ActiveCopyBySourceQuery(int64_t source_image_rowid) const;
+  PgStatement ActiveIoTaskQuery(int64_t image_rowid,
+                                const std::string& action) const;
   // The transaction-level advisory lock ordering the name, quota and
   // copy-slot checks of one (account, region); once per transaction.
   absl::Status LockAccountRegion(const std::string& account_id,
@@ -172,6 +186,9 @@ class PgTxn final : public WriteTxn {
                                                    const PgParams& params);
   // Disks of every image in one statement.
   absl::Status FillDisks(std::vector<ImageRow>& images);
+  // Sets each image's disks from rows of (image_rowid, device, type,
+  // snapshot_id, size_gib) ordered by image_rowid, ordinal.
+  static void AssignDisks(const PgResult& r, std::vector<ImageRow>& images);
   // The images with these row ids, in that order, in two statements;
   // kInternal if one is missing.
   absl::StatusOr<std::vector<ImageRow>> ImagesByRowids(
@@ -194,6 +211,7 @@ class PgTxn final : public WriteTxn {
   const bool write_;
   std::string retry_sqlstate_;
   std::set<std::string> locked_keys_;
+  bool inserted_region_ = false;  // RegionExists must not remember it
 };
 
 // What the triggers keep in image_counts and images.live_instance_count,

@@ -179,6 +179,15 @@ absl::StatusOr<PgResult> PgTxn::Exec(const std::string& sql,
   return r;
 }
 
+absl::StatusOr<std::vector<PgResult>> PgTxn::ExecPipeline(
+    const std::vector<PgStatement>& statements) {
+  absl::StatusOr<std::vector<PgResult>> r = conn_.ExecPipeline(statements);
+  if (!r.ok() && IsRetryableSqlstate(conn_.last_sqlstate())) {
+    retry_sqlstate_ = conn_.last_sqlstate();
+  }
+  return r;
+}
+
 absl::Status PgTxn::LockKey(const std::string& key) {
   if (!write_ || !locked_keys_.insert(key).second) return absl::OkStatus();
   // hashtextextended: a 64-bit key; the migration lock uses the two-int4
@@ -208,6 +217,11 @@ absl::Status PgTxn::FillDisks(std::vector<ImageRow>& images) {
            "FROM disk_mappings WHERE image_rowid = ANY($1::text[]::bigint[]) "
            "ORDER BY image_rowid, ordinal",
            PgParams().TextArray(rowids)));
+  AssignDisks(r, images);
+  return absl::OkStatus();
+}
+
+void PgTxn::AssignDisks(const PgResult& r, std::vector<ImageRow>& images) {
   std::map<int64_t, std::vector<DiskMappingRow>> by_image;
   for (int i = 0; i < r.rows(); ++i) {
     by_image[r.Int(i, 0)].push_back({r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
@@ -218,7 +232,6 @@ absl::Status PgTxn::FillDisks(std::vector<ImageRow>& images) {
     image.disks.clear();
     if (it != by_image.end()) image.disks = it->second;
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<ImageRow>> PgTxn::ImagesByRowids(
@@ -266,10 +279,14 @@ absl::StatusOr<std::optional<ImageRow>> PgTxn::OneImage(
 }
 
 absl::StatusOr<bool> PgTxn::RegionExists(const std::string& region_id) {
+  if (conn_.KnowsRegion(region_id)) return true;
   ASSIGN_OR_RETURN(PgResult r,
                    Exec("SELECT 1 FROM regions WHERE region_id = $1",
                         PgParams().Text(region_id)));
-  return r.rows() > 0;
+  if (r.rows() == 0) return false;
+  // Only committed rows are remembered: not one this transaction inserted.
+  if (!inserted_region_) conn_.RememberRegion(region_id);
+  return true;
 }
 
 absl::StatusOr<std::vector<RegionRow>> PgTxn::ListRegions() {
@@ -292,11 +309,25 @@ absl::StatusOr<bool> PgTxn::AccountExists(const std::string& account_id) {
 
 absl::StatusOr<std::optional<ImageRow>> PgTxn::GetImage(
     const std::string& region_id, const std::string& image_id) {
-  return OneImage(absl::StrCat("SELECT ", kImageColumns,
-                               " FROM images i WHERE i.region_id = $1 AND "
-                               "i.image_id = $2",
-                               ForUpdate(nullptr)),
-                  PgParams().Text(region_id).Text(image_id));
+  // The row and its disks in one round trip (every write starts here).
+  ASSIGN_OR_RETURN(
+      std::vector<PgResult> r,
+      ExecPipeline({{absl::StrCat("SELECT ", kImageColumns,
+                                  " FROM images i WHERE i.region_id = $1 AND "
+                                  "i.image_id = $2",
+                                  ForUpdate(nullptr)),
+                     PgParams().Text(region_id).Text(image_id)},
+                    {"SELECT d.image_rowid, d.device, d.type, d.snapshot_id, "
+                     "d.size_gib FROM disk_mappings d JOIN images i "
+                     "ON i.id = d.image_rowid WHERE i.region_id = $1 AND "
+                     "i.image_id = $2 ORDER BY d.ordinal",
+                     PgParams().Text(region_id).Text(image_id)}}));
+  if (r[0].rows() == 0) return std::nullopt;
+  std::vector<ImageRow> images;
+  ASSIGN_OR_RETURN(ImageRow image, ReadImageRow(r[0], 0));
+  images.push_back(std::move(image));
+  AssignDisks(r[1], images);
+  return std::move(images[0]);
 }
 
 absl::StatusOr<std::optional<ImageRow>> PgTxn::GetImageByRowid(int64_t rowid) {
@@ -353,23 +384,29 @@ absl::StatusOr<std::vector<CopyTaskRow>> PgTxn::Copies(const std::string& sql,
 
 absl::StatusOr<std::optional<CopyTaskRow>> PgTxn::GetCopyByDest(
     int64_t dest_image_rowid) {
-  ASSIGN_OR_RETURN(
-      auto rows,
-      Copies(absl::StrCat("SELECT ", kCopyColumns,
-                          " WHERE c.dest_image_rowid = $1", ForUpdate("c")),
-             PgParams().Int(dest_image_rowid)));
+  PgStatement q = CopyByDestQuery(dest_image_rowid);
+  ASSIGN_OR_RETURN(auto rows, Copies(q.first, q.second));
   return First(std::move(rows));
+}
+
+PgStatement PgTxn::CopyByDestQuery(int64_t dest_image_rowid) const {
+  return {absl::StrCat("SELECT ", kCopyColumns,
+                       " WHERE c.dest_image_rowid = $1", ForUpdate("c")),
+          PgParams().Int(dest_image_rowid)};
 }
 
 absl::StatusOr<std::optional<CopyTaskRow>> PgTxn::GetActiveCopyBySource(
     int64_t source_image_rowid) {
-  ASSIGN_OR_RETURN(
-      auto rows, Copies(absl::StrCat("SELECT ", kCopyColumns,
-                                     " WHERE c.source_image_rowid = $1 AND ",
-                                     kNonTerminalPhase,
-                                     " ORDER BY c.id LIMIT 1", ForUpdate("c")),
-                        PgParams().Int(source_image_rowid)));
+  PgStatement q = ActiveCopyBySourceQuery(source_image_rowid);
+  ASSIGN_OR_RETURN(auto rows, Copies(q.first, q.second));
   return First(std::move(rows));
+}
+
+PgStatement PgTxn::ActiveCopyBySourceQuery(int64_t source_image_rowid) const {
+  return {absl::StrCat(
+              "SELECT ", kCopyColumns, " WHERE c.source_image_rowid = $1 AND ",
+              kNonTerminalPhase, " ORDER BY c.id LIMIT 1", ForUpdate("c")),
+          PgParams().Int(source_image_rowid)};
 }
 
 absl::StatusOr<int64_t> PgTxn::CountRunningCopies(
@@ -415,15 +452,19 @@ absl::StatusOr<std::optional<IoTaskRow>> PgTxn::GetIoTask(
 
 absl::StatusOr<std::optional<IoTaskRow>> PgTxn::GetActiveIoTask(
     int64_t image_rowid, const std::string& action) {
-  ASSIGN_OR_RETURN(
-      auto rows,
-      IoTasks(absl::StrCat("SELECT ", kIoTaskColumns,
-                           " WHERE t.image_rowid = $1 AND t.action = $2 AND "
-                           "t.status IN ('Waiting', 'Processing') "
-                           "ORDER BY t.id LIMIT 1",
-                           ForUpdate("t")),
-              PgParams().Int(image_rowid).Text(action)));
+  PgStatement q = ActiveIoTaskQuery(image_rowid, action);
+  ASSIGN_OR_RETURN(auto rows, IoTasks(q.first, q.second));
   return First(std::move(rows));
+}
+
+PgStatement PgTxn::ActiveIoTaskQuery(int64_t image_rowid,
+                                     const std::string& action) const {
+  return {absl::StrCat("SELECT ", kIoTaskColumns,
+                       " WHERE t.image_rowid = $1 AND t.action = $2 AND "
+                       "t.status IN ('Waiting', 'Processing') "
+                       "ORDER BY t.id LIMIT 1",
+                       ForUpdate("t")),
+          PgParams().Int(image_rowid).Text(action)};
 }
 
 absl::StatusOr<std::vector<IoTaskRow>> PgTxn::ListActiveIoTasks(
@@ -485,10 +526,12 @@ absl::StatusOr<std::vector<ImageRow>> PgTxn::ListCreatingImages(
       PgParams().Int(limit).Text(lease_owner).Int(now_ms));
 }
 
+constexpr char kCountSharesSql[] =
+    "SELECT count(*) FROM shares WHERE image_rowid = $1";
+
 absl::StatusOr<int64_t> PgTxn::CountShares(int64_t image_rowid) {
   ASSIGN_OR_RETURN(PgResult r,
-                   Exec("SELECT count(*) FROM shares WHERE image_rowid = $1",
-                        PgParams().Int(image_rowid)));
+                   Exec(kCountSharesSql, PgParams().Int(image_rowid)));
   return r.Int(0, 0);
 }
 
@@ -532,25 +575,67 @@ absl::StatusOr<std::optional<InstanceRow>> PgTxn::GetLiveInstance(
   return ReadInstance(r, 0);
 }
 
+namespace {
+
+constexpr char kInstanceCountSql[] =
+    "SELECT live_instance_count FROM images WHERE id = $1";
+constexpr char kInstanceRefsSql[] =
+    "SELECT instance_id, account_id FROM instances "
+    "WHERE image_rowid = $1 AND released_at_ms IS NULL ORDER BY id LIMIT $2";
+
+std::pair<int64_t, std::vector<InstanceRef>> ReadInstanceRefs(
+    const PgResult& count, const PgResult& refs) {
+  std::pair<int64_t, std::vector<InstanceRef>> out{0, {}};
+  if (count.rows() > 0) out.first = count.Int(0, 0);
+  for (int i = 0; i < refs.rows(); ++i) {
+    out.second.push_back({refs.Text(i, 0), refs.Text(i, 1)});
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::pair<int64_t, std::vector<InstanceRef>>>
 PgTxn::ListInstanceRefs(int64_t image_rowid, int64_t limit) {
-  int64_t total = 0;
-  {
-    ASSIGN_OR_RETURN(PgResult r, Exec("SELECT live_instance_count FROM images "
-                                      "WHERE id = $1",
-                                      PgParams().Int(image_rowid)));
-    if (r.rows() > 0) total = r.Int(0, 0);
-  }
+  ASSIGN_OR_RETURN(PgResult count,
+                   Exec(kInstanceCountSql, PgParams().Int(image_rowid)));
   ASSIGN_OR_RETURN(
-      PgResult r,
-      Exec("SELECT instance_id, account_id FROM instances "
-           "WHERE image_rowid = $1 AND released_at_ms IS NULL "
-           "ORDER BY id LIMIT $2",
+      PgResult refs,
+      Exec(kInstanceRefsSql,
            PgParams().Int(image_rowid).Int(std::max<int64_t>(limit, 0))));
-  std::vector<InstanceRef> refs;
-  for (int i = 0; i < r.rows(); ++i)
-    refs.push_back({r.Text(i, 0), r.Text(i, 1)});
-  return std::make_pair(total, std::move(refs));
+  return ReadInstanceRefs(count, refs);
+}
+
+// One round trip for the seven reads DeleteImage needs: the same
+// statements, and so the same row locks, as calling each in turn.
+absl::StatusOr<ImageBlockers> PgTxn::GetImageBlockers(int64_t image_rowid,
+                                                      int64_t instance_limit) {
+  std::vector<PgStatement> statements = {
+      ActiveIoTaskQuery(image_rowid, "ImportImage"),
+      CopyByDestQuery(image_rowid),
+      ActiveCopyBySourceQuery(image_rowid),
+      ActiveIoTaskQuery(image_rowid, "ExportImage"),
+      {kCountSharesSql, PgParams().Int(image_rowid)},
+      {kInstanceCountSql, PgParams().Int(image_rowid)},
+      {kInstanceRefsSql,
+       PgParams().Int(image_rowid).Int(std::max<int64_t>(instance_limit, 0))}};
+  ASSIGN_OR_RETURN(std::vector<PgResult> r, ExecPipeline(statements));
+  auto io_task = [](const PgResult& rows) -> std::optional<IoTaskRow> {
+    if (rows.rows() == 0) return std::nullopt;
+    return ReadIoTask(rows, 0);
+  };
+  auto copy = [](const PgResult& rows) -> std::optional<CopyTaskRow> {
+    if (rows.rows() == 0) return std::nullopt;
+    return ReadCopy(rows, 0);
+  };
+  ImageBlockers b;
+  b.import_task = io_task(r[0]);
+  b.copy_as_dest = copy(r[1]);
+  b.active_copy_as_source = copy(r[2]);
+  b.export_task = io_task(r[3]);
+  b.shares = r[4].Int(0, 0);
+  b.instances = ReadInstanceRefs(r[5], r[6]);
+  return b;
 }
 
 absl::StatusOr<std::pair<int64_t, std::vector<InstanceRow>>>

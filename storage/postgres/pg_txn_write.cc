@@ -433,6 +433,7 @@ absl::Status PgTxn::InsertRegion(const RegionRow& region) {
     return absl::AlreadyExistsError(
         absl::StrCat("region ", region.region_id, " already exists"));
   }
+  inserted_region_ = true;
   return Exec(
              "INSERT INTO regions (region_id, local_name, endpoint) "
              "VALUES ($1, $2, $3)",

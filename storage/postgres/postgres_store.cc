@@ -503,12 +503,8 @@ void PostgresStore::RunBatchOn(PgConn& conn, std::vector<AsyncWrite>& batch,
           "the caller gave up before its write ran");
       continue;
     }
-    absl::Status saved = conn.ExecScript("SAVEPOINT batched_write");
-    if (!saved.ok()) {
-      results[i] = saved;
-      lost = conn.broken();
-      continue;
-    }
+    // Sent with the write's first statement: no round trip of its own.
+    conn.Defer("SAVEPOINT batched_write");
     PgTxn txn(conn, /*write=*/true);
     absl::Status status =
         RunCallback([&w](PgTxn& t) -> absl::Status { return w.fn(t); }, txn);

@@ -671,4 +671,73 @@ TEST_F(LeaseTest, PhaseMovesAreCountedOncePerChange) {
 }
 
 }  // namespace
+// GetImageBlockers (one round trip on PostgreSQL) answers what the reads
+// it stands for answer one by one, inside a write transaction as
+// DeleteImage runs it.
+TEST_F(TasksTest, ImageBlockersEqualTheReadsOneByOne) {
+  ASSERT_OK_AND_ASSIGN(CopyTaskRow copy,
+                       StartCopy("m-d", kShanghai, "TRANSFERRING"));
+  ASSERT_OK(StartTask("t-imp", source_, "ImportImage", "Processing").status());
+  ASSERT_OK(StartTask("t-exp", source_, "ExportImage", "Waiting").status());
+  ASSERT_OK(store().RunInWriteTransaction(
+      [&](WriteTxn& txn) { return txn.AddShare(source_, kBob, 5); }));
+  ASSERT_OK(Run("i-1", source_, kAlice).status());
+  ASSERT_OK(Run("i-2", source_, kBob).status());
+  ASSERT_OK_AND_ASSIGN(int64_t bare,
+                       Insert(CustomImage(kAlice, kHangzhou, "m-bare")));
+
+  for (int64_t rowid : {source_, copy.dest_image_rowid, bare}) {
+    ASSERT_OK(store().RunInWriteTransaction([&](WriteTxn& txn) -> absl::Status {
+      auto all = txn.GetImageBlockers(rowid, 1);
+      EXPECT_TRUE(all.ok()) << all.status();
+      if (!all.ok()) return all.status();
+      auto import = txn.GetActiveIoTask(rowid, "ImportImage");
+      auto dest = txn.GetCopyByDest(rowid);
+      auto source = txn.GetActiveCopyBySource(rowid);
+      auto export_task = txn.GetActiveIoTask(rowid, "ExportImage");
+      auto shares = txn.CountShares(rowid);
+      auto refs = txn.ListInstanceRefs(rowid, 1);
+      EXPECT_TRUE(import.ok() && dest.ok() && source.ok() && export_task.ok() &&
+                  shares.ok() && refs.ok());
+      auto task_id = [](const std::optional<IoTaskRow>& t) {
+        return t.has_value() ? t->task_id : "";
+      };
+      auto copy_rowid = [](const std::optional<CopyTaskRow>& c) {
+        return c.has_value() ? c->rowid : int64_t{0};
+      };
+      EXPECT_EQ(task_id(all->import_task), task_id(*import)) << rowid;
+      EXPECT_EQ(copy_rowid(all->copy_as_dest), copy_rowid(*dest)) << rowid;
+      EXPECT_EQ(copy_rowid(all->active_copy_as_source), copy_rowid(*source))
+          << rowid;
+      EXPECT_EQ(task_id(all->export_task), task_id(*export_task)) << rowid;
+      EXPECT_EQ(all->shares, *shares) << rowid;
+      EXPECT_EQ(all->instances.first, refs->first) << rowid;
+      EXPECT_EQ(all->instances.second.size(), refs->second.size()) << rowid;
+      if (rowid == source_) {
+        EXPECT_EQ(task_id(all->import_task), "t-imp");
+        EXPECT_EQ(task_id(all->export_task), "t-exp");
+        EXPECT_EQ(copy_rowid(all->active_copy_as_source), copy.rowid);
+        EXPECT_FALSE(all->copy_as_dest.has_value());
+        EXPECT_EQ(all->shares, 1);
+        EXPECT_EQ(all->instances.first, 2);
+        EXPECT_EQ(all->instances.second.size(), 1u);
+        if (all->instances.second.size() == 1) {
+          EXPECT_EQ(all->instances.second[0].instance_id, "i-1");
+        }
+      } else if (rowid == copy.dest_image_rowid) {
+        EXPECT_EQ(copy_rowid(all->copy_as_dest), copy.rowid);
+        EXPECT_EQ(all->copy_as_dest->phase, "TRANSFERRING");
+      } else {
+        EXPECT_FALSE(all->import_task.has_value() ||
+                     all->copy_as_dest.has_value() ||
+                     all->active_copy_as_source.has_value() ||
+                     all->export_task.has_value());
+        EXPECT_EQ(all->shares, 0);
+        EXPECT_EQ(all->instances.first, 0);
+      }
+      return absl::OkStatus();
+    }));
+  }
+}
+
 }  // namespace ecsimage::storage::testing

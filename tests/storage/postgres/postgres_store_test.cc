@@ -474,6 +474,36 @@ TEST_F(PostgresStoreTest, QueuedWritesOfOneKeyShareACommitEachAsItsOwn) {
   EXPECT_EQ(store_->stats().commits - commits_before, 2u);
 }
 
+TEST_F(PostgresStoreTest, PipelineAnswersInOrderOrItsFirstError) {
+  auto conn = Raw();
+  ASSERT_OK_AND_ASSIGN_PG(
+      std::vector<PgResult> r,
+      conn->ExecPipeline({{"SELECT $1::bigint + 1", PgParams().Int(1)},
+                          {"SELECT 'x' || $1", PgParams().Text("y")}}));
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].Int(0, 0), 2);
+  EXPECT_EQ(r[1].Text(0, 0), "xy");
+  // A deferred statement goes in the same round trip; a failure in the
+  // middle is the answer, and the connection stays usable.
+  ASSERT_TRUE(conn->ExecScript("BEGIN").ok());
+  conn->Defer("SAVEPOINT s");
+  absl::StatusOr<std::vector<PgResult>> failed =
+      conn->ExecPipeline({{"SELECT $1::bigint", PgParams().Int(1)},
+                          {"SELECT 1 / $1::bigint", PgParams().Int(0)},
+                          {"SELECT $1::bigint", PgParams().Int(3)}});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(failed.status().message()),
+              HasSubstr("division by zero"));
+  EXPECT_TRUE(conn->InFailedTransaction());
+  ASSERT_TRUE(conn->ExecScript("ROLLBACK TO SAVEPOINT s").ok());
+  EXPECT_FALSE(conn->InFailedTransaction());
+  ASSERT_TRUE(conn->ExecScript("ROLLBACK").ok());
+  EXPECT_FALSE(conn->broken());
+  ASSERT_OK_AND_ASSIGN_PG(PgResult one, conn->Exec("SELECT 1"));
+  EXPECT_EQ(one.Int(0, 0), 1);
+}
+
 TEST_F(PostgresStoreTest, LookupsDoNotWaitForThePool) {
   PostgresStoreOptions options = Options();
   options.pool_connections = 1;
