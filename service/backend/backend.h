@@ -90,6 +90,27 @@ struct DataDetails {
   std::string failure_message;
 };
 
+// What a call-time look at a request's object-store input found wrong, so
+// that ImportImage and ExportImage refuse it before any task exists (the
+// domain maps each kind to its catalog entry; docs/operations.md). The task
+// still checks again: the object may change after the call.
+struct InputProblem {
+  enum class Kind {
+    kNone,
+    kBucketNotFound,     // bad bucket name, or no such bucket
+    kObjectMalformed,    // key: empty, absolute, "..", NUL, > 1023 bytes
+    kObjectNotFound,     // no such object
+    kObjectUnreadable,   // a symlink, FIFO, device or directory on the way
+    kPrefixMalformed,    // export: the key the prefix makes is not valid
+    kFormatUnsupported,  // VHD / VHDX
+    kBackingFile,        // QCOW2 with a backing or external data file
+    kFormatCorrupt,      // empty, truncated or impossible QCOW2 header
+  };
+  Kind kind = Kind::kNone;
+  std::string detail;  // for the owner: what exactly was found
+  bool ok() const { return kind == Kind::kNone; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -122,6 +143,19 @@ class Backend {
   }
   virtual DataDetails TaskDetails(std::string_view /*region_id*/,
                                   std::string_view /*task_id*/) const {
+    return {};
+  }
+
+  // Call-time checks of ImportImage's object and ExportImage's bucket and
+  // key prefix (the export's key is <prefix><image id>_system.<ext>). Read
+  // only, outside any transaction; the simulated backend finds nothing.
+  virtual InputProblem CheckImportSource(std::string_view /*bucket*/,
+                                         std::string_view /*object*/) const {
+    return {};
+  }
+  virtual InputProblem CheckExportTarget(std::string_view /*bucket*/,
+                                         std::string_view /*prefix*/,
+                                         std::string_view /*image_id*/) const {
     return {};
   }
 

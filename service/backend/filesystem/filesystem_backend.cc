@@ -22,8 +22,10 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/backend/filesystem/data_layout.h"
+#include "service/backend/filesystem/input_checks.h"
 #include "service/backend/filesystem/unique_fd.h"
 #include "service/backend/filesystem/work.h"
+#include "util/absl_compat.h"
 
 namespace ecsimage::backend::filesystem {
 namespace {
@@ -223,6 +225,17 @@ class FilesystemBackend : public Backend {
     std::tie(out.failure_code, out.failure_message) =
         ReadFailure(dir->get(), TaskFailureName(std::string(task_id)));
     return out;
+  }
+
+  InputProblem CheckImportSource(std::string_view bucket,
+                                 std::string_view object) const override {
+    return CheckImportObject(options_.oss_root, AV(bucket), AV(object));
+  }
+  InputProblem CheckExportTarget(std::string_view bucket,
+                                 std::string_view prefix,
+                                 std::string_view image_id) const override {
+    return CheckExportPrefix(options_.oss_root, AV(bucket), AV(prefix),
+                             AV(image_id));
   }
 
   absl::Status DeleteImageData(std::string_view region_id,

@@ -16,6 +16,7 @@
 #include "service/backend/filesystem/data_layout.h"
 #include "service/backend/filesystem/failure_codes.h"
 #include "service/backend/filesystem/image_format.h"
+#include "service/backend/filesystem/input_checks.h"
 #include "service/backend/filesystem/oss_paths.h"
 
 namespace ecsimage::backend::filesystem {
@@ -67,8 +68,7 @@ WorkResult OssFailure(const absl::Status& s, bool bucket) {
 
 // Export key: <prefix><image>_system.<raw|qcow2>.
 std::string ExportKey(const WorkOrder& work, const std::string& format) {
-  return absl::StrCat(work.oss_object, work.image_id, "_system.",
-                      absl::AsciiStrToLower(format));
+  return ExportObjectKey(work.oss_object, work.image_id, format);
 }
 
 WorkResult RunCreate(const WorkOrder& work, WorkContext& ctx) {
