@@ -80,6 +80,10 @@ struct Observation {
   int64_t size_gib = 0;
   // Import, copy, create: SHA-256 image digest (hex), when known.
   std::string digest;
+  // kFailed because the image read (a copy's source, an export's image) has
+  // no data: the engine turns that live image UnAvailable, and the backend
+  // shows FailureCode ImageDataMissing on it.
+  bool source_data_missing = false;
 };
 
 // What the owner of an image or task sees of its data (API extension

@@ -66,6 +66,19 @@ absl::StatusOr<storage::ImageRow> ImageOf(storage::ReadTxn& txn,
 
 // Writes the copy's progress fields and mirrors the progress on its (live)
 // destination image.
+// A live image whose data the backend found missing (data-plane.md §2):
+// UnAvailable, so that nothing copies, exports or starts from it; its
+// FailureCode (ImageDataMissing) comes from the backend.
+absl::Status MarkDataMissing(storage::WriteTxn& txn, int64_t image_rowid) {
+  ASSIGN_OR_RETURN(storage::ImageRow image, ImageOf(txn, image_rowid));
+  if (image.deleted_at_ms.has_value() ||
+      (image.status != kImageAvailable && image.status != "Deprecated")) {
+    return absl::OkStatus();
+  }
+  image.status = "UnAvailable";
+  return txn.UpdateImage(image);
+}
+
 absl::Status WriteCopyProgress(storage::WriteTxn& txn,
                                const storage::CopyTaskRow& copy) {
   RETURN_IF_ERROR(txn.UpdateCopy(copy));
@@ -178,6 +191,9 @@ absl::Status AdvanceCopy(storage::WriteTxn& txn, storage::CopyTaskRow& copy,
           break;
         }
         if (obs.state == backend::Observation::State::kFailed) {
+          if (obs.source_data_missing) {
+            RETURN_IF_ERROR(MarkDataMissing(txn, copy.source_image_rowid));
+          }
           next = {CopyPhase::kFailed, now_ms};
           break;
         }
@@ -217,6 +233,9 @@ absl::Status AdvanceIoTask(storage::WriteTxn& txn, storage::IoTaskRow& task,
   at.now_ms = now_ms;
   const backend::Observation obs = backend.Observe(IoTaskOrder(task), at);
   if (obs.state == backend::Observation::State::kFailed) {
+    if (obs.source_data_missing && task.action == kActionExport) {
+      RETURN_IF_ERROR(MarkDataMissing(txn, task.image_rowid));
+    }
     return ApplyTaskStatus(txn, task, kTaskFailed, now_ms);
   }
   if (obs.state == backend::Observation::State::kDone) {

@@ -7,7 +7,9 @@ ExportImage of the copy, and the exported object's SHA-256 equals the
 original's. Then: SIGKILL during a copy resumes from its checkpoint and ends
 with the right checksum; CancelCopyImage mid-copy leaves no file; hostile
 buckets and keys (.., absolute, symlink, FIFO, a QCOW2 with a backing file,
-VHD) end the import Failed without touching anything outside the bucket.
+VHD) are refused at call time with their ECS codes, without touching
+anything outside the bucket; an object removed after the call fails the
+task with a FailureCode.
 
 Run: /usr/bin/python3 tests/backend/backend_e2e_test.py [--build-dir B]
 """
@@ -191,6 +193,7 @@ def main():
         subprocess.run([qemu, "create", "-q", "-f", "qcow2", "-b",
                         os.path.join(inb, "small.qcow2"), "-F", "qcow2",
                         os.path.join(inb, "backed.qcow2")], check=True)
+    open(os.path.join(inb, "empty.raw"), "wb").close()
     with open(os.path.join(inb, "disk.vhd"), "wb") as f:
         f.write(b"\0" * 1024 + b"conectix" + b"\0" * 504)
     with open(os.path.join(inb, "cancel.raw"), "wb") as f:
@@ -219,36 +222,100 @@ def main():
         else:
             log("SKIP qcow2 round trip: no qemu-img (scripts/install_deps.sh)")
 
-        # Hostile input: each import ends Failed; nothing outside is read.
-        hostile = [("inbox", "../outside/secret"), ("inbox", "/etc/passwd"),
-                   ("inbox", "link.raw"), ("inbox", "fifo.raw"), ("inbox", "disk.vhd"),
-                   ("inbox", "a//b"), ("inbox", "missing.raw"),
-                   ("no-such-bucket", "x"), ("Bad_Bucket", "x"),
-                   ("inbox", "x" * 1024)]
+        # Hostile input: each import is refused at call time with its ECS
+        # code (docs/operations.md); no image or task is made, nothing
+        # outside the bucket is read.
+        o_malformed = "InvalidOSSObject.Malformed"
+        hostile = [("inbox", "../outside/secret", o_malformed),
+                   ("inbox", "/etc/passwd", o_malformed),
+                   ("inbox", "a//b", o_malformed),
+                   ("inbox", "x" * 1024, o_malformed),
+                   ("inbox", "link.raw", "InvalidOSSObject.NotFound"),
+                   ("inbox", "fifo.raw", "InvalidOSSObject.NotFound"),
+                   ("inbox", "missing.raw", "InvalidOSSObject.NotFound"),
+                   ("inbox", "disk.vhd", "InvalidImageFormat.NotSupported"),
+                   ("inbox", "empty.raw", "InvalidImageFormat.Corrupt"),
+                   ("no-such-bucket", "x", "InvalidOSSBucket.NotFound"),
+                   ("Bad_Bucket", "x", "InvalidOSSBucket.NotFound")]
         if qemu:
-            hostile.append(("inbox", "backed.qcow2"))
-        codes = set()
-        for bucket, key in hostile:
+            hostile.append(("inbox", "backed.qcow2",
+                            "InvalidImageFormat.BackingFile"))
+        before = api.call("DescribeImages", region_id=SRC,
+                          status=rel_lib.ALL_STATUSES).total_count
+        for bucket, key, want in hostile:
             try:
-                image_id, task_id = api.import_image(bucket, key)
-            except Exception as e:  # refused at call time is fine too
-                log("hostile refused at call", bucket, key[:40], e.code().name)
-                continue
-            status = api.wait_task(SRC, task_id, timeout=60)
-            check(status == "Failed",
-                  "hostile import %s/%s ended %s" % (bucket, key[:40], status))
+                api.import_image(bucket, key)
+                raise rel_lib.Failure("hostile import %s/%s accepted" %
+                                      (bucket, key[:40]))
+            except rel_lib.Failure:
+                raise
+            except Exception as e:  # noqa: BLE001 - a grpc.RpcError
+                code, ecs, http = rel_lib.ecs_error(e)
+                check((code, ecs, http) == ("INVALID_ARGUMENT", want, "400"),
+                      "hostile import %s/%s refused with %s, got %s" %
+                      (bucket, key[:40], want, (code, ecs, http)))
+        check(api.call("DescribeImages", region_id=SRC,
+                       status=rel_lib.ALL_STATUSES).total_count == before,
+              "a refused import made no image")
+        log("hostile imports refused at call time:", len(hostile))
+        # Export: a bucket that is not there, a prefix that names no key.
+        for bucket, prefix, want in [
+                ("no-such-bucket", "", "InvalidOSSBucket.NotFound"),
+                ("outbox", "../", "InvalidOSSPrefix.Malformed"),
+                ("outbox", "nodir/", "InvalidOSSPrefix.Malformed")]:
+            try:
+                api.export(DST, big_dest, bucket, prefix)
+                raise rel_lib.Failure("export %s/%s accepted" % (bucket, prefix))
+            except rel_lib.Failure:
+                raise
+            except Exception as e:  # noqa: BLE001 - a grpc.RpcError
+                got = rel_lib.ecs_error(e)
+                check(got == ("INVALID_ARGUMENT", want, "400"),
+                      "export %s/%s refused with %s, got %s" %
+                      (bucket, prefix, want, got))
+        log("bad export targets refused at call time: 3")
+
+        # The object changes after the call: the task still fails, with the
+        # reason as FailureCode.
+        late = os.path.join(inb, "late.raw")
+        with open(late, "wb") as f:
+            f.write(b"\x01" * 4096)
+        image_id, task_id = api.import_image("inbox", "late.raw")
+        os.remove(late)
+        status = api.wait_task(SRC, task_id, timeout=60)
+        task = api.task(SRC, task_id)
+        if status == "Failed":
+            check(task.failure_code == "OSSObjectNotFound",
+                  "late removal: FailureCode OSSObjectNotFound: %s" % task)
             check(api.image(SRC, image_id).status == "CreateFailed",
-                  "hostile import image CreateFailed")
-            task = api.task(SRC, task_id)
-            check(task.failure_code != "" and task.failure_message != "",
-                  "hostile import shows FailureCode: %s" % task)
-            check(api.image(SRC, image_id).failure_code == task.failure_code,
-                  "the image shows the same FailureCode")
-            codes.add(task.failure_code)
+                  "late removal: image CreateFailed")
             check(not [n for n in data_files(work, SRC, image_id)
                        if not n.endswith(".failure")],
-                  "hostile import left data")
-        log("hostile inputs refused:", len(hostile), sorted(codes))
+                  "late removal left data")
+            log("object removed after the call: task Failed/OSSObjectNotFound")
+        else:  # the import read it before it was removed
+            log("object removed after the call: import had already finished")
+
+        # A live image whose data went missing: the copy from it fails with
+        # ImageDataMissing, and the image itself turns UnAvailable with that
+        # FailureCode (never a copy of nothing).
+        lost, lost_task = api.import_image("inbox", "one.raw")
+        check(api.wait_task(SRC, lost_task) == "Finished", "import to lose")
+        for n in (lost + ".meta", lost + ".img"):
+            os.remove(os.path.join(work, "data", SRC, n))
+        lost_copy = api.copy(lost)
+        check(api.wait_image(DST, lost_copy, "CreateFailed") == "CreateFailed",
+              "copy of an image without data CreateFailed")
+        check(api.image(DST, lost_copy).failure_code == "ImageDataMissing",
+              "the copy's FailureCode: %s" % api.image(DST, lost_copy))
+        im = api.image(SRC, lost)
+        check((im.status, im.failure_code) ==
+              ("UnAvailable", "ImageDataMissing"),
+              "image without data UnAvailable/ImageDataMissing: %s" % im)
+        api.call("DeleteImage", region_id=SRC, image_id=lost)
+        check(api.image(SRC, lost) is None, "the UnAvailable image deleted")
+        check(not data_files(work, SRC, lost), "its failure record removed")
+        log("missing data: copy CreateFailed, source UnAvailable, deletable")
 
         # DeleteImage frees the bytes.
         check(data_files(work, DST, big_dest), "copy has data")

@@ -166,7 +166,14 @@ TEST_P(FilesystemBackendTest, FailuresCarryACodeAndLeaveNothing) {
   EXPECT_EQ(obs.failure_code, "InvalidOSSObject");
   EXPECT_EQ(Finish(Import("../x", "m-2")).failure_code, "InvalidOSSObject");
   EXPECT_EQ(Finish(Import("none", "m-3")).failure_code, "OSSObjectNotFound");
-  EXPECT_EQ(Finish(Copy("m-missing", "m-4")).failure_code, "ImageDataMissing");
+  Observation missing = Finish(Copy("m-missing", "m-4"));
+  EXPECT_EQ(missing.failure_code, "ImageDataMissing");
+  EXPECT_TRUE(missing.source_data_missing);
+  EXPECT_FALSE(obs.source_data_missing);  // the object, not an image, was bad
+  // The image without data shows why (the engine turns it UnAvailable).
+  DataDetails source = backend_->ImageDetails("region-a", "m-missing");
+  EXPECT_EQ(source.failure_code, "ImageDataMissing");
+  EXPECT_NE(source.failure_message.find("m-missing"), std::string::npos);
   backend_->Reconcile({});
   EXPECT_FALSE(Exists("data/region-a/m-1.img"));
   EXPECT_FALSE(Exists("data/region-b/.m-4.e1.part"));

@@ -120,6 +120,7 @@ class FilesystemBackend : public Backend {
     obs.failure_message = r.failure_message;
     obs.digest = r.digest;
     obs.size_gib = r.size_gib;
+    obs.source_data_missing = r.source_data_missing;
     if (r.state == State::kDone) obs.done = at.total;
     return obs;
   }
