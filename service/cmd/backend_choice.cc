@@ -1,8 +1,12 @@
 #include "service/cmd/backend_choice.h"
 
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "service/backend/filesystem/filesystem_backend.h"
 
 namespace ecsimage::cmd {
@@ -53,13 +57,41 @@ absl::Status CheckBackendFlags(const BackendFlags& f, bool simulation_control) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> DatabaseIdentity(storage::Store& store) {
+  unsigned char random[16];
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  if (!urandom.read(reinterpret_cast<char*>(random), sizeof random)) {
+    return absl::InternalError("cannot read /dev/urandom");
+  }
+  const std::string fresh = absl::StrCat(
+      "db-", absl::BytesToHexString(absl::string_view(
+                 reinterpret_cast<const char*>(random), sizeof random)));
+  std::string identity;
+  absl::Status s =
+      store.RunInWriteTransaction([&](storage::WriteTxn& txn) -> absl::Status {
+        absl::StatusOr<std::optional<storage::WriteTxn::ReplicaSetting>> got =
+            txn.GetReplicaSetting(kDatabaseIdSetting);
+        if (!got.ok()) return got.status();
+        if (got->has_value()) {
+          identity = (*got)->value;
+          return absl::OkStatus();
+        }
+        identity = fresh;  // the same on a retried transaction
+        return txn.PutReplicaSetting(kDatabaseIdSetting, fresh, 0);
+      });
+  if (!s.ok()) return s;
+  return identity;
+}
+
 absl::StatusOr<std::unique_ptr<backend::Backend>> MakeBackend(
-    const BackendFlags& f, const std::string& database_identity) {
+    const BackendFlags& f, const std::string& database_identity,
+    const std::string& legacy_identity) {
   if (f.backend != "filesystem") return std::unique_ptr<backend::Backend>();
   backend::filesystem::FilesystemOptions options;
   options.data_root = f.data_root;
   options.oss_root = f.oss_root;
   options.database_identity = database_identity;
+  options.legacy_identity = legacy_identity;
   options.max_concurrent_tasks = static_cast<int>(f.max_concurrent_tasks);
   options.bandwidth_bytes_per_s = f.bandwidth_mib * 1024 * 1024;
   return backend::filesystem::NewFilesystemBackend(std::move(options));

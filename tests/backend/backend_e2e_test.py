@@ -324,6 +324,26 @@ def main():
     finally:
         srv.term()
 
+    # Another database on the same data root refuses to start; the marker
+    # holds the first database's own id (kept in it), not a file name.
+    with open(os.path.join(work, "data", ".ecsimage-data-root")) as f:
+        marker = f.read().strip()
+    check(marker.startswith("db-") and len(marker) == 35,
+          "the data root's marker is a database id: %r" % marker)
+    other = rel_lib.Server(binary, os.path.join(work, "other.sqlite"),
+                           os.path.join(work, "other.log"),
+                           ["--backend=filesystem",
+                            "--data-root", os.path.join(work, "data"),
+                            "--oss-root", os.path.join(work, "oss")])
+    try:
+        other.start(timeout=30)
+        other.term()
+        raise rel_lib.Failure("another database started on the data root")
+    except rel_lib.Failure as e:
+        check("belongs to database \\\"%s\\\"" % marker in str(e),
+              "refused with the owner's id: %s" % str(e)[-400:])
+    log("another database on the data root refused:", marker)
+
     # Cancel mid-copy and SIGKILL mid-copy, under a bandwidth cap.
     srv = start(binary, work, ["--backend-bandwidth-mib", "24"])
     try:

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "service/backend/backend.h"
 #include "service/backend/filesystem/chunk_copy.h"
+#include "service/backend/filesystem/data_layout.h"
 #include "service/backend/filesystem/filesystem_backend.h"
 #include "tests/backend/full_disk_files.h"
 
@@ -201,6 +202,21 @@ TEST_P(FilesystemBackendTest, AFullDiskFailsTheWorkAndFreesItsSpace) {
 TEST_P(FilesystemBackendTest, AnotherDatabaseIsRefused) {
   EXPECT_NE(Make("db-1"), nullptr);
   EXPECT_EQ(Make("db-2"), nullptr);
+  absl::Status s = filesystem::CheckRootIdentity(root_ + "/data", "db-2");
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("belongs to database \"db-1\""), std::string::npos)
+      << s;
+}
+
+TEST_P(FilesystemBackendTest, AMarkerOfTheOldKindIsTakenOver) {
+  // Older versions wrote the --db locator; the database's id replaces it
+  // when the locator matches, and only then.
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      filesystem::CheckRootIdentity(root_ + "/data", "db-new", "other.db")));
+  EXPECT_TRUE(
+      filesystem::CheckRootIdentity(root_ + "/data", "db-new", "db-1").ok());
+  EXPECT_TRUE(filesystem::CheckRootIdentity(root_ + "/data", "db-new").ok());
+  EXPECT_EQ(Make("db-1"), nullptr);
 }
 
 INSTANTIATE_TEST_SUITE_P(Filesystem, FilesystemBackendTest,

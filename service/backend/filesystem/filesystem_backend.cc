@@ -350,7 +350,8 @@ absl::StatusOr<std::unique_ptr<Backend>> NewFilesystemBackend(
         absl::StrCat("--oss-root ", options.oss_root, " is not a directory"));
   }
   if (absl::Status s =
-          CheckRootIdentity(options.data_root, options.database_identity);
+          CheckRootIdentity(options.data_root, options.database_identity,
+                            options.legacy_identity);
       !s.ok()) {
     return s;
   }

@@ -20,6 +20,9 @@ struct FilesystemOptions {
   std::string oss_root;
   // Written into the data root's marker on first use and checked after.
   std::string database_identity;
+  // A marker holding this instead (what older versions wrote) is rewritten
+  // to `database_identity`; empty: none.
+  std::string legacy_identity;
   int max_concurrent_tasks = 2;
   int64_t bandwidth_bytes_per_s = 0;  // 0: unlimited
   // Every write goes through this (tests inject faults); null: POSIX.
