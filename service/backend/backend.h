@@ -115,6 +115,22 @@ struct InputProblem {
   bool ok() const { return kind == Kind::kNone; }
 };
 
+// Who wants files under the data root, as the orphan collector asks it
+// (answers from the database; each call reads on its own).
+enum class DataOwner {
+  kNone,     // no such image/task, or its image is deleted: nothing wanted
+  kKept,     // live: its data (an image) or its failure record (a task)
+  kWorking,  // live with work in progress: its temporary files too
+};
+class DataOwners {
+ public:
+  virtual ~DataOwners() = default;
+  virtual DataOwner OfImage(std::string_view region_id,
+                            std::string_view image_id) = 0;
+  virtual DataOwner OfTask(std::string_view region_id,
+                           std::string_view task_id) = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -161,6 +177,15 @@ class Backend {
                                          std::string_view /*prefix*/,
                                          std::string_view /*image_id*/) const {
     return {};
+  }
+
+  // Removes files nobody owns (a crash between a tombstone and the removal
+  // of its data, a failed clean-up) whose last change is at least
+  // `grace_ms` old; never a file it does not recognise. Called after every
+  // engine tick; sweeps at most once per grace_ms / 2. Returns how many it
+  // removed. Outside any transaction; safe on several replicas at once.
+  virtual int CollectOrphans(DataOwners& /*owners*/, int64_t /*grace_ms*/) {
+    return 0;
   }
 
   // After a DeleteImage tombstone committed: frees the image's bytes.

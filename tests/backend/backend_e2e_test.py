@@ -492,6 +492,45 @@ def main():
             srv.term()
             subprocess.run(["umount", full])
 
+    # The orphan collector: old files no live image or task owns go, after
+    # two lease terms (1 s leases here); owned and unknown files stay.
+    region = os.path.join(work, "data", SRC)
+    orphans = ["m-orphan00000000000000.img", "m-orphan00000000000000.meta",
+               ".m-orphan00000000000000.e7.part",
+               ".%s.e9.part" % resumed_src,  # its image is Available: done
+               ".export-t-nosuchtask0000000000.ckpt"]
+    stay = ["notes.txt", resumed_src + ".img", resumed_src + ".meta"]
+    old = time.time() - 3600
+    for n in orphans + ["notes.txt"]:
+        with open(os.path.join(region, n), "wb") as f:
+            f.write(b"x")
+    for n in orphans + stay:
+        os.utime(os.path.join(region, n), (old, old))
+    # Nobody's, but changed "now" (dated ahead, so never two terms old while
+    # the test runs).
+    young = ".m-orphan11111111111111.e1.part"
+    with open(os.path.join(region, young), "wb") as f:
+        f.write(b"x")
+    os.utime(os.path.join(region, young), (time.time() + 3600,) * 2)
+    srv = start(binary, work, ["--task-lease-seconds", "1"])
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and any(
+                os.path.exists(os.path.join(region, n)) for n in orphans):
+            time.sleep(0.1)
+        left = [n for n in orphans if os.path.exists(os.path.join(region, n))]
+        check(not left, "orphans removed: left %s" % left)
+        check(all(os.path.exists(os.path.join(region, n)) for n in stay),
+              "owned and unknown files stay")
+        check(os.path.exists(os.path.join(region, young)),
+              "a young file stays (grace period)")
+        api = Api(srv.address, token)
+        check(api.image(SRC, resumed_src).status == "Available",
+              "the owning image is untouched")
+        log("orphan collector removed", len(orphans), "files, kept the rest")
+    finally:
+        srv.term()
+
     # --simulation-control drives the simulated backend only.
     r = subprocess.run([binary, "serve", "--db", os.path.join(work, "x.db"),
                         "--backend=filesystem", "--simulation-control",

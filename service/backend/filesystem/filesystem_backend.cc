@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/backend/filesystem/data_layout.h"
 #include "service/backend/filesystem/input_checks.h"
+#include "service/backend/filesystem/orphan_collector.h"
 #include "service/backend/filesystem/unique_fd.h"
 #include "service/backend/filesystem/work.h"
 #include "util/absl_compat.h"
@@ -239,6 +241,16 @@ class FilesystemBackend : public Backend {
                              AV(image_id));
   }
 
+  int CollectOrphans(DataOwners& owners, int64_t grace_ms) override {
+    const int64_t now_us = NowUs();
+    if (last_sweep_us_ >= 0 && now_us - last_sweep_us_ < grace_ms * 500) {
+      return 0;
+    }
+    last_sweep_us_ = now_us;
+    return CollectOrphanFiles(files_, options_.data_root, owners, grace_ms,
+                              static_cast<int64_t>(::time(nullptr)));
+  }
+
   absl::Status DeleteImageData(std::string_view region_id,
                                std::string_view image_id) override {
     absl::StatusOr<UniqueFd> dir =
@@ -333,6 +345,8 @@ class FilesystemBackend : public Backend {
   std::mutex slots_mu_;
   std::condition_variable slots_cv_;
   int running_ = 0;  // guarded by slots_mu_
+  // The engine's thread only.
+  int64_t last_sweep_us_ = -1;
 };
 
 }  // namespace
