@@ -24,13 +24,19 @@ void AddBackendFlags(FlagSet& flags, BackendFlags* f) {
             "filesystem backend: byte tasks running at once per replica");
   flags.Int("backend-bandwidth-mib", &f->bandwidth_mib,
             "filesystem backend: cap per task, MiB/s (0: unlimited)");
+  flags.String("backend-test-pause-before-registering",
+               &f->test_pause_before_registering,
+               "filesystem backend, tests only: while this file exists, "
+               "finished copies stay TRANSFERRING");
 }
 
 absl::Status CheckBackendFlags(const BackendFlags& f, bool simulation_control) {
   if (f.backend == "simulated") {
-    if (!f.data_root.empty() || !f.oss_root.empty()) {
+    if (!f.data_root.empty() || !f.oss_root.empty() ||
+        !f.test_pause_before_registering.empty()) {
       return absl::InvalidArgumentError(
-          "--data-root and --oss-root need --backend=filesystem");
+          "--data-root, --oss-root and --backend-test-pause-before-registering "
+          "need --backend=filesystem");
     }
     return absl::OkStatus();
   }
@@ -94,6 +100,7 @@ absl::StatusOr<std::unique_ptr<backend::Backend>> MakeBackend(
   options.legacy_identity = legacy_identity;
   options.max_concurrent_tasks = static_cast<int>(f.max_concurrent_tasks);
   options.bandwidth_bytes_per_s = f.bandwidth_mib * 1024 * 1024;
+  options.pause_before_registering_file = f.test_pause_before_registering;
   return backend::filesystem::NewFilesystemBackend(std::move(options));
 }
 

@@ -499,6 +499,55 @@ def main():
             srv.term()
             subprocess.run(["umount", full])
 
+    # The pause hook before REGISTERING: a copy with every byte written,
+    # verified and in place stays TRANSFERRING at 99% while the file exists.
+    # CancelCopyImage there removes the finished data; lifting the pause
+    # lets another copy through REGISTERING to Available.
+    pause = os.path.join(work, "pause-before-registering")
+    open(pause, "w").close()
+    srv = start(binary, work,
+                ["--backend-test-pause-before-registering", pause])
+    try:
+        api = Api(srv.address, token)
+
+        def paused_copy():
+            dest = api.copy(resumed_src)
+            meta = os.path.join(work, "data", DST, dest + ".meta")
+            deadline = time.time() + 60
+            while time.time() < deadline and not os.path.exists(meta):
+                time.sleep(0.05)
+            check(os.path.exists(meta), "paused copy wrote its data")
+            while time.time() < deadline and \
+                    api.image(DST, dest).progress != "99%":
+                time.sleep(0.05)  # the engine's next tick records it
+            for _ in range(10):  # held over ~10 engine ticks (50 ms each)
+                time.sleep(0.05)
+                im = api.image(DST, dest)
+                check((im.copy_phase, im.progress) == ("TRANSFERRING", "99%"),
+                      "paused before REGISTERING: %s %s" %
+                      (im.copy_phase, im.progress))
+            return dest
+
+        dest = paused_copy()
+        api.call("CancelCopyImage", region_id=DST, image_id=dest)
+        deadline = time.time() + 60
+        while time.time() < deadline and api.image(DST, dest) is not None:
+            time.sleep(0.05)
+        check(api.image(DST, dest) is None, "cancelled paused copy gone")
+        check(not data_files(work, DST, dest),
+              "cancel at the pause left files: %s" % data_files(work, DST, dest))
+        dest = paused_copy()
+        os.remove(pause)
+        check(api.wait_image(DST, dest, "Available") == "Available",
+              "the pause lifted: REGISTERING, then Available")
+        check(api.image(DST, dest).image_digest ==
+              api.image(SRC, resumed_src).image_digest,
+              "the copy has the source's digest")
+        log("pause before REGISTERING: cancel there left no file; lifted, "
+            "the copy became Available")
+    finally:
+        srv.term()
+
     # The orphan collector: old files no live image or task owns go, after
     # two lease terms (1 s leases here); owned and unknown files stay.
     region = os.path.join(work, "data", SRC)

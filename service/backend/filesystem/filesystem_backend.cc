@@ -116,6 +116,10 @@ class FilesystemBackend : public Backend {
       return obs;
     }
     if (r.state == State::kCancelled) return obs;  // stopped: resumes
+    if (r.state == State::kDone && work.kind == WorkKind::kCopy &&
+        PausedBeforeRegistering()) {
+      return obs;
+    }
     obs.state = r.state;
     obs.at_ms = at.now_ms;
     obs.failure_code = r.failure_code;
@@ -292,6 +296,12 @@ class FilesystemBackend : public Backend {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
+  }
+
+  // The test hook of FilesystemOptions::pause_before_registering_file.
+  bool PausedBeforeRegistering() const {
+    const std::string& file = options_.pause_before_registering_file;
+    return !file.empty() && ::access(file.c_str(), F_OK) == 0;
   }
 
   // Kept beside the data so that the owner sees it after a restart.
