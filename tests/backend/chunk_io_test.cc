@@ -66,9 +66,8 @@ TEST_F(ChunkIoTest, CachedAndUncachedRangesReadTheSame) {
   SourceReader reader(fd.get());
   AlignedBuffer buf(size);
   ASSERT_TRUE(reader.ReadExact(buf.data(), 2 << 20, 0).ok());
-  ASSERT_TRUE(reader
-                  .ReadExact(buf.data() + (2 << 20), size - (2 << 20), 2 << 20)
-                  .ok());
+  ASSERT_TRUE(
+      reader.ReadExact(buf.data() + (2 << 20), size - (2 << 20), 2 << 20).ok());
   EXPECT_EQ(std::memcmp(buf.data(), want.data(), size), 0);
   // The uncached part came from the disk, the cached rest from the cache
   // (where the kernel has cachestat(2), 6.5+, and the file system O_DIRECT).

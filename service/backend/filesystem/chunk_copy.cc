@@ -237,6 +237,11 @@ absl::StatusOr<std::string> CopyChunks(Files& files, int src_fd, int64_t size,
     return absl::OkStatus();
   };
   if (absl::Status s = flush(); !s.ok()) return s;
+  // The two files' directory entries: without them a checkpoint survives a
+  // power cut only by the file system's courtesy.
+  for (int dir : {target.dir_fd, target.ckpt_dir_fd}) {
+    if (int rc = files.Sync(dir); rc < 0) return ErrnoError(-rc, "sync dir");
+  }
 
   const auto start = std::chrono::steady_clock::now();
   int64_t moved = 0;

@@ -156,7 +156,10 @@ WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx, int src_fd,
       !s.ok()) {
     return Fail(kFailIo, std::string(s.message()));
   }
-  ctx.files.UnlinkAt(dir->get(), target.checkpoint);
+  // This attempt's checkpoint and anything an earlier one left (a crash
+  // between an earlier publish and its clean-up).
+  RemoveImageFiles(ctx.files, dir->get(), work.image_id, /*with_data=*/false)
+      .IgnoreError();
   WorkResult r;
   r.digest = *digest;
   return r;
