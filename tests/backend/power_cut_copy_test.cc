@@ -1,8 +1,8 @@
-// Crash rounds of a copy on the power-cut fake (data-plane.md §4): cut after
-// operation K for K spread over a whole copy, lose everything unsynced
-// (data and directory entries), then check that no half image is visible
-// (a .meta always stands for the whole, verified bytes) and that the copy,
-// run again under another lease epoch, ends with the source's digest.
+// Crash rounds of a copy and an export on the power-cut fake (data-plane.md
+// §4): cut after operation K for K spread over a whole copy, lose everything
+// unsynced (data and directory entries), then check that no half image is
+// visible (a .meta always stands for the whole, verified bytes) and that the
+// copy, run again under another lease epoch, ends with the source's digest.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -31,8 +31,8 @@ class PowerCutCopyTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/ecsimage_powercut_XXXXXX";
     root_ = mkdtemp(tmpl);
-    for (const char* d :
-         {"/data", "/data/region-a", "/data/region-b", "/oss", "/shadow"}) {
+    for (const char* d : {"/data", "/data/region-a", "/data/region-b", "/oss",
+                          "/oss/outbox", "/shadow"}) {
       ASSERT_EQ(mkdir((root_ + d).c_str(), 0755), 0);
     }
     options_.data_root = root_ + "/data";
@@ -75,6 +75,30 @@ class PowerCutCopyTest : public ::testing::Test {
     std::atomic<int64_t> done{0}, total{0}, moved{0};
     WorkContext ctx{files, options_, stop, done, total, moved};
     return RunWork(order, ctx);
+  }
+  WorkResult Export(Files& files, int64_t epoch) {
+    WorkOrder order;
+    order.kind = WorkKind::kExport;
+    order.key = "task/t-1";
+    order.lease_epoch = epoch;
+    order.region_id = "region-a";
+    order.image_id = "m-src";
+    order.oss_bucket = "outbox";
+    order.format = "RAW";
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> done{0}, total{0}, moved{0};
+    WorkContext ctx{files, options_, stop, done, total, moved};
+    return RunWork(order, ctx);
+  }
+  std::vector<std::string> Names(const std::string& rel) {
+    std::vector<std::string> names;
+    DIR* dir = opendir((root_ + "/" + rel).c_str());
+    while (struct dirent* e = readdir(dir)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(name);
+    }
+    closedir(dir);
+    return names;
   }
   std::vector<std::string> Dest() {
     std::vector<std::string> names;
@@ -156,6 +180,59 @@ TEST_F(PowerCutCopyTest, EveryCutLeavesNoHalfImageAndTheCopyEndsRight) {
   // checkpoint, and after a durable publish.
   EXPECT_GT(resumable, 0);
   EXPECT_GT(published_, static_cast<int>(cuts.size()));
+}
+
+TEST_F(PowerCutCopyTest, EveryCutLeavesNoHalfExportAndTheExportEndsRight) {
+  const std::string object = root_ + "/oss/outbox/m-src_system.raw";
+  PowerCutFiles counting(root_ + "/shadow");
+  WorkResult whole_run = Export(counting, 1);
+  ASSERT_EQ(whole_run.state, Observation::State::kDone)
+      << whole_run.failure_code << " " << whole_run.failure_message;
+  const int64_t n = counting.operations();
+  ASSERT_GT(n, 20);
+  std::set<int64_t> cuts = {1, 3, n / 4, n / 2, 3 * n / 4, n - 3, n - 2, n - 1};
+  int resumable = 0;
+  int whole = 0;
+  for (int64_t k : cuts) {
+    ASSERT_EQ(std::system(("rm -rf '" + root_ + "/oss/outbox'/* '" + root_ +
+                           "/oss/outbox'/.[!.]* '" + root_ +
+                           "/data/region-a'/.[!.]* '" + root_ + "/shadow'/*")
+                              .c_str()),
+              0);
+    const std::string what = absl::StrCat("cut after operation ", k, " of ", n);
+    PowerCutFiles cut(root_ + "/shadow");
+    cut.CutAfter(k);
+    Export(cut, 1);
+    ASSERT_TRUE(cut.cut()) << what;
+    cut.ApplyCut();
+    // The object's name stands for the whole, verified bytes or nothing.
+    struct stat st;
+    if (stat(object.c_str(), &st) == 0) {
+      ++whole;
+      UniqueFd fd(open(object.c_str(), O_RDONLY));
+      absl::StatusOr<std::string> got = DigestOfFile(fd.get(), st.st_size);
+      ASSERT_TRUE(got.ok()) << what;
+      EXPECT_EQ(*got, digest_) << what << ": a partial object under its name";
+    } else if (stat((root_ + "/data/region-a/.export-t-1.ckpt").c_str(), &st) ==
+                   0 &&
+               st.st_size > 0) {
+      ++resumable;
+    }
+    WorkResult again = Export(PosixFiles(), 2);
+    ASSERT_EQ(again.state, Observation::State::kDone)
+        << what << ": " << again.failure_code << " " << again.failure_message;
+    UniqueFd fd(open(object.c_str(), O_RDONLY));
+    ASSERT_TRUE(fd.valid()) << what;
+    ASSERT_EQ(fstat(fd.get(), &st), 0);
+    EXPECT_EQ(DigestOfFile(fd.get(), st.st_size).value_or(""), digest_) << what;
+    EXPECT_EQ(Names("oss/outbox"), std::vector<std::string>{"m-src_system.raw"})
+        << what;
+    for (const std::string& name : Names("data/region-a")) {
+      EXPECT_FALSE(absl::StartsWith(name, ".export-")) << what << ": " << name;
+    }
+  }
+  EXPECT_GT(resumable, 0);
+  EXPECT_GT(whole, 0);
 }
 
 }  // namespace
