@@ -107,8 +107,8 @@ TEST_F(OrphanCollectorTest, RemovesOldFilesNobodyOwnsAndNothingElse) {
   EXPECT_TRUE(Has("m-link.img"));  // not a regular file: never touched
 }
 
-TEST_F(OrphanCollectorTest, AnUnreadableDatabaseAnswerKeepsTheFile) {
-  // The domain answers kKept when it cannot read: nothing is removed.
+TEST_F(OrphanCollectorTest, FilesTheDatabaseKeepsStayHoweverOld) {
+  // kKept is also what the domain answers when its read fails.
   class Unsure : public DataOwners {
     DataOwner OfImage(std::string_view, std::string_view) override {
       return DataOwner::kKept;
