@@ -2,12 +2,17 @@
 # The filesystem backend (data-plane.md), bounded for CI (about 2-3 min on
 # 2 cores):
 #   unit    backend_test: the seam on both backends, key/bucket rules, format
-#           recognition, chunked copies (resume, sparse, injected ENOSPC)
+#           recognition, call-time input checks, chunked copies (resume,
+#           sparse, injected ENOSPC), O_DIRECT/page-cache reads and writes,
+#           the orphan collector
 #   e2e     tests/backend/backend_e2e_test.py through the public API with the
 #           real binary: RAW and QCOW2 round trips (1 byte .. 2 GiB sparse),
-#           hostile input, cancel mid-copy, SIGKILL mid-copy resumes
-#   bench   tests/backend/copy_bench.py: a 256 MiB copy beside cp + sync
-#           (figures only, never a failure on speed)
+#           hostile input refused at call time with its ECS code, missing
+#           data (UnAvailable), another database refused, cancel mid-copy,
+#           SIGKILL mid-copy/import/export resumes, a full tmpfs, orphans
+#   bench   tests/backend/copy_bench.py: a 256 MiB copy beside cp + sync,
+#           the stored image cold then warm (figures only, never a failure
+#           on speed)
 #
 #   scripts/backend_check.sh BUILD_DIR
 #   BACKEND_LONG=1 scripts/backend_check.sh BUILD_DIR   (adds an 8 GiB sparse

@@ -80,6 +80,10 @@ struct Observation {
   int64_t size_gib = 0;
   // Import, copy, create: SHA-256 image digest (hex), when known.
   std::string digest;
+  // kFailed because the image read (a copy's source, an export's image) has
+  // no data: the engine turns that live image UnAvailable, and the backend
+  // shows FailureCode ImageDataMissing on it.
+  bool source_data_missing = false;
 };
 
 // What the owner of an image or task sees of its data (API extension
@@ -88,6 +92,43 @@ struct DataDetails {
   std::string image_digest;  // hex SHA-256 image digest
   std::string failure_code;
   std::string failure_message;
+};
+
+// What a call-time look at a request's object-store input found wrong, so
+// that ImportImage and ExportImage refuse it before any task exists (the
+// domain maps each kind to its catalog entry; docs/operations.md). The task
+// still checks again: the object may change after the call.
+struct InputProblem {
+  enum class Kind {
+    kNone,
+    kBucketNotFound,     // bad bucket name, or no such bucket
+    kObjectMalformed,    // key: empty, absolute, "..", NUL, > 1023 bytes
+    kObjectNotFound,     // no such object
+    kObjectUnreadable,   // a symlink, FIFO, device or directory on the way
+    kPrefixMalformed,    // export: the key the prefix makes is not valid
+    kFormatUnsupported,  // VHD / VHDX
+    kBackingFile,        // QCOW2 with a backing or external data file
+    kFormatCorrupt,      // empty, truncated or impossible QCOW2 header
+  };
+  Kind kind = Kind::kNone;
+  std::string detail;  // for the owner: what exactly was found
+  bool ok() const { return kind == Kind::kNone; }
+};
+
+// Who wants files under the data root, as the orphan collector asks it
+// (answers from the database; each call reads on its own).
+enum class DataOwner {
+  kNone,     // no such image/task, or its image is deleted: nothing wanted
+  kKept,     // live: its data (an image) or its failure record (a task)
+  kWorking,  // live with work in progress: its temporary files too
+};
+class DataOwners {
+ public:
+  virtual ~DataOwners() = default;
+  virtual DataOwner OfImage(std::string_view region_id,
+                            std::string_view image_id) = 0;
+  virtual DataOwner OfTask(std::string_view region_id,
+                           std::string_view task_id) = 0;
 };
 
 class Backend {
@@ -123,6 +164,28 @@ class Backend {
   virtual DataDetails TaskDetails(std::string_view /*region_id*/,
                                   std::string_view /*task_id*/) const {
     return {};
+  }
+
+  // Call-time checks of ImportImage's object and ExportImage's bucket and
+  // key prefix (the export's key is <prefix><image id>_system.<ext>). Read
+  // only, outside any transaction; the simulated backend finds nothing.
+  virtual InputProblem CheckImportSource(std::string_view /*bucket*/,
+                                         std::string_view /*object*/) const {
+    return {};
+  }
+  virtual InputProblem CheckExportTarget(std::string_view /*bucket*/,
+                                         std::string_view /*prefix*/,
+                                         std::string_view /*image_id*/) const {
+    return {};
+  }
+
+  // Removes files nobody owns (a crash between a tombstone and the removal
+  // of its data, a failed clean-up) whose last change is at least
+  // `grace_ms` old; never a file it does not recognise. Called after every
+  // engine tick; sweeps at most once per grace_ms / 2. Returns how many it
+  // removed. Outside any transaction; safe on several replicas at once.
+  virtual int CollectOrphans(DataOwners& /*owners*/, int64_t /*grace_ms*/) {
+    return 0;
   }
 
   // After a DeleteImage tombstone committed: frees the image's bytes.

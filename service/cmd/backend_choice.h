@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "service/backend/backend.h"
 #include "service/cmd/flags.h"
+#include "storage/image_store.h"
 
 namespace ecsimage::cmd {
 
@@ -19,7 +20,8 @@ struct BackendFlags {
   std::string data_root;
   std::string oss_root;
   int64_t max_concurrent_tasks = 2;
-  int64_t bandwidth_mib = 0;  // 0: unlimited
+  int64_t bandwidth_mib = 0;                  // 0: unlimited
+  std::string test_pause_before_registering;  // a file; tests only
 };
 
 void AddBackendFlags(FlagSet& flags, BackendFlags* f);
@@ -28,10 +30,21 @@ void AddBackendFlags(FlagSet& flags, BackendFlags* f);
 // naming the flags.
 absl::Status CheckBackendFlags(const BackendFlags& f, bool simulation_control);
 
+// The database's identity for the data root's marker (data-plane.md §2): a
+// random id kept in the database itself (replica_settings, name
+// kDatabaseIdSetting), made by the first start that asks for it, so every
+// replica of one database agrees and a different database (another
+// deployment, a new file at the same path) never does.
+inline constexpr char kDatabaseIdSetting[] = "database_id";
+absl::StatusOr<std::string> DatabaseIdentity(storage::Store& store);
+
 // Null for the simulated backend (the domain builds it from its rates).
-// `database_identity` goes into the data root's marker.
+// `database_identity` goes into the data root's marker; a marker that still
+// holds `legacy_identity` (the --db locator older versions wrote) is taken
+// over.
 absl::StatusOr<std::unique_ptr<backend::Backend>> MakeBackend(
-    const BackendFlags& f, const std::string& database_identity);
+    const BackendFlags& f, const std::string& database_identity,
+    const std::string& legacy_identity);
 
 }  // namespace ecsimage::cmd
 

@@ -345,8 +345,17 @@ int RunServe(const std::vector<std::string>& args) {
     }
   }
 
+  std::string database_identity;
+  if (f.backend.backend == "filesystem") {
+    absl::StatusOr<std::string> id = DatabaseIdentity(*db->store);
+    if (!id.ok()) {
+      LogError("cannot read the database identity", id.status().ToString());
+      return 1;
+    }
+    database_identity = *std::move(id);
+  }
   absl::StatusOr<std::unique_ptr<backend::Backend>> backend =
-      MakeBackend(f.backend, db->locator.display);
+      MakeBackend(f.backend, database_identity, db->locator.display);
   if (!backend.ok()) {
     LogError("cannot start the backend", backend.status().ToString());
     return 1;

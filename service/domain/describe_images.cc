@@ -12,9 +12,11 @@
 namespace ecsimage::domain {
 namespace {
 
+// `import_remain_ms`: what the backend measured for the image's running
+// import, if any.
 void FillImage(const storage::ImagePage::Entry& entry,
                const DomainOptions& options, const Caller& caller,
-               v1::Image* out) {
+               std::optional<int64_t> import_remain_ms, v1::Image* out) {
   const storage::ImageRow& image = entry.image;
   out->set_image_id(image.image_id);
   out->set_image_name(image.name);
@@ -47,6 +49,8 @@ void FillImage(const storage::ImagePage::Entry& entry,
         remain_ms = *left + options.backend->RegisterMs();
       }
     }
+  } else if (import_remain_ms.has_value()) {
+    remain_ms = *import_remain_ms;
   } else if (image.creating_remaining_ms > 0 && image.status == "Creating") {
     remain_ms = image.creating_remaining_ms;
   }
@@ -123,7 +127,20 @@ absl::Status ImageDomain::DescribeImages(const Caller& caller,
     ASSIGN_OR_RETURN(auto result, txn.ListImages(query));
     resp->set_total_count(static_cast<int32_t>(result.total_count));
     for (const auto& entry : result.entries) {
-      FillImage(entry, options_, caller, resp->add_images());
+      // An image being imported: RemainTime from the backend's measured
+      // rate (a backend that measures none leaves it 0, as before).
+      std::optional<int64_t> import_remain_ms;
+      if (options_.backend != nullptr && !entry.copy.has_value() &&
+          entry.image.status == "Creating") {
+        ASSIGN_OR_RETURN(
+            std::optional<storage::IoTaskRow> task,
+            txn.GetActiveIoTask(entry.image.rowid, std::string(kActionImport)));
+        if (task.has_value()) {
+          import_remain_ms = options_.backend->RemainingMs(
+              absl::StrCat("task/", task->task_id));
+        }
+      }
+      FillImage(entry, options_, caller, import_remain_ms, resp->add_images());
     }
     return absl::OkStatus();
   });

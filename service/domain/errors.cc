@@ -151,6 +151,34 @@ const ErrorSpec& Lookup(Err err) {
             "The destination image is exist.", kBad)
     ECS_ERR(kQuotaExceedImage, "QuotaExceed.Image", 403,
             StatusCode::kResourceExhausted, "The Image Quota exceeds.", kPre)
+    ECS_ERR(kInvalidOssBucketNotFound, "InvalidOSSBucket.NotFound", 400,
+            StatusCode::kInvalidArgument,
+            "The specified OSS bucket does not exist in this region.", kBad)
+    ECS_ERR(kInvalidOssObjectMalformed, "InvalidOSSObject.Malformed", 400,
+            StatusCode::kInvalidArgument,
+            "The specified OSS object is wrongly formed.", kBad)
+    ECS_ERR(kInvalidOssObjectNotFound, "InvalidOSSObject.NotFound", 400,
+            StatusCode::kInvalidArgument,
+            "The specified OSS object does not exist in this region.", kBad)
+    ECS_ERR(kInvalidOssObjectNotRetrieved, "InvalidOSSObject.NotFound", 400,
+            StatusCode::kInvalidArgument,
+            "The specified OSS object cannot be retrieved.", kBad)
+    ECS_ERR(kInvalidOssPrefixMalformed, "InvalidOSSPrefix.Malformed", 400,
+            StatusCode::kInvalidArgument,
+            "The specified OSSPrefix format is wrongly formed.", kBad)
+    ECS_ERR(kInvalidImageFormatNotSupported, "InvalidImageFormat.NotSupported",
+            400, StatusCode::kInvalidArgument,
+            "The format of the specified OSS object is not supported; "
+            "import RAW or QCOW2.",
+            kBad)
+    ECS_ERR(kInvalidImageFormatBackingFile, "InvalidImageFormat.BackingFile",
+            400, StatusCode::kInvalidArgument,
+            "The specified OSS object refers to a backing file or an external "
+            "data file.",
+            kBad)
+    ECS_ERR(kInvalidImageFormatCorrupt, "InvalidImageFormat.Corrupt", 400,
+            StatusCode::kInvalidArgument,
+            "The specified OSS object is not a valid RAW or QCOW2 image.", kBad)
     ECS_ERR(kQuotaExceedShareImageUser, "QuotaExceed.ShareImageUser", 403,
             StatusCode::kResourceExhausted,
             "The shared Image user Quota exceeds.", kPre)

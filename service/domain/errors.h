@@ -61,6 +61,17 @@ enum class Err {
   kInvalidImageNameDuplicated,  // CreateImage, ImportImage, Modify
   kInvalidImageNameDuplicatedDestination,  // CopyImage
   kQuotaExceedImage,
+  // ImportImage / ExportImage input refused at call time by a backend that
+  // reads it (the filesystem backend; docs/operations.md). ECS's codes
+  // first, then ecsimage's where ECS documents none.
+  kInvalidOssBucketNotFound,        // no such bucket (or a bad name)
+  kInvalidOssObjectMalformed,       // a key that can name no object
+  kInvalidOssObjectNotFound,        // no such object
+  kInvalidOssObjectNotRetrieved,    // a symlink, FIFO, device, directory
+  kInvalidOssPrefixMalformed,       // ExportImage's OSSPrefix
+  kInvalidImageFormatNotSupported,  // ecsimage: VHD/VHDX content
+  kInvalidImageFormatBackingFile,   // ecsimage: QCOW2 backing/data file
+  kInvalidImageFormatCorrupt,       // ecsimage: empty or broken header
   kQuotaExceedShareImageUser,
   kThrottling,
   kServiceUnavailable,

@@ -57,6 +57,45 @@ void FillTask(const storage::IoTaskRow& row, backend::Backend* backend,
   }
 }
 
+// A backend's call-time refusal of ImportImage's or ExportImage's input, as
+// its catalog entry; OK when nothing was found wrong.
+absl::Status InputRefusal(const backend::InputProblem& problem) {
+  using Kind = backend::InputProblem::Kind;
+  Err err = Err::kInternalError;
+  std::string_view field = "OSSObject";
+  switch (problem.kind) {
+    case Kind::kNone:
+      return absl::OkStatus();
+    case Kind::kBucketNotFound:
+      err = Err::kInvalidOssBucketNotFound;
+      field = "OSSBucket";
+      break;
+    case Kind::kObjectMalformed:
+      err = Err::kInvalidOssObjectMalformed;
+      break;
+    case Kind::kObjectNotFound:
+      err = Err::kInvalidOssObjectNotFound;
+      break;
+    case Kind::kObjectUnreadable:
+      err = Err::kInvalidOssObjectNotRetrieved;
+      break;
+    case Kind::kPrefixMalformed:
+      err = Err::kInvalidOssPrefixMalformed;
+      field = "OSSPrefix";
+      break;
+    case Kind::kFormatUnsupported:
+      err = Err::kInvalidImageFormatNotSupported;
+      break;
+    case Kind::kBackingFile:
+      err = Err::kInvalidImageFormatBackingFile;
+      break;
+    case Kind::kFormatCorrupt:
+      err = Err::kInvalidImageFormatCorrupt;
+      break;
+  }
+  return Error(err).Param(field, problem.detail);
+}
+
 }  // namespace
 
 absl::Status TaskNotFound(std::string_view region_id,
@@ -101,9 +140,15 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
     RETURN_IF_ERROR(CheckClientToken(req.client_token()));
     const std::string fingerprint = Fingerprint(req);
     const int64_t now_ms = clock_.NowMs();
+    // Read outside the transaction; applied after a replay could answer.
+    // No backend given: the simulated one, which reads nothing.
+    const backend::InputProblem input =
+        options_.backend == nullptr ? backend::InputProblem{}
+                                    : options_.backend->CheckImportSource(
+                                          req.oss_bucket(), req.oss_object());
 
     return WriteFn([this, caller, &req, resp, size_gib, platform, fingerprint,
-                    now_ms](storage::WriteTxn& txn) -> absl::Status {
+                    now_ms, input](storage::WriteTxn& txn) -> absl::Status {
       resp->Clear();
       RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
       ASSIGN_OR_RETURN(
@@ -111,6 +156,7 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
           RecallInto(txn, caller.account_id, "ImportImage", req.client_token(),
                      fingerprint, now_ms, options_.client_token_ttl_ms, resp));
       if (replayed) return absl::OkStatus();
+      RETURN_IF_ERROR(InputRefusal(input));
       RETURN_IF_ERROR(CheckNameFree(txn, caller.account_id, req.region_id(),
                                     req.image_name(), "ImageName",
                                     Err::kInvalidImageNameDuplicated));
@@ -173,9 +219,15 @@ void ImageDomain::ExportImageAsync(const Caller& caller,
     RETURN_IF_ERROR(CheckClientToken(req.client_token()));
     const std::string fingerprint = Fingerprint(req);
     const int64_t now_ms = clock_.NowMs();
+    // Read outside the transaction; applied once the image may be exported.
+    const backend::InputProblem input =
+        options_.backend == nullptr
+            ? backend::InputProblem{}
+            : options_.backend->CheckExportTarget(
+                  req.oss_bucket(), req.oss_prefix(), req.image_id());
 
-    return WriteFn([this, caller, &req, resp, fingerprint,
-                    now_ms](storage::WriteTxn& txn) -> absl::Status {
+    return WriteFn([this, caller, &req, resp, fingerprint, now_ms,
+                    input](storage::WriteTxn& txn) -> absl::Status {
       resp->Clear();
       RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
       ASSIGN_OR_RETURN(
@@ -212,6 +264,7 @@ void ImageDomain::ExportImageAsync(const Caller& caller,
                           absl::StrCat("ExportImage task ", exporting->status))
             .RetryAfterMs(IoTaskRemainingMs(*exporting, options_));
       }
+      RETURN_IF_ERROR(InputRefusal(input));
 
       storage::IoTaskRow task;
       task.task_id = ids_.NewTaskId();

@@ -66,6 +66,19 @@ absl::StatusOr<storage::ImageRow> ImageOf(storage::ReadTxn& txn,
 
 // Writes the copy's progress fields and mirrors the progress on its (live)
 // destination image.
+// A live image whose data the backend found missing (data-plane.md §2):
+// UnAvailable, so that nothing copies, exports or starts from it; its
+// FailureCode (ImageDataMissing) comes from the backend.
+absl::Status MarkDataMissing(storage::WriteTxn& txn, int64_t image_rowid) {
+  ASSIGN_OR_RETURN(storage::ImageRow image, ImageOf(txn, image_rowid));
+  if (image.deleted_at_ms.has_value() ||
+      (image.status != kImageAvailable && image.status != "Deprecated")) {
+    return absl::OkStatus();
+  }
+  image.status = "UnAvailable";
+  return txn.UpdateImage(image);
+}
+
 absl::Status WriteCopyProgress(storage::WriteTxn& txn,
                                const storage::CopyTaskRow& copy) {
   RETURN_IF_ERROR(txn.UpdateCopy(copy));
@@ -178,6 +191,9 @@ absl::Status AdvanceCopy(storage::WriteTxn& txn, storage::CopyTaskRow& copy,
           break;
         }
         if (obs.state == backend::Observation::State::kFailed) {
+          if (obs.source_data_missing) {
+            RETURN_IF_ERROR(MarkDataMissing(txn, copy.source_image_rowid));
+          }
           next = {CopyPhase::kFailed, now_ms};
           break;
         }
@@ -217,6 +233,9 @@ absl::Status AdvanceIoTask(storage::WriteTxn& txn, storage::IoTaskRow& task,
   at.now_ms = now_ms;
   const backend::Observation obs = backend.Observe(IoTaskOrder(task), at);
   if (obs.state == backend::Observation::State::kFailed) {
+    if (obs.source_data_missing && task.action == kActionExport) {
+      RETURN_IF_ERROR(MarkDataMissing(txn, task.image_rowid));
+    }
     return ApplyTaskStatus(txn, task, kTaskFailed, now_ms);
   }
   if (obs.state == backend::Observation::State::kDone) {
@@ -331,6 +350,66 @@ absl::Status AdvanceAll(storage::WriteTxn& txn, int64_t since_ms,
   }
   return absl::OkStatus();
 }
+
+// The database's answer to the backend's orphan collector. On any doubt
+// (a read that failed) the file is wanted: the collector never removes
+// what it cannot prove nobody owns.
+class StoreDataOwners final : public backend::DataOwners {
+ public:
+  explicit StoreDataOwners(storage::Store& store) : store_(store) {}
+
+  backend::DataOwner OfImage(std::string_view region_id,
+                             std::string_view image_id) override {
+    backend::DataOwner out = backend::DataOwner::kKept;
+    store_
+        .RunInReadTransaction([&](storage::ReadTxn& txn) -> absl::Status {
+          ASSIGN_OR_RETURN(
+              std::optional<storage::ImageRow> image,
+              txn.GetImage(std::string(region_id), std::string(image_id)));
+          out = Of(image);
+          return absl::OkStatus();
+        })
+        .IgnoreError();
+    return out;
+  }
+
+  backend::DataOwner OfTask(std::string_view region_id,
+                            std::string_view task_id) override {
+    backend::DataOwner out = backend::DataOwner::kKept;
+    store_
+        .RunInReadTransaction([&](storage::ReadTxn& txn) -> absl::Status {
+          ASSIGN_OR_RETURN(std::optional<storage::IoTaskRow> task,
+                           txn.GetIoTask(std::string(task_id)));
+          if (!task.has_value() || task->region_id != region_id) {
+            out = backend::DataOwner::kNone;
+            return absl::OkStatus();
+          }
+          ASSIGN_OR_RETURN(std::optional<storage::ImageRow> image,
+                           txn.GetImageByRowid(task->image_rowid));
+          out = Of(image);
+          if (out != backend::DataOwner::kNone) {
+            out = IsTerminalTaskStatus(task->status)
+                      ? backend::DataOwner::kKept
+                      : backend::DataOwner::kWorking;
+          }
+          return absl::OkStatus();
+        })
+        .IgnoreError();
+    return out;
+  }
+
+ private:
+  static backend::DataOwner Of(const std::optional<storage::ImageRow>& image) {
+    if (!image.has_value() || image->deleted_at_ms.has_value()) {
+      return backend::DataOwner::kNone;
+    }
+    return image->status == "Waiting" || image->status == kImageCreating
+               ? backend::DataOwner::kWorking
+               : backend::DataOwner::kKept;
+  }
+
+  storage::Store& store_;
+};
 
 }  // namespace
 
@@ -539,6 +618,12 @@ absl::Status TaskEngine::Tick() {
     // Work decided in the transaction starts only after its commit.
     if (!first) backend_->Reconcile(work.held);
     last_tick_ms_ = now_ms;
+    // Files nobody owns, two lease terms old, go (the backend sweeps at
+    // most once a term).
+    if (!first) {
+      StoreDataOwners owners(store_);
+      backend_->CollectOrphans(owners, 2 * lease_.lease_ms);
+    }
     leases_held_.store(claim.held);
     takeovers_.fetch_add(claim.taken_over);
   }

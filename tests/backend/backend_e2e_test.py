@@ -7,7 +7,9 @@ ExportImage of the copy, and the exported object's SHA-256 equals the
 original's. Then: SIGKILL during a copy resumes from its checkpoint and ends
 with the right checksum; CancelCopyImage mid-copy leaves no file; hostile
 buckets and keys (.., absolute, symlink, FIFO, a QCOW2 with a backing file,
-VHD) end the import Failed without touching anything outside the bucket.
+VHD) are refused at call time with their ECS codes, without touching
+anything outside the bucket; an object removed after the call fails the
+task with a FailureCode.
 
 Run: /usr/bin/python3 tests/backend/backend_e2e_test.py [--build-dir B]
 """
@@ -191,6 +193,7 @@ def main():
         subprocess.run([qemu, "create", "-q", "-f", "qcow2", "-b",
                         os.path.join(inb, "small.qcow2"), "-F", "qcow2",
                         os.path.join(inb, "backed.qcow2")], check=True)
+    open(os.path.join(inb, "empty.raw"), "wb").close()
     with open(os.path.join(inb, "disk.vhd"), "wb") as f:
         f.write(b"\0" * 1024 + b"conectix" + b"\0" * 504)
     with open(os.path.join(inb, "cancel.raw"), "wb") as f:
@@ -219,36 +222,100 @@ def main():
         else:
             log("SKIP qcow2 round trip: no qemu-img (scripts/install_deps.sh)")
 
-        # Hostile input: each import ends Failed; nothing outside is read.
-        hostile = [("inbox", "../outside/secret"), ("inbox", "/etc/passwd"),
-                   ("inbox", "link.raw"), ("inbox", "fifo.raw"), ("inbox", "disk.vhd"),
-                   ("inbox", "a//b"), ("inbox", "missing.raw"),
-                   ("no-such-bucket", "x"), ("Bad_Bucket", "x"),
-                   ("inbox", "x" * 1024)]
+        # Hostile input: each import is refused at call time with its ECS
+        # code (docs/operations.md); no image or task is made, nothing
+        # outside the bucket is read.
+        o_malformed = "InvalidOSSObject.Malformed"
+        hostile = [("inbox", "../outside/secret", o_malformed),
+                   ("inbox", "/etc/passwd", o_malformed),
+                   ("inbox", "a//b", o_malformed),
+                   ("inbox", "x" * 1024, o_malformed),
+                   ("inbox", "link.raw", "InvalidOSSObject.NotFound"),
+                   ("inbox", "fifo.raw", "InvalidOSSObject.NotFound"),
+                   ("inbox", "missing.raw", "InvalidOSSObject.NotFound"),
+                   ("inbox", "disk.vhd", "InvalidImageFormat.NotSupported"),
+                   ("inbox", "empty.raw", "InvalidImageFormat.Corrupt"),
+                   ("no-such-bucket", "x", "InvalidOSSBucket.NotFound"),
+                   ("Bad_Bucket", "x", "InvalidOSSBucket.NotFound")]
         if qemu:
-            hostile.append(("inbox", "backed.qcow2"))
-        codes = set()
-        for bucket, key in hostile:
+            hostile.append(("inbox", "backed.qcow2",
+                            "InvalidImageFormat.BackingFile"))
+        before = api.call("DescribeImages", region_id=SRC,
+                          status=rel_lib.ALL_STATUSES).total_count
+        for bucket, key, want in hostile:
             try:
-                image_id, task_id = api.import_image(bucket, key)
-            except Exception as e:  # refused at call time is fine too
-                log("hostile refused at call", bucket, key[:40], e.code().name)
-                continue
-            status = api.wait_task(SRC, task_id, timeout=60)
-            check(status == "Failed",
-                  "hostile import %s/%s ended %s" % (bucket, key[:40], status))
+                api.import_image(bucket, key)
+                raise rel_lib.Failure("hostile import %s/%s accepted" %
+                                      (bucket, key[:40]))
+            except rel_lib.Failure:
+                raise
+            except Exception as e:  # noqa: BLE001 - a grpc.RpcError
+                code, ecs, http = rel_lib.ecs_error(e)
+                check((code, ecs, http) == ("INVALID_ARGUMENT", want, "400"),
+                      "hostile import %s/%s refused with %s, got %s" %
+                      (bucket, key[:40], want, (code, ecs, http)))
+        check(api.call("DescribeImages", region_id=SRC,
+                       status=rel_lib.ALL_STATUSES).total_count == before,
+              "a refused import made no image")
+        log("hostile imports refused at call time:", len(hostile))
+        # Export: a bucket that is not there, a prefix that names no key.
+        for bucket, prefix, want in [
+                ("no-such-bucket", "", "InvalidOSSBucket.NotFound"),
+                ("outbox", "../", "InvalidOSSPrefix.Malformed"),
+                ("outbox", "nodir/", "InvalidOSSPrefix.Malformed")]:
+            try:
+                api.export(DST, big_dest, bucket, prefix)
+                raise rel_lib.Failure("export %s/%s accepted" % (bucket, prefix))
+            except rel_lib.Failure:
+                raise
+            except Exception as e:  # noqa: BLE001 - a grpc.RpcError
+                got = rel_lib.ecs_error(e)
+                check(got == ("INVALID_ARGUMENT", want, "400"),
+                      "export %s/%s refused with %s, got %s" %
+                      (bucket, prefix, want, got))
+        log("bad export targets refused at call time: 3")
+
+        # The object changes after the call: the task still fails, with the
+        # reason as FailureCode.
+        late = os.path.join(inb, "late.raw")
+        with open(late, "wb") as f:
+            f.write(b"\x01" * 4096)
+        image_id, task_id = api.import_image("inbox", "late.raw")
+        os.remove(late)
+        status = api.wait_task(SRC, task_id, timeout=60)
+        task = api.task(SRC, task_id)
+        if status == "Failed":
+            check(task.failure_code == "OSSObjectNotFound",
+                  "late removal: FailureCode OSSObjectNotFound: %s" % task)
             check(api.image(SRC, image_id).status == "CreateFailed",
-                  "hostile import image CreateFailed")
-            task = api.task(SRC, task_id)
-            check(task.failure_code != "" and task.failure_message != "",
-                  "hostile import shows FailureCode: %s" % task)
-            check(api.image(SRC, image_id).failure_code == task.failure_code,
-                  "the image shows the same FailureCode")
-            codes.add(task.failure_code)
+                  "late removal: image CreateFailed")
             check(not [n for n in data_files(work, SRC, image_id)
                        if not n.endswith(".failure")],
-                  "hostile import left data")
-        log("hostile inputs refused:", len(hostile), sorted(codes))
+                  "late removal left data")
+            log("object removed after the call: task Failed/OSSObjectNotFound")
+        else:  # the import read it before it was removed
+            log("object removed after the call: import had already finished")
+
+        # A live image whose data went missing: the copy from it fails with
+        # ImageDataMissing, and the image itself turns UnAvailable with that
+        # FailureCode (never a copy of nothing).
+        lost, lost_task = api.import_image("inbox", "one.raw")
+        check(api.wait_task(SRC, lost_task) == "Finished", "import to lose")
+        for n in (lost + ".meta", lost + ".img"):
+            os.remove(os.path.join(work, "data", SRC, n))
+        lost_copy = api.copy(lost)
+        check(api.wait_image(DST, lost_copy, "CreateFailed") == "CreateFailed",
+              "copy of an image without data CreateFailed")
+        check(api.image(DST, lost_copy).failure_code == "ImageDataMissing",
+              "the copy's FailureCode: %s" % api.image(DST, lost_copy))
+        im = api.image(SRC, lost)
+        check((im.status, im.failure_code) ==
+              ("UnAvailable", "ImageDataMissing"),
+              "image without data UnAvailable/ImageDataMissing: %s" % im)
+        api.call("DeleteImage", region_id=SRC, image_id=lost)
+        check(api.image(SRC, lost) is None, "the UnAvailable image deleted")
+        check(not data_files(work, SRC, lost), "its failure record removed")
+        log("missing data: copy CreateFailed, source UnAvailable, deletable")
 
         # DeleteImage frees the bytes.
         check(data_files(work, DST, big_dest), "copy has data")
@@ -256,6 +323,26 @@ def main():
         check(not data_files(work, DST, big_dest), "DeleteImage freed data")
     finally:
         srv.term()
+
+    # Another database on the same data root refuses to start; the marker
+    # holds the first database's own id (kept in it), not a file name.
+    with open(os.path.join(work, "data", ".ecsimage-data-root")) as f:
+        marker = f.read().strip()
+    check(marker.startswith("db-") and len(marker) == 35,
+          "the data root's marker is a database id: %r" % marker)
+    other = rel_lib.Server(binary, os.path.join(work, "other.sqlite"),
+                           os.path.join(work, "other.log"),
+                           ["--backend=filesystem",
+                            "--data-root", os.path.join(work, "data"),
+                            "--oss-root", os.path.join(work, "oss")])
+    try:
+        other.start(timeout=30)
+        other.term()
+        raise rel_lib.Failure("another database started on the data root")
+    except rel_lib.Failure as e:
+        check("belongs to database \\\"%s\\\"" % marker in str(e),
+              "refused with the owner's id: %s" % str(e)[-400:])
+    log("another database on the data root refused:", marker)
 
     # Cancel mid-copy and SIGKILL mid-copy, under a bandwidth cap.
     srv = start(binary, work, ["--backend-bandwidth-mib", "24"])
@@ -350,6 +437,13 @@ def main():
         check(api.task(SRC, t).task_status == "Processing" and
               api.task(SRC, task_id).task_status == "Processing",
               "import and export still running at the kill")
+        # The importing image's RemainTime comes from the measured rate: at
+        # most the whole 96 MiB at 16 MiB/s (6 s) plus rounding, never 0.
+        im = api.image(SRC, image_id)
+        check(im.status == "Creating" and 0 < im.remain_time <= 7,
+              "importing image RemainTime %s (%s)" % (im.remain_time,
+                                                      im.progress))
+        figures["import_remain_time_s"] = im.remain_time
         srv.kill()
     finally:
         srv.kill()
@@ -404,6 +498,94 @@ def main():
         finally:
             srv.term()
             subprocess.run(["umount", full])
+
+    # The pause hook before REGISTERING: a copy with every byte written,
+    # verified and in place stays TRANSFERRING at 99% while the file exists.
+    # CancelCopyImage there removes the finished data; lifting the pause
+    # lets another copy through REGISTERING to Available.
+    pause = os.path.join(work, "pause-before-registering")
+    open(pause, "w").close()
+    srv = start(binary, work,
+                ["--backend-test-pause-before-registering", pause])
+    try:
+        api = Api(srv.address, token)
+
+        def paused_copy():
+            dest = api.copy(resumed_src)
+            meta = os.path.join(work, "data", DST, dest + ".meta")
+            deadline = time.time() + 60
+            while time.time() < deadline and not os.path.exists(meta):
+                time.sleep(0.05)
+            check(os.path.exists(meta), "paused copy wrote its data")
+            while time.time() < deadline and \
+                    api.image(DST, dest).progress != "99%":
+                time.sleep(0.05)  # the engine's next tick records it
+            for _ in range(10):  # held over ~10 engine ticks (50 ms each)
+                time.sleep(0.05)
+                im = api.image(DST, dest)
+                check((im.copy_phase, im.progress) == ("TRANSFERRING", "99%"),
+                      "paused before REGISTERING: %s %s" %
+                      (im.copy_phase, im.progress))
+            return dest
+
+        dest = paused_copy()
+        api.call("CancelCopyImage", region_id=DST, image_id=dest)
+        deadline = time.time() + 60
+        while time.time() < deadline and api.image(DST, dest) is not None:
+            time.sleep(0.05)
+        check(api.image(DST, dest) is None, "cancelled paused copy gone")
+        check(not data_files(work, DST, dest),
+              "cancel at the pause left files: %s" % data_files(work, DST, dest))
+        dest = paused_copy()
+        os.remove(pause)
+        check(api.wait_image(DST, dest, "Available") == "Available",
+              "the pause lifted: REGISTERING, then Available")
+        check(api.image(DST, dest).image_digest ==
+              api.image(SRC, resumed_src).image_digest,
+              "the copy has the source's digest")
+        log("pause before REGISTERING: cancel there left no file; lifted, "
+            "the copy became Available")
+    finally:
+        srv.term()
+
+    # The orphan collector: old files no live image or task owns go, after
+    # two lease terms (1 s leases here); owned and unknown files stay.
+    region = os.path.join(work, "data", SRC)
+    orphans = ["m-orphan00000000000000.img", "m-orphan00000000000000.meta",
+               ".m-orphan00000000000000.e7.part",
+               ".%s.e9.part" % resumed_src,  # its image is Available: done
+               ".export-t-nosuchtask0000000000.ckpt"]
+    stay = ["notes.txt", resumed_src + ".img", resumed_src + ".meta"]
+    old = time.time() - 3600
+    for n in orphans + ["notes.txt"]:
+        with open(os.path.join(region, n), "wb") as f:
+            f.write(b"x")
+    for n in orphans + stay:
+        os.utime(os.path.join(region, n), (old, old))
+    # Nobody's, but changed "now" (dated ahead, so never two terms old while
+    # the test runs).
+    young = ".m-orphan11111111111111.e1.part"
+    with open(os.path.join(region, young), "wb") as f:
+        f.write(b"x")
+    os.utime(os.path.join(region, young), (time.time() + 3600,) * 2)
+    srv = start(binary, work, ["--task-lease-seconds", "1"])
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and any(
+                os.path.exists(os.path.join(region, n)) for n in orphans):
+            time.sleep(0.1)
+        left = [n for n in orphans if os.path.exists(os.path.join(region, n))]
+        check(not left, "orphans removed: left %s" % left)
+        check(all(os.path.exists(os.path.join(region, n)) for n in stay),
+              "owned and unknown files stay")
+        check(os.path.exists(os.path.join(region, young)),
+              "a young file stays (grace period)")
+        api = Api(srv.address, token)
+        check(api.image(SRC, resumed_src).status == "Available",
+              "the owning image is untouched")
+        log("orphan collector removed", len(orphans), "files, kept the rest")
+    finally:
+        srv.term()
 
     # --simulation-control drives the simulated backend only.
     r = subprocess.run([binary, "serve", "--db", os.path.join(work, "x.db"),

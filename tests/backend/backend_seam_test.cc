@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "service/backend/backend.h"
 #include "service/backend/filesystem/chunk_copy.h"
+#include "service/backend/filesystem/data_layout.h"
 #include "service/backend/filesystem/filesystem_backend.h"
 #include "tests/backend/full_disk_files.h"
 
@@ -166,7 +167,14 @@ TEST_P(FilesystemBackendTest, FailuresCarryACodeAndLeaveNothing) {
   EXPECT_EQ(obs.failure_code, "InvalidOSSObject");
   EXPECT_EQ(Finish(Import("../x", "m-2")).failure_code, "InvalidOSSObject");
   EXPECT_EQ(Finish(Import("none", "m-3")).failure_code, "OSSObjectNotFound");
-  EXPECT_EQ(Finish(Copy("m-missing", "m-4")).failure_code, "ImageDataMissing");
+  Observation missing = Finish(Copy("m-missing", "m-4"));
+  EXPECT_EQ(missing.failure_code, "ImageDataMissing");
+  EXPECT_TRUE(missing.source_data_missing);
+  EXPECT_FALSE(obs.source_data_missing);  // the object, not an image, was bad
+  // The image without data shows why (the engine turns it UnAvailable).
+  DataDetails source = backend_->ImageDetails("region-a", "m-missing");
+  EXPECT_EQ(source.failure_code, "ImageDataMissing");
+  EXPECT_NE(source.failure_message.find("m-missing"), std::string::npos);
   backend_->Reconcile({});
   EXPECT_FALSE(Exists("data/region-a/m-1.img"));
   EXPECT_FALSE(Exists("data/region-b/.m-4.e1.part"));
@@ -194,6 +202,21 @@ TEST_P(FilesystemBackendTest, AFullDiskFailsTheWorkAndFreesItsSpace) {
 TEST_P(FilesystemBackendTest, AnotherDatabaseIsRefused) {
   EXPECT_NE(Make("db-1"), nullptr);
   EXPECT_EQ(Make("db-2"), nullptr);
+  absl::Status s = filesystem::CheckRootIdentity(root_ + "/data", "db-2");
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("belongs to database \"db-1\""), std::string::npos)
+      << s;
+}
+
+TEST_P(FilesystemBackendTest, AMarkerOfTheOldKindIsTakenOver) {
+  // Older versions wrote the --db locator; the database's id replaces it
+  // when the locator matches, and only then.
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      filesystem::CheckRootIdentity(root_ + "/data", "db-new", "other.db")));
+  EXPECT_TRUE(
+      filesystem::CheckRootIdentity(root_ + "/data", "db-new", "db-1").ok());
+  EXPECT_TRUE(filesystem::CheckRootIdentity(root_ + "/data", "db-new").ok());
+  EXPECT_EQ(Make("db-1"), nullptr);
 }
 
 INSTANTIATE_TEST_SUITE_P(Filesystem, FilesystemBackendTest,

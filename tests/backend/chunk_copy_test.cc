@@ -98,7 +98,9 @@ TEST_F(ChunkCopyTest, ResumesFromTheCheckpointAndVerifiesWhatItKept) {
     StopAfter(std::atomic<bool>& stop)
         : FullDiskFiles(INT64_MAX), stop_(stop) {}
     int Sync(int fd) override {
-      if (++syncs_ == 3) stop_.store(true);  // the first checkpoint
+      // The data at the start, the two directories, then the first
+      // checkpoint's data and digests.
+      if (++syncs_ == 5) stop_.store(true);
       return PosixFiles().Sync(fd);
     }
     std::atomic<bool>& stop_;

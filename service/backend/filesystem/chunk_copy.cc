@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "service/backend/filesystem/chunk_io.h"
 #include "service/backend/filesystem/unique_fd.h"
 
 namespace ecsimage::backend::filesystem {
@@ -62,45 +63,30 @@ bool AllZero(const char* p, size_t n) {
   return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0);
 }
 
-absl::Status ErrnoError(int err, absl::string_view what) {
-  if (err == ENOSPC || err == EDQUOT) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(what, ": no space left on the device"));
-  }
-  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
-}
-
-// Reads chunk `index` of `fd` into `buf`; sets *zero when it is a hole or
+// Reads chunk `index` of `src` into `buf`; sets *zero when it is a hole or
 // all zeros (a hole is not read).
-absl::Status ReadChunkData(int fd, int64_t size, int64_t index,
-                           std::vector<char>& buf, bool* zero) {
+absl::Status ReadChunkData(SourceReader& src, int64_t size, int64_t index,
+                           char* buf, bool* zero) {
   const int64_t off = index * kChunkBytes;
   const int64_t len = ChunkLen(size, index);
-  off_t data = ::lseek(fd, off, SEEK_DATA);
+  off_t data = ::lseek(src.fd(), off, SEEK_DATA);
   if ((data < 0 && errno == ENXIO) || (data >= 0 && data >= off + len)) {
     *zero = true;
     return absl::OkStatus();
   }
-  size_t got = 0;
-  while (got < static_cast<size_t>(len)) {
-    ssize_t n = ::pread(fd, buf.data() + got, len - got, off + got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError(errno, "read");
-    if (n == 0) return absl::InternalError("read: the file shrank");
-    got += static_cast<size_t>(n);
-  }
-  *zero = AllZero(buf.data(), got);
+  if (absl::Status s = src.ReadExact(buf, len, off); !s.ok()) return s;
+  *zero = AllZero(buf, static_cast<size_t>(len));
   return absl::OkStatus();
 }
 
 // Reads chunk `index` and returns its digest.
-absl::StatusOr<Digest> ReadChunk(int fd, int64_t size, int64_t index,
-                                 std::vector<char>& buf, bool* zero) {
-  if (absl::Status s = ReadChunkData(fd, size, index, buf, zero); !s.ok()) {
+absl::StatusOr<Digest> ReadChunk(SourceReader& src, int64_t size, int64_t index,
+                                 char* buf, bool* zero) {
+  if (absl::Status s = ReadChunkData(src, size, index, buf, zero); !s.ok()) {
     return s;
   }
   const int64_t len = ChunkLen(size, index);
-  return *zero ? ZeroDigest(len) : Sha256(buf.data(), len);
+  return *zero ? ZeroDigest(len) : Sha256(buf, static_cast<size_t>(len));
 }
 
 // The digests the checkpoint file recorded, in order from chunk 0.
@@ -152,11 +138,12 @@ std::string BlankImageDigest(int64_t size) {
 }
 
 absl::StatusOr<std::string> DigestOfFile(int fd, int64_t size) {
-  std::vector<char> buf(static_cast<size_t>(std::min(size, kChunkBytes)));
+  AlignedBuffer buf(static_cast<size_t>(std::min(size, kChunkBytes)));
+  SourceReader src(fd);
   std::vector<Digest> chunks;
   for (int64_t i = 0; i < ChunkCount(size); ++i) {
     bool zero = false;
-    absl::StatusOr<Digest> d = ReadChunk(fd, size, i, buf, &zero);
+    absl::StatusOr<Digest> d = ReadChunk(src, size, i, buf.data(), &zero);
     if (!d.ok()) return d.status();
     chunks.push_back(*std::move(d));
   }
@@ -172,16 +159,23 @@ absl::StatusOr<std::string> CopyChunks(Files& files, int src_fd, int64_t size,
       files.OpenAt(target.dir_fd, target.part, O_RDWR | O_CREAT, 0644);
   if (fd_or < 0) return ErrnoError(-fd_or, "create data file");
   UniqueFd part(fd_or);
-  std::vector<char> buf(static_cast<size_t>(std::min(size, kChunkBytes)));
+  // Two buffers: the next chunk is read (and hashed) into one while the
+  // previous one is written from the other.
+  const size_t buf_size = static_cast<size_t>(std::min(size, kChunkBytes));
+  AlignedBuffer bufs[2] = {AlignedBuffer(buf_size), AlignedBuffer(buf_size)};
 
   // Keep only checkpointed chunks that still read back as recorded.
   size_t kept = 0;
-  while (kept < digests.size() &&
-         kept < static_cast<size_t>(ChunkCount(size))) {
-    bool zero = false;
-    absl::StatusOr<Digest> d = ReadChunk(part.get(), size, kept, buf, &zero);
-    if (!d.ok() || *d != digests[kept]) break;
-    ++kept;
+  {
+    SourceReader kept_reader(part.get());
+    while (kept < digests.size() &&
+           kept < static_cast<size_t>(ChunkCount(size))) {
+      bool zero = false;
+      absl::StatusOr<Digest> d =
+          ReadChunk(kept_reader, size, kept, bufs[0].data(), &zero);
+      if (!d.ok() || *d != digests[kept]) break;
+      ++kept;
+    }
   }
   digests.resize(kept);
   int64_t offset = static_cast<int64_t>(kept) * kChunkBytes;
@@ -209,7 +203,21 @@ absl::StatusOr<std::string> CopyChunks(Files& files, int src_fd, int64_t size,
         "\n");
   }
 
+  SourceReader src(src_fd);
+  ChunkWriter writer(files, part.get(), target.dir_fd, target.part);
+  // The write in flight, from bufs[writing_buf]; -errno or 0.
+  std::future<int> writing;
+  int writing_buf = 1;
+  auto wait_write = [&]() -> absl::Status {
+    if (!writing.valid()) return absl::OkStatus();
+    const int rc = writing.get();
+    return rc < 0 ? ErrnoError(-rc, "write data") : absl::OkStatus();
+  };
+
+  // Waits for the write in flight, then makes everything written durable:
+  // data first, then the digests of the chunks it holds.
   auto flush = [&]() -> absl::Status {
+    if (absl::Status s = wait_write(); !s.ok()) return s;
     if (int rc = files.Sync(part.get()); rc < 0) {
       return ErrnoError(-rc, "sync data");
     }
@@ -229,16 +237,24 @@ absl::StatusOr<std::string> CopyChunks(Files& files, int src_fd, int64_t size,
     return absl::OkStatus();
   };
   if (absl::Status s = flush(); !s.ok()) return s;
+  // The two files' directory entries: without them a checkpoint survives a
+  // power cut only by the file system's courtesy.
+  for (int dir : {target.dir_fd, target.ckpt_dir_fd}) {
+    if (int rc = files.Sync(dir); rc < 0) return ErrnoError(-rc, "sync dir");
+  }
 
   const auto start = std::chrono::steady_clock::now();
   int64_t moved = 0;
   for (int64_t i = static_cast<int64_t>(kept); i < ChunkCount(size); ++i) {
     if (control.stop != nullptr && control.stop->load()) {
+      wait_write().IgnoreError();
       return absl::CancelledError("stopped");
     }
+    // Never the buffer the write in flight reads.
+    char* buf = bufs[1 - writing_buf].data();
     bool zero = false;
-    if (absl::Status rs = ReadChunkData(src_fd, size, i, buf, &zero);
-        !rs.ok()) {
+    if (absl::Status rs = ReadChunkData(src, size, i, buf, &zero); !rs.ok()) {
+      wait_write().IgnoreError();
       return rs;
     }
     const int64_t len = ChunkLen(size, i);
@@ -246,13 +262,13 @@ absl::StatusOr<std::string> CopyChunks(Files& files, int src_fd, int64_t size,
     if (zero) {
       d = ZeroDigest(len);
     } else {
-      // The digest is computed while the chunk is written (both only read
-      // `buf`): the checksum costs CPU, not copy time, on two cores.
-      std::future<Digest> hashed = std::async(
-          std::launch::async, [&buf, len] { return Sha256(buf.data(), len); });
-      int rc = PWriteAll(files, part.get(), buf.data(), len, i * kChunkBytes);
-      d = hashed.get();
-      if (rc < 0) return ErrnoError(-rc, "write data");
+      if (absl::Status s = wait_write(); !s.ok()) return s;
+      writing_buf = 1 - writing_buf;
+      // The chunk is hashed here while it is written (both only read it).
+      writing = std::async(std::launch::async, [&writer, buf, len, i] {
+        return writer.Write(buf, len, i * kChunkBytes);
+      });
+      d = Sha256(buf, static_cast<size_t>(len));
     }
     pending += absl::StrCat(
         i, " ", HexDigest(reinterpret_cast<const unsigned char*>(d.data())),

@@ -125,18 +125,20 @@ std::pair<std::string, std::string> ReadFailure(int dir_fd,
 }
 
 absl::Status CheckRootIdentity(const std::string& root,
-                               const std::string& identity) {
+                               const std::string& identity,
+                               const std::string& legacy) {
   UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return Errno(errno, absl::StrCat("--data-root ", root));
   absl::StatusOr<std::string> found = ReadSmallFile(dir.get(), kMarker);
-  if (found.ok()) {
-    if (*found == identity + "\n") return absl::OkStatus();
+  if (found.ok() && *found == identity + "\n") return absl::OkStatus();
+  if (found.ok() && (legacy.empty() || *found != legacy + "\n")) {
     return absl::FailedPreconditionError(absl::StrCat(
         "--data-root ", root, " belongs to database \"",
-        absl::StripSuffix(*found, "\n"), "\", not to \"", identity,
-        "\": refusing to share or delete another deployment's data"));
+        absl::StripSuffix(*found, "\n"), "\", not to this one (\"", identity,
+        "\"): refusing to share or delete another deployment's data "
+        "(docs/operations.md, the filesystem backend)"));
   }
-  if (!absl::IsNotFound(found.status())) return found.status();
+  if (!found.ok() && !absl::IsNotFound(found.status())) return found.status();
   absl::Status s =
       WriteSmallFile(PosixFiles(), dir.get(), kMarker, identity + "\n");
   if (s.ok() && ::fsync(dir.get()) != 0) return Errno(errno, root);

@@ -43,9 +43,11 @@ std::pair<std::string, std::string> ReadFailure(int dir_fd,
                                                 const std::string& name);
 
 // Checks the identity marker of `root` (creating it on an empty root);
-// FailedPrecondition on a mismatch.
+// FailedPrecondition on a mismatch. A marker holding `legacy` (non-empty)
+// is rewritten to `identity`.
 absl::Status CheckRootIdentity(const std::string& root,
-                               const std::string& identity);
+                               const std::string& identity,
+                               const std::string& legacy = "");
 
 // Opens (creating) the directory of `region_id` under `root`.
 absl::StatusOr<UniqueFd> OpenRegionDir(const std::string& root,

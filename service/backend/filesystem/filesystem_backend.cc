@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,8 +23,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/backend/filesystem/data_layout.h"
+#include "service/backend/filesystem/input_checks.h"
+#include "service/backend/filesystem/orphan_collector.h"
 #include "service/backend/filesystem/unique_fd.h"
 #include "service/backend/filesystem/work.h"
+#include "util/absl_compat.h"
 
 namespace ecsimage::backend::filesystem {
 namespace {
@@ -112,12 +116,17 @@ class FilesystemBackend : public Backend {
       return obs;
     }
     if (r.state == State::kCancelled) return obs;  // stopped: resumes
+    if (r.state == State::kDone && work.kind == WorkKind::kCopy &&
+        PausedBeforeRegistering()) {
+      return obs;
+    }
     obs.state = r.state;
     obs.at_ms = at.now_ms;
     obs.failure_code = r.failure_code;
     obs.failure_message = r.failure_message;
     obs.digest = r.digest;
     obs.size_gib = r.size_gib;
+    obs.source_data_missing = r.source_data_missing;
     if (r.state == State::kDone) obs.done = at.total;
     return obs;
   }
@@ -225,6 +234,27 @@ class FilesystemBackend : public Backend {
     return out;
   }
 
+  InputProblem CheckImportSource(std::string_view bucket,
+                                 std::string_view object) const override {
+    return CheckImportObject(options_.oss_root, AV(bucket), AV(object));
+  }
+  InputProblem CheckExportTarget(std::string_view bucket,
+                                 std::string_view prefix,
+                                 std::string_view image_id) const override {
+    return CheckExportPrefix(options_.oss_root, AV(bucket), AV(prefix),
+                             AV(image_id));
+  }
+
+  int CollectOrphans(DataOwners& owners, int64_t grace_ms) override {
+    const int64_t now_us = NowUs();
+    if (last_sweep_us_ >= 0 && now_us - last_sweep_us_ < grace_ms * 500) {
+      return 0;
+    }
+    last_sweep_us_ = now_us;
+    return CollectOrphanFiles(files_, options_.data_root, owners, grace_ms,
+                              static_cast<int64_t>(::time(nullptr)));
+  }
+
   absl::Status DeleteImageData(std::string_view region_id,
                                std::string_view image_id) override {
     absl::StatusOr<UniqueFd> dir =
@@ -266,6 +296,12 @@ class FilesystemBackend : public Backend {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
+  }
+
+  // The test hook of FilesystemOptions::pause_before_registering_file.
+  bool PausedBeforeRegistering() const {
+    const std::string& file = options_.pause_before_registering_file;
+    return !file.empty() && ::access(file.c_str(), F_OK) == 0;
   }
 
   // Kept beside the data so that the owner sees it after a restart.
@@ -319,6 +355,8 @@ class FilesystemBackend : public Backend {
   std::mutex slots_mu_;
   std::condition_variable slots_cv_;
   int running_ = 0;  // guarded by slots_mu_
+  // The engine's thread only.
+  int64_t last_sweep_us_ = -1;
 };
 
 }  // namespace
@@ -336,7 +374,8 @@ absl::StatusOr<std::unique_ptr<Backend>> NewFilesystemBackend(
         absl::StrCat("--oss-root ", options.oss_root, " is not a directory"));
   }
   if (absl::Status s =
-          CheckRootIdentity(options.data_root, options.database_identity);
+          CheckRootIdentity(options.data_root, options.database_identity,
+                            options.legacy_identity);
       !s.ok()) {
     return s;
   }

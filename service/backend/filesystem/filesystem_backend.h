@@ -20,8 +20,16 @@ struct FilesystemOptions {
   std::string oss_root;
   // Written into the data root's marker on first use and checked after.
   std::string database_identity;
+  // A marker holding this instead (what older versions wrote) is rewritten
+  // to `database_identity`; empty: none.
+  std::string legacy_identity;
   int max_concurrent_tasks = 2;
   int64_t bandwidth_bytes_per_s = 0;  // 0: unlimited
+  // Test hook (data-plane.md §1): while this file exists, a copy whose
+  // bytes are all written, verified and in place is still reported as
+  // TRANSFERRING (one unit short of done), so a test reaches that row and
+  // REGISTERING without sleeping. Empty: none.
+  std::string pause_before_registering_file;
   // Every write goes through this (tests inject faults); null: POSIX.
   Files* files = nullptr;
 };

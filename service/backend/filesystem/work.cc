@@ -16,6 +16,7 @@
 #include "service/backend/filesystem/data_layout.h"
 #include "service/backend/filesystem/failure_codes.h"
 #include "service/backend/filesystem/image_format.h"
+#include "service/backend/filesystem/input_checks.h"
 #include "service/backend/filesystem/oss_paths.h"
 
 namespace ecsimage::backend::filesystem {
@@ -38,6 +39,18 @@ void LogResumed(const WorkOrder& work, int64_t resumed_bytes) {
       "{\"level\":\"info\",\"msg\":\"backend work resumed\",\"work\":\"",
       absl::CHexEscape(work.key), "\",\"resumedBytes\":", resumed_bytes, "}\n");
   std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+// The image `image_id` read by `work` has no data: the failure is recorded
+// on that image too (DescribeImages shows it), and the engine turns the
+// image UnAvailable.
+WorkResult SourceDataMissing(WorkContext& ctx, int dir_fd,
+                             const std::string& image_id, std::string message) {
+  WriteFailure(ctx.files, dir_fd, ImageFailureName(image_id), kFailDataMissing,
+               message);
+  WorkResult r = Fail(kFailDataMissing, std::move(message));
+  r.source_data_missing = true;
+  return r;
 }
 
 // A failed copy step: stopped, out of space, or an I/O error.
@@ -67,8 +80,7 @@ WorkResult OssFailure(const absl::Status& s, bool bucket) {
 
 // Export key: <prefix><image>_system.<raw|qcow2>.
 std::string ExportKey(const WorkOrder& work, const std::string& format) {
-  return absl::StrCat(work.oss_object, work.image_id, "_system.",
-                      absl::AsciiStrToLower(format));
+  return ExportObjectKey(work.oss_object, work.image_id, format);
 }
 
 WorkResult RunCreate(const WorkOrder& work, WorkContext& ctx) {
@@ -144,7 +156,10 @@ WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx, int src_fd,
       !s.ok()) {
     return Fail(kFailIo, std::string(s.message()));
   }
-  ctx.files.UnlinkAt(dir->get(), target.checkpoint);
+  // This attempt's checkpoint and anything an earlier one left (a crash
+  // between an earlier publish and its clean-up).
+  RemoveImageFiles(ctx.files, dir->get(), work.image_id, /*with_data=*/false)
+      .IgnoreError();
   WorkResult r;
   r.digest = *digest;
   return r;
@@ -178,16 +193,17 @@ WorkResult RunCopy(const WorkOrder& work, WorkContext& ctx) {
   absl::StatusOr<ImageMeta> meta =
       ReadMeta(src_dir->get(), work.source_image_id);
   if (!meta.ok()) {
-    return Fail(kFailDataMissing,
-                absl::StrCat("source image ", work.source_image_id,
-                             " has no data: ", meta.status().message()));
+    return SourceDataMissing(
+        ctx, src_dir->get(), work.source_image_id,
+        absl::StrCat("image ", work.source_image_id,
+                     " has no data: ", meta.status().message()));
   }
   UniqueFd src(::openat(src_dir->get(), DataName(work.source_image_id).c_str(),
                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!src.valid()) {
-    return Fail(kFailDataMissing,
-                absl::StrCat("source image ", work.source_image_id,
-                             " has no data file"));
+    return SourceDataMissing(
+        ctx, src_dir->get(), work.source_image_id,
+        absl::StrCat("image ", work.source_image_id, " has no data file"));
   }
   ctx.total_bytes.store(meta->size);
   return CopyIntoImage(work, ctx, src.get(), meta->size, meta->format,
@@ -200,12 +216,18 @@ WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
   if (!dir.ok()) return Fail(kFailIo, std::string(dir.status().message()));
   absl::StatusOr<ImageMeta> meta = ReadMeta(dir->get(), work.image_id);
   if (!meta.ok()) {
-    return Fail(kFailDataMissing,
-                absl::StrCat("image ", work.image_id, " has no data"));
+    return SourceDataMissing(
+        ctx, dir->get(), work.image_id,
+        absl::StrCat("image ", work.image_id,
+                     " has no data: ", meta.status().message()));
   }
   UniqueFd src(::openat(dir->get(), DataName(work.image_id).c_str(),
                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!src.valid()) return Fail(kFailDataMissing, "no data file");
+  if (!src.valid()) {
+    return SourceDataMissing(
+        ctx, dir->get(), work.image_id,
+        absl::StrCat("image ", work.image_id, " has no data file"));
+  }
   absl::StatusOr<UniqueFd> bucket =
       OpenBucket(ctx.options.oss_root, work.oss_bucket);
   if (!bucket.ok()) return OssFailure(bucket.status(), true);

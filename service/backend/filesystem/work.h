@@ -27,6 +27,8 @@ struct WorkResult {
   std::string failure_message;
   std::string digest;
   int64_t size_gib = 0;
+  // The image read has no data (recorded on it as ImageDataMissing).
+  bool source_data_missing = false;
 };
 
 // Runs `work` to its end: kDone, kFailed (temporary data removed), or — when

@@ -1,0 +1,31 @@
+// The filesystem backend's call-time checks of ImportImage's object and
+// ExportImage's bucket and prefix (Backend::CheckImportSource,
+// CheckExportTarget): the same walk and header reading the task does, read
+// only. An I/O error other than "not there" is not a refusal: the task
+// meets it again and fails with IOError.
+#ifndef ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_INPUT_CHECKS_H_
+#define ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_INPUT_CHECKS_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "service/backend/backend.h"
+
+namespace ecsimage::backend::filesystem {
+
+InputProblem CheckImportObject(const std::string& oss_root,
+                               absl::string_view bucket, absl::string_view key);
+
+InputProblem CheckExportPrefix(const std::string& oss_root,
+                               absl::string_view bucket,
+                               absl::string_view prefix,
+                               absl::string_view image_id);
+
+// The key ExportImage writes: <prefix><image>_system.<raw|qcow2>.
+std::string ExportObjectKey(absl::string_view prefix,
+                            absl::string_view image_id,
+                            absl::string_view format);
+
+}  // namespace ecsimage::backend::filesystem
+
+#endif  // ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_INPUT_CHECKS_H_

@@ -1,0 +1,244 @@
+// The domain's side of the backend seam, with a fake backend on a real
+// SQLite file: call-time refusals become their catalog entries (after a
+// ClientToken replay could answer, after the image's own checks), a
+// source without data turns UnAvailable, and the orphan collector gets the
+// database's answers.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "service/backend/backend.h"
+#include "service/domain/image_domain.h"
+#include "tests/domain/task_test_env.h"
+
+namespace ecsimage::domain {
+namespace {
+
+using ::ecsimage::testing::EcsCode;
+using ::ecsimage::testing::MetaOf;
+using ::ecsimage::testing::TaskTestEnv;
+using Kind = backend::InputProblem::Kind;
+
+constexpr char kHangzhou[] = "cn-hangzhou";
+constexpr char kShanghai[] = "cn-shanghai";
+
+class FakeBackend : public backend::Backend {
+ public:
+  std::string_view name() const override { return "fake"; }
+  int64_t PrepareMs() const override { return 0; }
+  int64_t RegisterMs() const override { return 0; }
+  backend::Observation Observe(const backend::WorkOrder&,
+                               const backend::WorkProgress& at) const override {
+    backend::Observation obs;
+    obs.done = at.done;
+    if (source_missing) {
+      obs.state = backend::Observation::State::kFailed;
+      obs.at_ms = at.now_ms;
+      obs.failure_code = "ImageDataMissing";
+      obs.source_data_missing = true;
+    }
+    return obs;
+  }
+  void Reconcile(const std::vector<backend::WorkOrder>&) override {}
+  backend::InputProblem CheckImportSource(std::string_view,
+                                          std::string_view) const override {
+    return import_problem;
+  }
+  backend::InputProblem CheckExportTarget(std::string_view, std::string_view,
+                                          std::string_view) const override {
+    return export_problem;
+  }
+  int CollectOrphans(backend::DataOwners& owners, int64_t grace_ms) override {
+    last_grace_ms = grace_ms;
+    for (const auto& [id, ignored] : image_answers) {
+      image_answers[id] = owners.OfImage(kHangzhou, id);
+    }
+    for (const auto& [id, ignored] : task_answers) {
+      task_answers[id] = owners.OfTask(kHangzhou, id);
+    }
+    return 0;
+  }
+  absl::Status DeleteImageData(std::string_view, std::string_view) override {
+    return absl::OkStatus();
+  }
+
+  backend::InputProblem import_problem;
+  backend::InputProblem export_problem;
+  bool source_missing = false;
+  std::map<std::string, backend::DataOwner> image_answers;
+  std::map<std::string, backend::DataOwner> task_answers;
+  int64_t last_grace_ms = -1;
+};
+
+backend::InputProblem Problem(Kind kind) {
+  backend::InputProblem p;
+  p.kind = kind;
+  p.detail = "what the backend found";
+  return p;
+}
+
+DomainOptions WithBackend(backend::Backend* b) {
+  DomainOptions options;
+  options.backend = b;
+  return options;
+}
+
+class DomainSideTest : public ::testing::Test {
+ protected:
+  DomainSideTest() : env_(WithBackend(&fake_)) {}
+
+  absl::StatusOr<v1::ImportImageResponse> Import(const std::string& token) {
+    v1::ImportImageRequest req;
+    req.set_region_id(kHangzhou);
+    req.set_oss_bucket("images");
+    req.set_oss_object("disks/web.raw");
+    req.set_client_token(token);
+    v1::ImportImageResponse resp;
+    absl::Status s = env_.domain().ImportImage(env_.alice(), req, &resp);
+    if (!s.ok()) return s;
+    return resp;
+  }
+  absl::StatusOr<v1::ExportImageResponse> Export(const std::string& image) {
+    v1::ExportImageRequest req;
+    req.set_region_id(kHangzhou);
+    req.set_image_id(image);
+    req.set_oss_bucket("exports");
+    req.set_oss_prefix("web/");
+    v1::ExportImageResponse resp;
+    absl::Status s = env_.domain().ExportImage(env_.alice(), req, &resp);
+    if (!s.ok()) return s;
+    return resp;
+  }
+  void Tick(TaskEngine& engine, int64_t ms) {
+    env_.clock().AdvanceMs(ms);
+    absl::Status s = engine.Tick();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  FakeBackend fake_;
+  TaskTestEnv env_;
+};
+
+TEST_F(DomainSideTest, ImportRefusalsCarryTheirCatalogEntryAndMakeNothing) {
+  struct Case {
+    Kind kind;
+    std::string code;
+    std::string message;
+    std::string parameter;
+  };
+  const std::vector<Case> cases = {
+      {Kind::kBucketNotFound, "InvalidOSSBucket.NotFound",
+       "The specified OSS bucket does not exist in this region.", "OSSBucket"},
+      {Kind::kObjectMalformed, "InvalidOSSObject.Malformed",
+       "The specified OSS object is wrongly formed.", "OSSObject"},
+      {Kind::kObjectNotFound, "InvalidOSSObject.NotFound",
+       "The specified OSS object does not exist in this region.", "OSSObject"},
+      {Kind::kObjectUnreadable, "InvalidOSSObject.NotFound",
+       "The specified OSS object cannot be retrieved.", "OSSObject"},
+      {Kind::kFormatUnsupported, "InvalidImageFormat.NotSupported",
+       "The format of the specified OSS object is not supported; import RAW "
+       "or QCOW2.",
+       "OSSObject"},
+      {Kind::kBackingFile, "InvalidImageFormat.BackingFile",
+       "The specified OSS object refers to a backing file or an external data "
+       "file.",
+       "OSSObject"},
+      {Kind::kFormatCorrupt, "InvalidImageFormat.Corrupt",
+       "The specified OSS object is not a valid RAW or QCOW2 image.",
+       "OSSObject"},
+  };
+  const int64_t live = env_.LiveImages(env_.alice(), kHangzhou);
+  for (const Case& c : cases) {
+    fake_.import_problem = Problem(c.kind);
+    absl::Status s = Import("").status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_EQ(EcsCode(s), c.code) << s;
+    EXPECT_EQ(s.message(), c.message);
+    EXPECT_EQ(MetaOf(s, "parameter"), c.parameter) << s;
+  }
+  EXPECT_EQ(env_.LiveImages(env_.alice(), kHangzhou), live);
+}
+
+TEST_F(DomainSideTest, ARetriedImportReplaysEvenWhenItsObjectWentAway) {
+  absl::StatusOr<v1::ImportImageResponse> first = Import("token-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  fake_.import_problem = Problem(Kind::kObjectNotFound);
+  absl::StatusOr<v1::ImportImageResponse> again = Import("token-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->image_id(), first->image_id());
+  EXPECT_EQ(again->task_id(), first->task_id());
+  EXPECT_EQ(EcsCode(Import("token-2").status()), "InvalidOSSObject.NotFound");
+}
+
+TEST_F(DomainSideTest, ExportRefusalComesAfterTheImagesOwnChecks) {
+  fake_.export_problem = Problem(Kind::kPrefixMalformed);
+  storage::ImageRow creating =
+      env_.PutImage(env_.alice(), kHangzhou, "Creating");
+  EXPECT_EQ(EcsCode(Export(creating.image_id).status()),
+            "IncorrectImageStatus");
+  storage::ImageRow image = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  absl::Status s = Export(image.image_id).status();
+  EXPECT_EQ(EcsCode(s), "InvalidOSSPrefix.Malformed") << s;
+  EXPECT_EQ(MetaOf(s, "parameter"), "OSSPrefix");
+  fake_.export_problem = Problem(Kind::kBucketNotFound);
+  EXPECT_EQ(EcsCode(Export(image.image_id).status()),
+            "InvalidOSSBucket.NotFound");
+  fake_.export_problem = {};
+  EXPECT_TRUE(Export(image.image_id).ok());
+}
+
+TEST_F(DomainSideTest, AnExportThatFindsNoDataTurnsTheImageUnAvailable) {
+  storage::ImageRow image = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  absl::StatusOr<v1::ExportImageResponse> task = Export(image.image_id);
+  ASSERT_TRUE(task.ok()) << task.status();
+  fake_.source_missing = true;
+  TaskEngine engine(env_.store(), env_.clock(), env_.options());
+  Tick(engine, 0);  // the first tick only records the time
+  Tick(engine, 100);
+  EXPECT_EQ(env_.Task(task->task_id()).status, "Failed");
+  EXPECT_EQ(env_.Image(kHangzhou, image.image_id).status, "UnAvailable");
+}
+
+TEST_F(DomainSideTest,
+       ACopyWhoseSourceHasNoDataFailsAndTheSourceTurnsUnAvailable) {
+  storage::CopyTaskRow copy =
+      env_.PutCopy(env_.alice(), kHangzhou, kShanghai, 1024);
+  fake_.source_missing = true;
+  TaskEngine engine(env_.store(), env_.clock(), env_.options());
+  Tick(engine, 0);
+  for (int i = 0; i < 4; ++i) Tick(engine, 100);
+  EXPECT_EQ(env_.CopyInto(copy.dest_image_rowid).phase, "FAILED");
+  EXPECT_EQ(env_.ImageAt(copy.dest_image_rowid).status, "CreateFailed");
+  EXPECT_EQ(env_.ImageAt(copy.source_image_rowid).status, "UnAvailable");
+}
+
+TEST_F(DomainSideTest, TheOrphanCollectorGetsTheDatabasesAnswers) {
+  storage::ImageRow live = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  storage::ImageRow busy = env_.PutImage(env_.alice(), kHangzhou, "Creating");
+  storage::ImageRow gone = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  gone.deleted_at_ms = env_.clock().NowMs();
+  env_.Write([&](storage::WriteTxn& txn) { return txn.UpdateImage(gone); });
+  absl::StatusOr<v1::ExportImageResponse> running = Export(live.image_id);
+  ASSERT_TRUE(running.ok());
+  fake_.image_answers = {{live.image_id, {}},
+                         {busy.image_id, {}},
+                         {gone.image_id, {}},
+                         {"m-nosuchimage0000000", {}}};
+  fake_.task_answers = {{running->task_id(), {}}, {"t-nosuchtask00000000", {}}};
+  TaskEngine engine(env_.store(), env_.clock(), env_.options());
+  Tick(engine, 0);  // the first tick moves nothing, sweeps nothing
+  EXPECT_EQ(fake_.last_grace_ms, -1);
+  Tick(engine, 100);
+  EXPECT_EQ(fake_.last_grace_ms, 2 * TaskLeaseOptions{}.lease_ms);
+  using Owner = backend::DataOwner;
+  EXPECT_EQ(fake_.image_answers[live.image_id], Owner::kKept);
+  EXPECT_EQ(fake_.image_answers[busy.image_id], Owner::kWorking);
+  EXPECT_EQ(fake_.image_answers[gone.image_id], Owner::kNone);
+  EXPECT_EQ(fake_.image_answers["m-nosuchimage0000000"], Owner::kNone);
+  EXPECT_EQ(fake_.task_answers[running->task_id()], Owner::kWorking);
+  EXPECT_EQ(fake_.task_answers["t-nosuchtask00000000"], Owner::kNone);
+}
+
+}  // namespace
+}  // namespace ecsimage::domain
