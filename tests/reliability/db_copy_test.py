@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +28,9 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rel_lib as rl  # noqa: E402
 import replicas_test as rt  # noqa: E402
+
+
+DATABASE_ID = "db-0123456789abcdef0123456789abcdef"
 
 
 def run(binary, *args):
@@ -125,12 +129,24 @@ def main():
             run(binary, "account", "token", "revoke", "--db", db,
                 "--account", a_id, "--token-id", tids[-1])
 
+        # The database's identity (the filesystem backend's data-root
+        # marker names it) moves with the rows.
+        con = sqlite3.connect(db)
+        con.execute("INSERT INTO replica_settings (name, value, "
+                    "confirmed_at_ms) VALUES ('database_id', ?, 7)",
+                    (DATABASE_ID,))
+        con.commit()
+        con.close()
+
         started = time.time()
         out = run(binary, "db", "copy", "--from", db, "--to", pg.uri)
         copy_s = time.time() - started
         rl.log("db copy:", out.stdout.strip() or out.stderr.strip())
         if out.returncode != 0:
             raise rl.Failure("db copy failed: " + out.stderr)
+        if pg.query("SELECT value FROM replica_settings "
+                    "WHERE name = 'database_id'") != [DATABASE_ID]:
+            failures.append("db copy did not carry the database_id")
         again = run(binary, "db", "copy", "--from", db, "--to", pg.uri)
         if again.returncode == 0 or "not empty" not in again.stderr:
             failures.append("a second db copy was not refused: %s"
