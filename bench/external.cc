@@ -250,6 +250,14 @@ class ServeProcess {
     auto p = std::unique_ptr<ServeProcess>(new ServeProcess());
     p->log_path_ = log_path;
     p->command_ = absl::StrJoin(args, " ");
+    // Emptied here, not only in the child: reading the log of an earlier
+    // run in the same --workdir before the child truncates it would find
+    // that run's start line and a port nobody listens on any more.
+    {
+      const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd < 0) return absl::InternalError("cannot create " + log_path);
+      close(fd);
+    }
     const pid_t pid = fork();
     if (pid < 0) return absl::InternalError("fork failed");
     if (pid == 0) {
@@ -268,6 +276,8 @@ class ServeProcess {
       std::ifstream in(log_path);
       std::string line;
       while (std::getline(in, line)) {
+        // Only a whole line (the server may be writing it).
+        if (in.eof() || line.empty() || line.back() != '}') continue;
         if (line.find("\"msg\":\"started\"") == std::string::npos) continue;
         const size_t at = line.find("\"port\":");
         if (at != std::string::npos)
