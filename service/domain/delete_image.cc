@@ -107,12 +107,15 @@ void ImageDomain::DeleteImageAsync(const Caller& caller,
       done(std::move(s));
     };
   }
-  StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
-    RETURN_IF_ERROR(RequireRegionAndImage(req.region_id(), req.image_id()));
-    return WriteFn([this, caller, &req](storage::WriteTxn& txn) {
-      return DeleteImageInTxn(txn, caller, req);
-    });
-  });
+  StartWrite(
+      caller, std::move(done),
+      [&]() -> absl::StatusOr<WriteFn> {
+        RETURN_IF_ERROR(RequireRegionAndImage(req.region_id(), req.image_id()));
+        return WriteFn([this, caller, &req](storage::WriteTxn& txn) {
+          return DeleteImageInTxn(txn, caller, req);
+        });
+      },
+      Batch::kWithAccount);
 }
 
 absl::Status ImageDomain::DeleteImageInTxn(storage::WriteTxn& txn,

@@ -10,11 +10,13 @@ ImageDomain::ImageDomain(storage::Store& store, Clock& clock, IdGenerator& ids,
 
 void ImageDomain::StartWrite(
     const Caller& caller, Done done,
-    absl::FunctionRef<absl::StatusOr<WriteFn>()> prepare) {
+    absl::FunctionRef<absl::StatusOr<WriteFn>()> prepare, Batch batch) {
   absl::StatusOr<WriteFn> write = prepare();
   if (!write.ok()) return done(write.status());
-  store_.RunInWriteTransactionAsync(*std::move(write),
-                                    {caller.abandoned, caller.account_id},
+  storage::WriteOptions options;
+  options.abandoned = caller.abandoned;
+  if (batch == Batch::kWithAccount) options.batch_key = caller.account_id;
+  store_.RunInWriteTransactionAsync(*std::move(write), std::move(options),
                                     std::move(done));
 }
 

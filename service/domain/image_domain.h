@@ -197,8 +197,18 @@ class ImageDomain {
   // The shape of every XAsync: runs `prepare` (the checks that need no
   // database) now, then queues the write transaction it returns. A failed
   // check is answered at once, without touching the store.
+  //
+  // kWithAccount lets the store run the write in one transaction with other
+  // queued writes of the caller's account (PostgreSQL group commit). Only
+  // for writes that lock no task row: a batch holds its account's counter
+  // rows until its commit, and the task engine holds a task's rows while
+  // it moves the counters, so a batch that waited for a task row could
+  // close a lock cycle (found by PostgreSQL only after its 1 s
+  // deadlock_timeout: CopyImage and CancelCopyImage p99 1-2 s in bench/).
+  enum class Batch { kOwn, kWithAccount };
   void StartWrite(const Caller& caller, Done done,
-                  absl::FunctionRef<absl::StatusOr<WriteFn>()> prepare);
+                  absl::FunctionRef<absl::StatusOr<WriteFn>()> prepare,
+                  Batch batch = Batch::kOwn);
 
   // Runs an XAsync and waits for its answer.
   template <typename Req, typename Resp>

@@ -22,74 +22,84 @@ absl::Status InstanceNotFound(std::string_view instance_id) {
 void ImageDomain::RunInstancesAsync(const Caller& caller,
                                     const v1::RunInstancesRequest& req,
                                     v1::RunInstancesResponse* resp, Done done) {
-  StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
-    RETURN_IF_ERROR(Require("RegionId", req.region_id()));
-    RETURN_IF_ERROR(Require("ImageId", req.image_id()));
-    if (req.amount() < 0 || req.amount() > 100) {
-      return Error(Err::kInvalidParameter).Param("Amount", "1-100");
-    }
-    const int amount = req.amount() == 0 ? 1 : req.amount();
-    RETURN_IF_ERROR(CheckClientToken(req.client_token()));
-    const std::string fingerprint = Fingerprint(req);
-    return WriteFn([this, caller, &req, resp, amount,
-                    fingerprint](storage::WriteTxn& txn) -> absl::Status {
-      // A store may run this callback again after a conflict (PostgreSQL):
-      // the ids of an attempt that rolled back must not stay in the answer.
-      resp->clear_instance_id_sets();
-      RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
-      const int64_t now = clock_.NowMs();
-      ASSIGN_OR_RETURN(
-          bool replay,
-          RecallInto(txn, caller.account_id, "RunInstances", req.client_token(),
-                     fingerprint, now, options_.client_token_ttl_ms, resp));
-      if (replay) return absl::OkStatus();
-      ASSIGN_OR_RETURN(auto usable, UsableImage(txn, caller, req.region_id(),
-                                                req.image_id()));
-      const auto& image = usable.image;
-      bool startable =
-          image.status == "Available" || (image.status == "Deprecated");
-      if (!startable) {
-        return Error(Err::kIncorrectImageStatusNotAvailable)
-            .Meta("imageId", image.image_id)
-            .Meta("regionId", image.region_id)
-            .Meta("status", image.status)
-            .Precondition(absl::StrCat("image/", image.image_id),
-                          absl::StrCat("image is ", image.status));
-      }
-      for (int i = 0; i < amount; ++i) {
-        storage::InstanceRow instance;
-        instance.instance_id = ids_.NewInstanceId();
-        instance.account_id = caller.account_id;
-        instance.region_id = image.region_id;
-        instance.image_rowid = image.rowid;
-        instance.created_at_ms = now;
-        RETURN_IF_ERROR(txn.InsertInstance(instance));
-        resp->add_instance_id_sets(instance.instance_id);
-      }
-      return RememberClientToken(txn, caller.account_id, "RunInstances",
-                                 req.client_token(), fingerprint, *resp, now);
-    });
-  });
+  StartWrite(
+      caller, std::move(done),
+      [&]() -> absl::StatusOr<WriteFn> {
+        RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+        RETURN_IF_ERROR(Require("ImageId", req.image_id()));
+        if (req.amount() < 0 || req.amount() > 100) {
+          return Error(Err::kInvalidParameter).Param("Amount", "1-100");
+        }
+        const int amount = req.amount() == 0 ? 1 : req.amount();
+        RETURN_IF_ERROR(CheckClientToken(req.client_token()));
+        const std::string fingerprint = Fingerprint(req);
+        return WriteFn([this, caller, &req, resp, amount,
+                        fingerprint](storage::WriteTxn& txn) -> absl::Status {
+          // A store may run this callback again after a conflict (PostgreSQL):
+          // the ids of an attempt that rolled back must not stay in the answer.
+          resp->clear_instance_id_sets();
+          RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+          const int64_t now = clock_.NowMs();
+          ASSIGN_OR_RETURN(bool replay,
+                           RecallInto(txn, caller.account_id, "RunInstances",
+                                      req.client_token(), fingerprint, now,
+                                      options_.client_token_ttl_ms, resp));
+          if (replay) return absl::OkStatus();
+          ASSIGN_OR_RETURN(
+              auto usable,
+              UsableImage(txn, caller, req.region_id(), req.image_id()));
+          const auto& image = usable.image;
+          bool startable =
+              image.status == "Available" || (image.status == "Deprecated");
+          if (!startable) {
+            return Error(Err::kIncorrectImageStatusNotAvailable)
+                .Meta("imageId", image.image_id)
+                .Meta("regionId", image.region_id)
+                .Meta("status", image.status)
+                .Precondition(absl::StrCat("image/", image.image_id),
+                              absl::StrCat("image is ", image.status));
+          }
+          for (int i = 0; i < amount; ++i) {
+            storage::InstanceRow instance;
+            instance.instance_id = ids_.NewInstanceId();
+            instance.account_id = caller.account_id;
+            instance.region_id = image.region_id;
+            instance.image_rowid = image.rowid;
+            instance.created_at_ms = now;
+            RETURN_IF_ERROR(txn.InsertInstance(instance));
+            resp->add_instance_id_sets(instance.instance_id);
+          }
+          return RememberClientToken(txn, caller.account_id, "RunInstances",
+                                     req.client_token(), fingerprint, *resp,
+                                     now);
+        });
+      },
+      Batch::kWithAccount);
 }
 
 void ImageDomain::DeleteInstanceAsync(const Caller& caller,
                                       const v1::DeleteInstanceRequest& req,
                                       v1::DeleteInstanceResponse* resp,
                                       Done done) {
-  StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
-    RETURN_IF_ERROR(Require("InstanceId", req.instance_id()));
-    if (!IsInstanceIdShape(req.instance_id())) {
-      return InstanceNotFound(req.instance_id());
-    }
-    return WriteFn([this, caller, &req,
-                    resp](storage::WriteTxn& txn) -> absl::Status {
-      ASSIGN_OR_RETURN(auto instance, txn.GetLiveInstance(req.instance_id()));
-      if (!instance.has_value() || instance->account_id != caller.account_id) {
-        return InstanceNotFound(req.instance_id());
-      }
-      return txn.ReleaseInstance(instance->rowid, clock_.NowMs());
-    });
-  });
+  StartWrite(
+      caller, std::move(done),
+      [&]() -> absl::StatusOr<WriteFn> {
+        RETURN_IF_ERROR(Require("InstanceId", req.instance_id()));
+        if (!IsInstanceIdShape(req.instance_id())) {
+          return InstanceNotFound(req.instance_id());
+        }
+        return WriteFn(
+            [this, caller, &req, resp](storage::WriteTxn& txn) -> absl::Status {
+              ASSIGN_OR_RETURN(auto instance,
+                               txn.GetLiveInstance(req.instance_id()));
+              if (!instance.has_value() ||
+                  instance->account_id != caller.account_id) {
+                return InstanceNotFound(req.instance_id());
+              }
+              return txn.ReleaseInstance(instance->rowid, clock_.NowMs());
+            });
+      },
+      Batch::kWithAccount);
 }
 
 absl::Status ImageDomain::DescribeInstances(

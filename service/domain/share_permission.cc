@@ -65,69 +65,73 @@ absl::Status CheckAccounts(storage::ReadTxn& txn, const Caller& caller,
 void ImageDomain::ModifyImageSharePermissionAsync(
     const Caller& caller, const v1::ModifyImageSharePermissionRequest& req,
     v1::ModifyImageSharePermissionResponse* resp, Done done) {
-  StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
-    RETURN_IF_ERROR(Require("RegionId", req.region_id()));
-    RETURN_IF_ERROR(Require("ImageId", req.image_id()));
-    ASSIGN_OR_RETURN(auto adds,
-                     CheckAccountList("AddAccount", req.add_account()));
-    ASSIGN_OR_RETURN(auto removes,
-                     CheckAccountList("RemoveAccount", req.remove_account()));
-    return WriteFn([this, caller, &req, resp, adds = std::move(adds),
-                    removes = std::move(removes)](
-                       storage::WriteTxn& txn) -> absl::Status {
-      RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
-      ASSIGN_OR_RETURN(auto image, OwnLiveImage(txn, caller, req.region_id(),
-                                                req.image_id()));
-      RETURN_IF_ERROR(CheckAccounts(txn, caller, "AddAccount", adds));
-      RETURN_IF_ERROR(CheckAccounts(txn, caller, "RemoveAccount", removes));
-      const bool publish = req.has_is_public() && req.is_public();
-      if ((!adds.empty() || publish) && image.status != "Available") {
-        return Error(Err::kIncorrectImageStatusNotAvailable)
-            .Meta("imageId", image.image_id)
-            .Meta("regionId", image.region_id)
-            .Meta("status", image.status)
-            .Precondition(absl::StrCat("image/", image.image_id),
-                          absl::StrCat("image is ", image.status));
-      }
-      ASSIGN_OR_RETURN(int64_t count, txn.CountShares(image.rowid));
-      int64_t after = count;
-      std::vector<std::string> new_adds;
-      for (const auto& account : adds) {
-        ASSIGN_OR_RETURN(bool has, txn.HasShare(image.rowid, account));
-        if (!has) {
-          new_adds.push_back(account);
-          ++after;
-        }
-      }
-      for (const auto& account : removes) {
-        ASSIGN_OR_RETURN(bool has, txn.HasShare(image.rowid, account));
-        bool re_added = std::find(new_adds.begin(), new_adds.end(), account) !=
-                        new_adds.end();
-        if (has && !re_added) --after;
-      }
-      if (after > kMaxSharesPerImage) {
-        return Error(Err::kQuotaExceedShareImageUser)
-            .Meta("imageId", image.image_id)
-            .Meta("regionId", image.region_id)
-            .Meta("quota", absl::StrCat(kMaxSharesPerImage))
-            .Precondition(absl::StrCat("image/", image.image_id),
-                          absl::StrCat("shared with ", count, " of ",
-                                       kMaxSharesPerImage, " accounts"));
-      }
-      const int64_t now = clock_.NowMs();
-      for (const auto& account : removes) {
-        RETURN_IF_ERROR(txn.RemoveShare(image.rowid, account));
-      }
-      for (const auto& account : adds) {
-        RETURN_IF_ERROR(txn.AddShare(image.rowid, account, now));
-      }
-      if (req.has_is_public() && req.is_public() != image.is_public) {
-        image.is_public = req.is_public();
-        RETURN_IF_ERROR(txn.UpdateImage(image));
-      }
-      return absl::OkStatus();
-    });
-  });
+  StartWrite(
+      caller, std::move(done),
+      [&]() -> absl::StatusOr<WriteFn> {
+        RETURN_IF_ERROR(Require("RegionId", req.region_id()));
+        RETURN_IF_ERROR(Require("ImageId", req.image_id()));
+        ASSIGN_OR_RETURN(auto adds,
+                         CheckAccountList("AddAccount", req.add_account()));
+        ASSIGN_OR_RETURN(auto removes, CheckAccountList("RemoveAccount",
+                                                        req.remove_account()));
+        return WriteFn([this, caller, &req, resp, adds = std::move(adds),
+                        removes = std::move(removes)](
+                           storage::WriteTxn& txn) -> absl::Status {
+          RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
+          ASSIGN_OR_RETURN(
+              auto image,
+              OwnLiveImage(txn, caller, req.region_id(), req.image_id()));
+          RETURN_IF_ERROR(CheckAccounts(txn, caller, "AddAccount", adds));
+          RETURN_IF_ERROR(CheckAccounts(txn, caller, "RemoveAccount", removes));
+          const bool publish = req.has_is_public() && req.is_public();
+          if ((!adds.empty() || publish) && image.status != "Available") {
+            return Error(Err::kIncorrectImageStatusNotAvailable)
+                .Meta("imageId", image.image_id)
+                .Meta("regionId", image.region_id)
+                .Meta("status", image.status)
+                .Precondition(absl::StrCat("image/", image.image_id),
+                              absl::StrCat("image is ", image.status));
+          }
+          ASSIGN_OR_RETURN(int64_t count, txn.CountShares(image.rowid));
+          int64_t after = count;
+          std::vector<std::string> new_adds;
+          for (const auto& account : adds) {
+            ASSIGN_OR_RETURN(bool has, txn.HasShare(image.rowid, account));
+            if (!has) {
+              new_adds.push_back(account);
+              ++after;
+            }
+          }
+          for (const auto& account : removes) {
+            ASSIGN_OR_RETURN(bool has, txn.HasShare(image.rowid, account));
+            bool re_added = std::find(new_adds.begin(), new_adds.end(),
+                                      account) != new_adds.end();
+            if (has && !re_added) --after;
+          }
+          if (after > kMaxSharesPerImage) {
+            return Error(Err::kQuotaExceedShareImageUser)
+                .Meta("imageId", image.image_id)
+                .Meta("regionId", image.region_id)
+                .Meta("quota", absl::StrCat(kMaxSharesPerImage))
+                .Precondition(absl::StrCat("image/", image.image_id),
+                              absl::StrCat("shared with ", count, " of ",
+                                           kMaxSharesPerImage, " accounts"));
+          }
+          const int64_t now = clock_.NowMs();
+          for (const auto& account : removes) {
+            RETURN_IF_ERROR(txn.RemoveShare(image.rowid, account));
+          }
+          for (const auto& account : adds) {
+            RETURN_IF_ERROR(txn.AddShare(image.rowid, account, now));
+          }
+          if (req.has_is_public() && req.is_public() != image.is_public) {
+            image.is_public = req.is_public();
+            RETURN_IF_ERROR(txn.UpdateImage(image));
+          }
+          return absl::OkStatus();
+        });
+      },
+      Batch::kWithAccount);
 }
 
 absl::Status ImageDomain::DescribeImageSharePermission(
