@@ -27,7 +27,8 @@ absl::StatusOr<std::unique_ptr<InProcessServer>> InProcessServer::Start(
   domain_options.image_quota_per_region = std::numeric_limits<int64_t>::max();
   s->domain_ = std::make_unique<domain::ImageDomain>(*s->store_, s->clock_,
                                                      s->ids_, domain_options);
-  s->authenticator_ = std::make_unique<domain::Authenticator>(*s->store_, s->clock_);
+  s->authenticator_ =
+      std::make_unique<domain::Authenticator>(*s->store_, s->clock_);
 
   grpcapi::ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";

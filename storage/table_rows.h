@@ -28,9 +28,9 @@ struct TableRows {
 // trigger-kept counter tables it checks after the copy instead of moving.
 inline const std::vector<std::string>& CopiedTables() {
   static const auto* const kTables = new std::vector<std::string>{
-      "accounts",  "tokens",        "access_keys",     "regions",
-      "images",    "disk_mappings", "copy_tasks",      "io_tasks",
-      "shares",    "instances",     "client_tokens",   "replica_settings"};
+      "accounts", "tokens",        "access_keys",   "regions",
+      "images",   "disk_mappings", "copy_tasks",    "io_tasks",
+      "shares",   "instances",     "client_tokens", "replica_settings"};
   return *kTables;
 }
 inline const std::vector<std::string>& CounterTables() {
