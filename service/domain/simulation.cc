@@ -261,7 +261,7 @@ absl::Status ImageDomain::AdvanceTask(const Caller& caller,
         FillImageState(image, resp);
         return absl::OkStatus();
       },
-      {caller.abandoned, caller.account_id});
+      {caller.abandoned, {}});
 }
 
 absl::Status ImageDomain::FailTask(const Caller& caller,
@@ -309,7 +309,7 @@ absl::Status ImageDomain::FailTask(const Caller& caller,
         FillImageState(image, resp);
         return absl::OkStatus();
       },
-      {caller.abandoned, caller.account_id});
+      {caller.abandoned, {}});
 }
 
 }  // namespace ecsimage::domain

@@ -14,22 +14,13 @@
 #include "gtest/gtest.h"
 #include "service/backend/filesystem/unique_fd.h"
 #include "tests/backend/full_disk_files.h"
+#include "tests/backend/temp_dir_test.h"
 
 namespace ecsimage::backend::filesystem {
 namespace {
 
-class ChunkCopyTest : public ::testing::Test {
+class ChunkCopyTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ecsimage_chunk_XXXXXX";
-    root_ = mkdtemp(tmpl);
-    dir_ = UniqueFd(open(root_.c_str(), O_RDONLY | O_DIRECTORY));
-    ASSERT_TRUE(dir_.valid());
-  }
-  void TearDown() override {
-    std::string cmd = "rm -rf '" + root_ + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
   // A file of `size` bytes: holes, with a distinct byte pattern in every
   // third chunk.
   UniqueFd Source(int64_t size) {
@@ -53,8 +44,6 @@ class ChunkCopyTest : public ::testing::Test {
     EXPECT_TRUE(d.ok());
     return d.value_or("");
   }
-  std::string root_;
-  UniqueFd dir_;
 };
 
 TEST_F(ChunkCopyTest, CopiesAndDigestsEqualTheSource) {

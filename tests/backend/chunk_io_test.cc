@@ -14,6 +14,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/backend/full_disk_files.h"
+#include "tests/backend/temp_dir_test.h"
 
 namespace ecsimage::backend::filesystem {
 namespace {
@@ -24,18 +25,8 @@ bool CachestatWorks(int fd) {
   return syscall(451, fd, range, stat, 0) == 0;
 }
 
-class ChunkIoTest : public ::testing::Test {
+class ChunkIoTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ecsimage_chunkio_XXXXXX";
-    root_ = mkdtemp(tmpl);
-    dir_ = UniqueFd(open(root_.c_str(), O_RDONLY | O_DIRECTORY));
-    ASSERT_TRUE(dir_.valid());
-  }
-  void TearDown() override {
-    std::string cmd = "rm -rf '" + root_ + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
   static std::string Pattern(size_t size) {
     std::string s(size, '\0');
     for (size_t i = 0; i < size; ++i) s[i] = static_cast<char>(i * 131 + 7);
@@ -47,8 +38,6 @@ class ChunkIoTest : public ::testing::Test {
     EXPECT_EQ(pread(fd.get(), out.data(), size, 0), static_cast<ssize_t>(size));
     return out;
   }
-  std::string root_;
-  UniqueFd dir_;
 };
 
 TEST_F(ChunkIoTest, CachedAndUncachedRangesReadTheSame) {
