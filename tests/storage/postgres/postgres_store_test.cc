@@ -504,6 +504,32 @@ TEST_F(PostgresStoreTest, PipelineAnswersInOrderOrItsFirstError) {
   EXPECT_EQ(one.Int(0, 0), 1);
 }
 
+TEST_F(PostgresStoreTest, RegionsAreRememberedOnlyOnceCommitted) {
+  auto conn = Raw();
+  // Inserted by this transaction and rolled back: not remembered.
+  ASSERT_TRUE(conn->ExecScript("BEGIN").ok());
+  {
+    PgTxn txn(*conn, /*write=*/true);
+    ASSERT_TRUE(txn.InsertRegion({"xx-gone", "Gone", "e"}).ok());
+    absl::StatusOr<bool> seen = txn.RegionExists("xx-gone");
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    EXPECT_TRUE(*seen);
+  }
+  ASSERT_TRUE(conn->ExecScript("ROLLBACK").ok());
+  EXPECT_FALSE(conn->KnowsRegion("xx-gone"));
+  {
+    PgTxn txn(*conn, /*write=*/false);
+    absl::StatusOr<bool> gone = txn.RegionExists("xx-gone");
+    ASSERT_TRUE(gone.ok()) << gone.status();
+    EXPECT_FALSE(*gone);
+    // A committed region is read once, then remembered.
+    absl::StatusOr<bool> there = txn.RegionExists(kRegion);
+    ASSERT_TRUE(there.ok()) << there.status();
+    EXPECT_TRUE(*there);
+  }
+  EXPECT_TRUE(conn->KnowsRegion(kRegion));
+}
+
 TEST_F(PostgresStoreTest, LookupsDoNotWaitForThePool) {
   PostgresStoreOptions options = Options();
   options.pool_connections = 1;
