@@ -113,6 +113,9 @@ struct IoTaskRow {
   bool support_cancel = true;
   std::string oss_bucket;
   std::string oss_object;  // object (import) or prefix (export)
+  // Export: "RAW" or "QCOW2" (ExportImage's ImageFormat); "" on imports and
+  // on exports recorded before schema 9 (they write the stored format).
+  std::string image_format;
   int64_t created_at_ms = 0;
   std::optional<int64_t> finished_at_ms;
   // Filled by reads: how often `status` changed (UpdateIoTask counts it),
@@ -258,6 +261,13 @@ class ReadTxn {
   // `lease_owner` as above.
   virtual absl::StatusOr<std::vector<ImageRow>> ListCreatingImages(
       int64_t limit, const std::string& lease_owner, int64_t now_ms) = 0;
+
+  // Live custom images whose work has finished (Available or Deprecated),
+  // rowid above `after_rowid`, in rowid order, at most `limit`: what a
+  // backend that holds bytes must have data for (data-plane.md §1). Only
+  // rowid, image_id, region_id and status are filled.
+  virtual absl::StatusOr<std::vector<ImageRow>> ListFinishedCustomImages(
+      int64_t after_rowid, int64_t limit) = 0;
 
   virtual absl::StatusOr<int64_t> CountShares(int64_t image_rowid) = 0;
   virtual absl::StatusOr<bool> HasShare(int64_t image_rowid,

@@ -94,6 +94,8 @@ class PgTxn final : public WriteTxn {
       const IoTaskQuery& query) override;
   absl::StatusOr<std::vector<ImageRow>> ListCreatingImages(
       int64_t limit, const std::string& lease_owner, int64_t now_ms) override;
+  absl::StatusOr<std::vector<ImageRow>> ListFinishedCustomImages(
+      int64_t after_rowid, int64_t limit) override;
   absl::StatusOr<int64_t> CountShares(int64_t image_rowid) override;
   absl::StatusOr<bool> HasShare(int64_t image_rowid,
                                 const std::string& account_id) override;

@@ -42,8 +42,8 @@ const char kIoTaskColumns[] =
     "t.id, t.task_id, t.account_id, t.region_id, t.image_rowid, i.image_id, "
     "t.action, t.status, t.progress, t.total_mib, t.transferred_mib, "
     "t.support_cancel, t.oss_bucket, t.oss_object, t.created_at_ms, "
-    "t.finished_at_ms, t.phase_moves, t.lease_owner, t.lease_epoch "
-    "FROM io_tasks t JOIN images i ON i.id = t.image_rowid";
+    "t.finished_at_ms, t.phase_moves, t.lease_owner, t.lease_epoch, "
+    "t.image_format FROM io_tasks t JOIN images i ON i.id = t.image_rowid";
 
 namespace {
 
@@ -107,6 +107,7 @@ IoTaskRow ReadIoTask(const PgResult& r, int i) {
   t.phase_moves = r.Int(i, 16);
   t.lease_owner = r.Text(i, 17);
   t.lease_epoch = r.Int(i, 18);
+  t.image_format = r.Text(i, 19);
   return t;
 }
 
@@ -524,6 +525,27 @@ absl::StatusOr<std::vector<ImageRow>> PgTxn::ListCreatingImages(
                    "ORDER BY i.id LIMIT $1",
                    ForUpdate("i")),
       PgParams().Int(limit).Text(lease_owner).Int(now_ms));
+}
+
+constexpr char kFinishedCustomImagesSql[] =
+    "SELECT id, image_id, region_id, status FROM images WHERE id > $1 AND "
+    "is_system = 0 AND deleted_at_ms IS NULL AND status IN ('Available', "
+    "'Deprecated') ORDER BY id LIMIT $2";
+
+absl::StatusOr<std::vector<ImageRow>> PgTxn::ListFinishedCustomImages(
+    int64_t after_rowid, int64_t limit) {
+  ASSIGN_OR_RETURN(PgResult r, Exec(kFinishedCustomImagesSql,
+                                    PgParams().Int(after_rowid).Int(limit)));
+  std::vector<ImageRow> images;
+  for (int i = 0; i < r.rows(); ++i) {
+    ImageRow image;
+    image.rowid = r.Int(i, 0);
+    image.image_id = r.Text(i, 1);
+    image.region_id = r.Text(i, 2);
+    image.status = r.Text(i, 3);
+    images.push_back(std::move(image));
+  }
+  return images;
 }
 
 constexpr char kCountSharesSql[] =

@@ -205,9 +205,10 @@ absl::Status PgTxn::InsertIoTask(IoTaskRow& task) {
   RETURN_IF_ERROR(Exec("INSERT INTO io_tasks (task_id, account_id, region_id, "
                        "image_rowid, action, status, progress, total_mib, "
                        "transferred_mib, support_cancel, oss_bucket, "
-                       "oss_object, created_at_ms, finished_at_ms) "
+                       "oss_object, created_at_ms, finished_at_ms, "
+                       "image_format) "
                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-                       "$12, $13, $14)",
+                       "$12, $13, $14, $15)",
                        PgParams()
                            .Text(task.task_id)
                            .Text(task.account_id)
@@ -222,7 +223,8 @@ absl::Status PgTxn::InsertIoTask(IoTaskRow& task) {
                            .Text(task.oss_bucket)
                            .Text(task.oss_object)
                            .Int(task.created_at_ms)
-                           .OptInt(task.finished_at_ms))
+                           .OptInt(task.finished_at_ms)
+                           .Text(task.image_format))
                       .status());
   ASSIGN_OR_RETURN(std::optional<IoTaskRow> stored, GetIoTask(task.task_id));
   if (!stored.has_value()) {

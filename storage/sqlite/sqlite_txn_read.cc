@@ -31,10 +31,16 @@ const char kIoTaskColumns[] =
     "t.id, t.task_id, t.account_id, t.region_id, t.image_rowid, i.image_id, "
     "t.action, t.status, t.progress, t.total_mib, t.transferred_mib, "
     "t.support_cancel, t.oss_bucket, t.oss_object, t.created_at_ms, "
-    "t.finished_at_ms, t.phase_moves, t.lease_owner, t.lease_epoch "
-    "FROM io_tasks t JOIN images i ON i.id = t.image_rowid";
+    "t.finished_at_ms, t.phase_moves, t.lease_owner, t.lease_epoch, "
+    "t.image_format FROM io_tasks t JOIN images i ON i.id = t.image_rowid";
 
 namespace {
+
+// By the primary key; images_live_by_owner would not help (every owner).
+constexpr char kFinishedCustomImagesSql[] =
+    "SELECT id, image_id, region_id, status FROM images WHERE id > ?1 AND "
+    "is_system = 0 AND deleted_at_ms IS NULL AND status IN ('Available', "
+    "'Deprecated') ORDER BY id LIMIT ?2";
 
 // Spelled as the partial indexes copy_tasks_active(_by_source) spell it
 // (migration 0005), so that the planner uses them.
@@ -88,6 +94,7 @@ IoTaskRow ReadIoTask(const Stmt& q) {
   t.phase_moves = q.Int(16);
   t.lease_owner = q.Text(17);
   t.lease_epoch = q.Int(18);
+  t.image_format = q.Text(19);
   return t;
 }
 
@@ -420,6 +427,24 @@ absl::StatusOr<std::vector<ImageRow>> SqliteTxn::ListCreatingImages(
     }
   }
   for (ImageRow& image : images) RETURN_IF_ERROR(FillDisks(image));
+  return images;
+}
+
+absl::StatusOr<std::vector<ImageRow>> SqliteTxn::ListFinishedCustomImages(
+    int64_t after_rowid, int64_t limit) {
+  ASSIGN_OR_RETURN(Stmt q, conn_.Prepare(kFinishedCustomImagesSql));
+  q.BindAll(after_rowid, limit);
+  std::vector<ImageRow> images;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    ImageRow image;
+    image.rowid = q.Int(0);
+    image.image_id = q.Text(1);
+    image.region_id = q.Text(2);
+    image.status = q.Text(3);
+    images.push_back(std::move(image));
+  }
   return images;
 }
 

@@ -135,6 +135,51 @@ TEST_F(ImageStoreTest, SeedIfEmptySeedsOnlyOnce) {
   }));
 }
 
+TEST_F(ImageStoreTest, FinishedCustomImagesArePagedByRowid) {
+  // SetUp seeded no image; a system image, a deleted one and unfinished
+  // ones are never listed.
+  ASSERT_OK(Insert(SystemImage(kHangzhou, "ubuntu")).status());
+  ASSERT_OK_AND_ASSIGN(int64_t a,
+                       Insert(CustomImage(kAlice, kHangzhou, "m-a")));
+  ASSERT_OK(
+      Insert(CustomImage(kAlice, kHangzhou, "m-w", "", "Waiting")).status());
+  ASSERT_OK(
+      Insert(CustomImage(kBob, kShanghai, "m-c", "", "Creating")).status());
+  ASSERT_OK(
+      Insert(CustomImage(kBob, kShanghai, "m-u", "", "UnAvailable")).status());
+  ASSERT_OK(
+      Insert(CustomImage(kBob, kShanghai, "m-f", "", "CreateFailed")).status());
+  ASSERT_OK_AND_ASSIGN(
+      int64_t d, Insert(CustomImage(kBob, kShanghai, "m-d", "", "Deprecated")));
+  ImageRow gone = CustomImage(kCarol, kHangzhou, "m-x");
+  gone.deleted_at_ms = 5;
+  ASSERT_OK(Insert(gone).status());
+  ASSERT_OK_AND_ASSIGN(int64_t e,
+                       Insert(CustomImage(kCarol, kHangzhou, "m-e")));
+
+  auto list = [&](int64_t after, int64_t limit) {
+    return ReadWith(store(), [&](ReadTxn& txn) {
+      return txn.ListFinishedCustomImages(after, limit);
+    });
+  };
+  ASSERT_OK_AND_ASSIGN(auto first, list(0, 2));
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].rowid, a);
+  EXPECT_EQ(first[0].image_id, "m-a");
+  EXPECT_EQ(first[0].region_id, kHangzhou);
+  EXPECT_EQ(first[0].status, "Available");
+  EXPECT_EQ(first[1].rowid, d);
+  EXPECT_EQ(first[1].image_id, "m-d");
+  EXPECT_EQ(first[1].region_id, kShanghai);
+  EXPECT_EQ(first[1].status, "Deprecated");
+  ASSERT_OK_AND_ASSIGN(auto rest, list(d, 2));
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].rowid, e);
+  EXPECT_EQ(rest[0].image_id, "m-e");
+  ASSERT_OK_AND_ASSIGN(auto none, list(e, 2));
+  EXPECT_TRUE(none.empty());
+}
+
 TEST_F(ImageStoreTest, InsertedImageReadsBackWithEveryColumn) {
   ImageRow image = CustomImage(kAlice, kHangzhou, "m-1", "web", "Creating");
   image.description = "the web tier";

@@ -267,6 +267,42 @@ TEST_F(TasksTest, IoTaskReadsBackAndUpdates) {
               StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
+TEST_F(TasksTest, ExportFormatIsKeptAndEmptyByDefault) {
+  ASSERT_OK(StartTask("t-raw", source_, "ExportImage", "Waiting").status());
+  ASSERT_OK(store().RunInWriteTransaction([&](WriteTxn& txn) {
+    IoTaskRow task;
+    task.task_id = "t-qcow2";
+    task.account_id = kAlice;
+    task.region_id = kHangzhou;
+    task.image_rowid = source_;
+    task.action = "ExportImage";
+    task.status = "Waiting";
+    task.oss_bucket = "bucket";
+    task.image_format = "QCOW2";
+    task.created_at_ms = 60;
+    return txn.InsertIoTask(task);
+  }));
+  ASSERT_OK_AND_ASSIGN(auto qcow2, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.GetIoTask("t-qcow2");
+                       }));
+  ASSERT_TRUE(qcow2.has_value());
+  EXPECT_EQ(qcow2->image_format, "QCOW2");
+  ASSERT_OK_AND_ASSIGN(auto raw, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.GetIoTask("t-raw");
+                       }));
+  ASSERT_TRUE(raw.has_value());
+  EXPECT_EQ(raw->image_format, "");
+  // The schema allows only the formats an export writes.
+  EXPECT_FALSE(store()
+                   .RunInWriteTransaction([&](WriteTxn& txn) {
+                     IoTaskRow task = *raw;
+                     task.task_id = "t-vhd";
+                     task.image_format = "VHD";
+                     return txn.InsertIoTask(task);
+                   })
+                   .ok());
+}
+
 TEST_F(TasksTest, ActiveIoTasks) {
   ASSERT_OK(StartTask("t-old", source_, "ExportImage", "Finished").status());
   ASSERT_OK(StartTask("t-exp", source_, "ExportImage", "Processing").status());
