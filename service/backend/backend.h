@@ -50,7 +50,9 @@ struct WorkOrder {
   // Import: the object read; export: the bucket and the key prefix.
   std::string oss_bucket;
   std::string oss_object;
-  std::string format;    // export: "RAW" (default) or "QCOW2"
+  // Export: "RAW" or "QCOW2", converted when the stored format differs;
+  // empty: the stored format.
+  std::string format;
   int64_t size_gib = 0;  // create: the blank disk's size
   // A copy in CANCELLING: stop and remove partial data.
   bool cancel = false;
@@ -186,6 +188,13 @@ class Backend {
   // removed. Outside any transaction; safe on several replicas at once.
   virtual int CollectOrphans(DataOwners& /*owners*/, int64_t /*grace_ms*/) {
     return 0;
+  }
+
+  // Whether the image's bytes are there (a backend that holds none: always).
+  // Read only; the start-up check asks it of every finished image.
+  virtual bool HasImageData(std::string_view /*region_id*/,
+                            std::string_view /*image_id*/) const {
+    return true;
   }
 
   // After a DeleteImage tombstone committed: frees the image's bytes.

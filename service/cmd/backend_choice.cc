@@ -24,6 +24,9 @@ void AddBackendFlags(FlagSet& flags, BackendFlags* f) {
             "filesystem backend: byte tasks running at once per replica");
   flags.Int("backend-bandwidth-mib", &f->bandwidth_mib,
             "filesystem backend: cap per task, MiB/s (0: unlimited)");
+  flags.String("backend-qemu-img", &f->qemu_img,
+               "filesystem backend: the qemu-img that converts ExportImage's "
+               "ImageFormat (Debian's qemu-utils; looked up on PATH)");
   flags.String("backend-test-pause-before-registering",
                &f->test_pause_before_registering,
                "filesystem backend, tests only: while this file exists, "
@@ -101,6 +104,7 @@ absl::StatusOr<std::unique_ptr<backend::Backend>> MakeBackend(
   options.max_concurrent_tasks = static_cast<int>(f.max_concurrent_tasks);
   options.bandwidth_bytes_per_s = f.bandwidth_mib * 1024 * 1024;
   options.pause_before_registering_file = f.test_pause_before_registering;
+  options.qemu_img = f.qemu_img;
   return backend::filesystem::NewFilesystemBackend(std::move(options));
 }
 

@@ -20,7 +20,8 @@ struct BackendFlags {
   std::string data_root;
   std::string oss_root;
   int64_t max_concurrent_tasks = 2;
-  int64_t bandwidth_mib = 0;                  // 0: unlimited
+  int64_t bandwidth_mib = 0;  // 0: unlimited
+  std::string qemu_img = "qemu-img";
   std::string test_pause_before_registering;  // a file; tests only
 };
 

@@ -24,6 +24,7 @@
 #include "service/cmd/store_metrics.h"
 #include "service/cmd/task_worker.h"
 #include "service/domain/clock.h"
+#include "service/domain/data_presence.h"
 #include "service/domain/ids.h"
 #include "service/domain/image_domain.h"
 #include "service/domain/replica_settings.h"
@@ -359,6 +360,27 @@ int RunServe(const std::vector<std::string>& args) {
   if (!backend.ok()) {
     LogError("cannot start the backend", backend.status().ToString());
     return 1;
+  }
+  if (*backend != nullptr) {
+    const auto started = std::chrono::steady_clock::now();
+    absl::StatusOr<domain::DataPresence> presence =
+        domain::CheckImageData(*db->store, **backend);
+    if (!presence.ok()) {
+      LogError("cannot check the images' data", presence.status().ToString());
+      return 1;
+    }
+    if (presence->missing > 0) {
+      LogError("images without data", domain::MissingDataMessage(*presence));
+      return 1;
+    }
+    JsonLine()
+        .Str("level", "info")
+        .Str("msg", "every finished image has its data")
+        .Int("images", presence->checked)
+        .Int("ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count())
+        .Emit();
   }
   domain::DomainOptions options;
   options.backend = backend->get();

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "service/domain/clock.h"
 #include "service/domain/copy_moves.h"
@@ -18,6 +19,7 @@
 #include "service/domain/lookup.h"
 #include "service/domain/validation.h"
 #include "storage/image_store.h"
+#include "util/absl_compat.h"
 #include "util/status_macros.h"
 
 namespace ecsimage::domain {
@@ -94,6 +96,17 @@ absl::Status InputRefusal(const backend::InputProblem& problem) {
       break;
   }
   return Error(err).Param(field, problem.detail);
+}
+
+// ExportImage's ImageFormat: raw (the default) or qcow2, in any case,
+// recorded as RAW / QCOW2. Other formats ECS knows (vhd, vmdk, vdi) are not
+// written: InvalidParameter.
+absl::StatusOr<std::string> ExportFormat(std::string_view value) {
+  if (value.empty()) return std::string("RAW");
+  std::string upper = absl::AsciiStrToUpper(AV(value));
+  if (upper == "RAW" || upper == "QCOW2") return upper;
+  return Error(Err::kInvalidParameter)
+      .Param("ImageFormat", "raw or qcow2 (the default is raw)");
 }
 
 }  // namespace
@@ -216,6 +229,7 @@ void ImageDomain::ExportImageAsync(const Caller& caller,
     RETURN_IF_ERROR(Require("RegionId", req.region_id()));
     RETURN_IF_ERROR(Require("ImageId", req.image_id()));
     RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
+    ASSIGN_OR_RETURN(std::string format, ExportFormat(req.image_format()));
     RETURN_IF_ERROR(CheckClientToken(req.client_token()));
     const std::string fingerprint = Fingerprint(req);
     const int64_t now_ms = clock_.NowMs();
@@ -226,7 +240,7 @@ void ImageDomain::ExportImageAsync(const Caller& caller,
             : options_.backend->CheckExportTarget(
                   req.oss_bucket(), req.oss_prefix(), req.image_id());
 
-    return WriteFn([this, caller, &req, resp, fingerprint, now_ms,
+    return WriteFn([this, caller, &req, resp, format, fingerprint, now_ms,
                     input](storage::WriteTxn& txn) -> absl::Status {
       resp->Clear();
       RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
@@ -278,6 +292,7 @@ void ImageDomain::ExportImageAsync(const Caller& caller,
       task.support_cancel = true;
       task.oss_bucket = req.oss_bucket();
       task.oss_object = req.oss_prefix();
+      task.image_format = format;
       task.created_at_ms = now_ms;
       RETURN_IF_ERROR(txn.InsertIoTask(task));
 

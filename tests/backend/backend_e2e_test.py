@@ -104,9 +104,10 @@ class Api:
         return self.call("CopyImage", region_id=SRC, image_id=image_id,
                          destination_region_id=DST).image_id
 
-    def export(self, region, image_id, bucket, prefix=""):
+    def export(self, region, image_id, bucket, prefix="", image_format=""):
         return self.call("ExportImage", region_id=region, image_id=image_id,
-                         oss_bucket=bucket, oss_prefix=prefix).task_id
+                         oss_bucket=bucket, oss_prefix=prefix,
+                         image_format=image_format).task_id
 
 
 def start(binary, work, extra=()):
@@ -128,7 +129,8 @@ def round_trip(api, work, name, fmt_ext):
     dest = api.copy(image_id)
     check(api.wait_image(DST, dest, "Available") == "Available",
           "copy of %s Available" % name)
-    t = api.export(DST, dest, "outbox")
+    # In the stored format: the bytes as stored (raw is the default).
+    t = api.export(DST, dest, "outbox", image_format=fmt_ext)
     check(api.wait_task(DST, t) == "Finished", "export of %s" % name)
     src_digest = api.image(SRC, image_id).image_digest
     check(len(src_digest) == 64, "ImageDigest shown to the owner")
@@ -139,6 +141,39 @@ def round_trip(api, work, name, fmt_ext):
     check(got == want, "%s: exported sha256 %s != original %s" % (name, got, want))
     log("round trip ok", name, os.path.getsize(src), "bytes", want[:16])
     return image_id, dest, out
+
+
+def export_formats(api, work, qemu, raw_dest, qcow2_dest):
+    """ExportImage's ImageFormat: a format other than the stored one is
+    converted (and verified) by qemu-img; the disk is the original's."""
+    original = os.path.join(work, "oss", "inbox", "small.raw")
+    outbox = os.path.join(work, "oss", "outbox")
+    for dest, fmt, ext in ((raw_dest, "qcow2", "qcow2"),
+                           (qcow2_dest, "RAW", "raw")):
+        t = api.export(DST, dest, "outbox", prefix="conv-", image_format=fmt)
+        check(api.wait_task(DST, t) == "Finished",
+              "export of %s as %s: %s" % (dest, fmt, api.task(DST, t)))
+        out = os.path.join(outbox, "conv-%s_system.%s" % (dest, ext))
+        info = subprocess.run([qemu, "info", "--output=json", out],
+                              capture_output=True, text=True, check=True)
+        check('"format": "%s"' % ext in info.stdout,
+              "%s is %s: %s" % (out, ext, info.stdout))
+        # A RAW of 20 MiB + 12345 bytes becomes whole sectors in QCOW2: the
+        # disks compare equal, the tail being zeros.
+        same = subprocess.run([qemu, "compare", "-f", "raw", "-F", ext,
+                               original, out], capture_output=True, text=True)
+        check(same.returncode == 0,
+              "%s holds the original disk: %s" % (out, same.stdout))
+        log("export as", fmt, "ok", os.path.getsize(out), "bytes")
+    try:
+        api.export(DST, raw_dest, "outbox", image_format="vhd")
+        raise rel_lib.Failure("ImageFormat vhd accepted")
+    except rel_lib.Failure:
+        raise
+    except Exception as e:  # noqa: BLE001 - a grpc.RpcError
+        got = rel_lib.ecs_error(e)
+        check(got == ("INVALID_ARGUMENT", "InvalidParameter", "400"),
+              "ImageFormat vhd refused: %s" % (got,))
 
 
 def resumed_lines(work):
@@ -212,13 +247,14 @@ def main():
         # Round trips.
         t0 = time.time()
         round_trip(api, work, "one.raw", "raw")
-        round_trip(api, work, "small.raw", "raw")
+        _, small_dest, _ = round_trip(api, work, "small.raw", "raw")
         _, big_dest, _ = round_trip(api, work, "big.raw", "raw")
         figures["round_trip_2gib_sparse_s"] = round(time.time() - t0, 2)
         if args.long:
             round_trip(api, work, "huge.raw", "raw")
         if qemu:
-            round_trip(api, work, "small.qcow2", "qcow2")
+            _, qcow2_dest, _ = round_trip(api, work, "small.qcow2", "qcow2")
+            export_formats(api, work, qemu, small_dest, qcow2_dest)
         else:
             log("SKIP qcow2 round trip: no qemu-img (scripts/install_deps.sh)")
 
@@ -595,6 +631,18 @@ def main():
                        capture_output=True, text=True, timeout=30)
     check(r.returncode == 2 and "simulation-control" in r.stderr,
           "--simulation-control with filesystem refused: %s" % r.stderr)
+
+    # A database whose finished images have no data under --data-root (a
+    # new, empty one here) is refused at start: data is never invented.
+    os.makedirs(os.path.join(work, "data-empty"))
+    r = subprocess.run([binary, "serve", "--db", os.path.join(work, "db.sqlite"),
+                        "--listen", "127.0.0.1:0", "--backend=filesystem",
+                        "--data-root", os.path.join(work, "data-empty"),
+                        "--oss-root", os.path.join(work, "oss")],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 1 and "have no data under --data-root" in r.stderr,
+          "a database without its data refused: %s" % r.stderr[-2000:])
+    log("start refused on a data root without the images' data")
 
     rel_lib.write_figures(args, "backend_e2e", figures)
     if not keep:

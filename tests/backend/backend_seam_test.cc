@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -42,13 +43,15 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
   std::unique_ptr<Backend> Make(const std::string& identity,
-                                filesystem::Files* files = nullptr) {
+                                filesystem::Files* files = nullptr,
+                                const std::string& qemu_img = "qemu-img") {
     if (GetParam() == "simulated") return NewSimulatedBackend({});
     filesystem::FilesystemOptions options;
     options.data_root = root_ + "/data";
     options.oss_root = root_ + "/oss";
     options.database_identity = identity;
     options.files = files;
+    options.qemu_img = qemu_img;
     auto made = filesystem::NewFilesystemBackend(options);
     return made.ok() ? *std::move(made) : nullptr;
   }
@@ -158,6 +161,84 @@ TEST_P(FilesystemBackendTest, ImportCopyExportKeepTheBytes) {
   EXPECT_FALSE(a.empty());
   EXPECT_FALSE(Exists("data/region-b/.m-dst.e1.part"));
   EXPECT_FALSE(Exists("data/region-b/.m-dst.e1.ckpt"));
+}
+
+WorkOrder ExportOf(const std::string& image, const std::string& format) {
+  WorkOrder exp;
+  exp.kind = WorkKind::kExport;
+  exp.key = "task/x-" + image + "-" + format;  // not the import's key
+  exp.lease_epoch = 2;
+  exp.region_id = "region-a";
+  exp.image_id = image;
+  exp.oss_bucket = "bucket-out";
+  exp.oss_object = "pre-";
+  exp.format = format;
+  return exp;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in),
+                     std::istreambuf_iterator<char>());
+}
+
+TEST_P(FilesystemBackendTest, ExportConvertsToTheAskedFormatVerified) {
+  // RAW whose length is whole sectors, so that RAW -> QCOW2 -> RAW gives
+  // the same bytes back.
+  std::string original(3 << 20, '\0');
+  for (size_t i = 0; i < original.size(); i += 4096) {
+    const std::string label = "sector " + std::to_string(i / 4096);
+    original.replace(i, label.size(), label);
+  }
+  std::ofstream(root_ + "/oss/bucket-in/disk.raw", std::ios::binary)
+      << original;
+  ASSERT_EQ(Finish(Import("disk.raw", "m-raw")).state, State::kDone);
+  EXPECT_TRUE(backend_->HasImageData("region-a", "m-raw"));
+  EXPECT_FALSE(backend_->HasImageData("region-a", "m-none"));
+
+  Observation to_qcow2 = Finish(ExportOf("m-raw", "QCOW2"));
+  ASSERT_EQ(to_qcow2.state, State::kDone) << to_qcow2.failure_message;
+  const std::string qcow2 =
+      ReadAll(root_ + "/oss/bucket-out/pre-m-raw_system.qcow2");
+  ASSERT_GE(qcow2.size(), 4u);
+  EXPECT_EQ(qcow2.substr(0, 4), "QFI\xfb");
+  EXPECT_FALSE(Exists("oss/bucket-out/pre-m-raw_system.raw"));
+  EXPECT_FALSE(Exists("oss/bucket-out/.pre-m-raw_system.qcow2.e2.part"));
+
+  // The QCOW2 imported back (stored as QCOW2), exported as RAW: the bytes
+  // of the first file.
+  ASSERT_EQ(rename((root_ + "/oss/bucket-out/pre-m-raw_system.qcow2").c_str(),
+                   (root_ + "/oss/bucket-in/back.qcow2").c_str()),
+            0);
+  ASSERT_EQ(Finish(Import("back.qcow2", "m-q")).state, State::kDone);
+  Observation to_raw = Finish(ExportOf("m-q", "RAW"));
+  ASSERT_EQ(to_raw.state, State::kDone) << to_raw.failure_message;
+  const std::string raw = ReadAll(root_ + "/oss/bucket-out/pre-m-q_system.raw");
+  EXPECT_EQ(raw.size(), original.size());
+  EXPECT_TRUE(raw == original);
+  // The stored format asked for (or none asked): the bytes as stored.
+  ASSERT_EQ(Finish(ExportOf("m-q", "")).state, State::kDone);
+  const std::string stored = ReadAll(root_ + "/oss/bucket-in/back.qcow2");
+  EXPECT_GT(stored.size(), 0u);
+  EXPECT_TRUE(ReadAll(root_ + "/oss/bucket-out/pre-m-q_system.qcow2") ==
+              stored);
+}
+
+TEST_P(FilesystemBackendTest, AConversionThatCannotRunFailsAndLeavesNothing) {
+  std::ofstream(root_ + "/oss/bucket-in/disk.raw", std::ios::binary)
+      << std::string(1 << 20, 'x');
+  ASSERT_EQ(Finish(Import("disk.raw", "m-raw")).state, State::kDone);
+  backend_ = Make("db-1", nullptr, root_ + "/no-such-qemu-img");
+  Observation obs = Finish(ExportOf("m-raw", "QCOW2"));
+  EXPECT_EQ(obs.state, State::kFailed);
+  EXPECT_EQ(obs.failure_code, "ImageConversionFailed");
+  EXPECT_NE(obs.failure_message.find("qemu-utils"), std::string::npos)
+      << obs.failure_message;
+  backend_->Reconcile({});
+  EXPECT_FALSE(Exists("oss/bucket-out/pre-m-raw_system.qcow2"));
+  EXPECT_FALSE(Exists("oss/bucket-out/.pre-m-raw_system.qcow2.e2.part"));
+  EXPECT_EQ(backend_->TaskDetails("region-a", "x-m-raw-QCOW2").failure_code,
+            "ImageConversionFailed");
 }
 
 TEST_P(FilesystemBackendTest, FailuresCarryACodeAndLeaveNothing) {

@@ -3,14 +3,19 @@
 // ClientToken replay could answer, after the image's own checks), a
 // source without data turns UnAvailable, and the orphan collector gets the
 // database's answers.
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "service/backend/backend.h"
+#include "service/domain/data_presence.h"
 #include "service/domain/image_domain.h"
 #include "tests/domain/task_test_env.h"
+#include "util/absl_compat.h"
 
 namespace ecsimage::domain {
 namespace {
@@ -40,7 +45,15 @@ class FakeBackend : public backend::Backend {
     }
     return obs;
   }
-  void Reconcile(const std::vector<backend::WorkOrder>&) override {}
+  void Reconcile(const std::vector<backend::WorkOrder>& held) override {
+    for (const backend::WorkOrder& work : held) held_[work.key] = work;
+  }
+  bool HasImageData(std::string_view region_id,
+                    std::string_view image_id) const override {
+    if (on_data_asked) on_data_asked(image_id);
+    return without_data.count(
+               absl::StrCat(AV(region_id), "/", AV(image_id))) == 0;
+  }
   backend::InputProblem CheckImportSource(std::string_view,
                                           std::string_view) const override {
     return import_problem;
@@ -69,6 +82,9 @@ class FakeBackend : public backend::Backend {
   std::map<std::string, backend::DataOwner> image_answers;
   std::map<std::string, backend::DataOwner> task_answers;
   int64_t last_grace_ms = -1;
+  std::map<std::string, backend::WorkOrder> held_;
+  std::set<std::string> without_data;  // "<region>/<image>"
+  std::function<void(std::string_view image_id)> on_data_asked;
 };
 
 backend::InputProblem Problem(Kind kind) {
@@ -99,12 +115,14 @@ class DomainSideTest : public ::testing::Test {
     if (!s.ok()) return s;
     return resp;
   }
-  absl::StatusOr<v1::ExportImageResponse> Export(const std::string& image) {
+  absl::StatusOr<v1::ExportImageResponse> Export(
+      const std::string& image, const std::string& format = "") {
     v1::ExportImageRequest req;
     req.set_region_id(kHangzhou);
     req.set_image_id(image);
     req.set_oss_bucket("exports");
     req.set_oss_prefix("web/");
+    req.set_image_format(format);
     v1::ExportImageResponse resp;
     absl::Status s = env_.domain().ExportImage(env_.alice(), req, &resp);
     if (!s.ok()) return s;
@@ -238,6 +256,91 @@ TEST_F(DomainSideTest, TheOrphanCollectorGetsTheDatabasesAnswers) {
   EXPECT_EQ(fake_.image_answers["m-nosuchimage0000000"], Owner::kNone);
   EXPECT_EQ(fake_.task_answers[running->task_id()], Owner::kWorking);
   EXPECT_EQ(fake_.task_answers["t-nosuchtask00000000"], Owner::kNone);
+}
+
+TEST_F(DomainSideTest, ExportImageFormatIsRecordedAndHandedToTheBackend) {
+  storage::ImageRow image = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  absl::StatusOr<v1::ExportImageResponse> qcow2 =
+      Export(image.image_id, "qcow2");
+  ASSERT_TRUE(qcow2.ok()) << qcow2.status();
+  EXPECT_EQ(env_.Task(qcow2->task_id()).image_format, "QCOW2");
+  TaskEngine engine(env_.store(), env_.clock(), env_.options());
+  Tick(engine, 0);  // the first tick only records the time
+  Tick(engine, 100);
+  const std::string key = absl::StrCat("task/", qcow2->task_id());
+  ASSERT_EQ(fake_.held_.count(key), 1u);
+  EXPECT_EQ(fake_.held_[key].format, "QCOW2");
+  EXPECT_EQ(fake_.held_[key].kind, backend::WorkKind::kExport);
+
+  // One export per image at a time: the next ones on other images.
+  storage::ImageRow other = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  absl::StatusOr<v1::ExportImageResponse> raw = Export(other.image_id);
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  EXPECT_EQ(env_.Task(raw->task_id()).image_format, "RAW");
+  storage::ImageRow third = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  ASSERT_TRUE(Export(third.image_id, "Raw").ok());
+
+  for (const char* bad : {"vhd", "vmdk", "qcow", "RAW ", "raw,qcow2"}) {
+    absl::Status s = Export(third.image_id, bad).status();
+    EXPECT_EQ(EcsCode(s), "InvalidParameter") << bad << ": " << s;
+    EXPECT_EQ(MetaOf(s, "parameter"), "ImageFormat") << bad;
+  }
+}
+
+TEST_F(DomainSideTest, StartUpCheckCountsFinishedImagesWithoutData) {
+  env_.PutImage(env_.alice(), kHangzhou, "Available");
+  storage::ImageRow b = env_.PutImage(env_.alice(), kShanghai, "Available");
+  storage::ImageRow d = env_.PutImage(env_.bob(), kHangzhou, "Deprecated");
+  storage::ImageRow creating =
+      env_.PutImage(env_.alice(), kHangzhou, "Creating");
+  storage::ImageRow failed =
+      env_.PutImage(env_.alice(), kHangzhou, "CreateFailed");
+  storage::ImageRow gone = env_.PutImage(env_.bob(), kShanghai, "Available");
+  gone.deleted_at_ms = env_.clock().NowMs();
+  env_.Write([&](storage::WriteTxn& txn) { return txn.UpdateImage(gone); });
+  // Unfinished, deleted and system images are not asked about.
+  for (const storage::ImageRow* i : {&creating, &failed, &gone}) {
+    fake_.without_data.insert(absl::StrCat(i->region_id, "/", i->image_id));
+  }
+  absl::StatusOr<DataPresence> all =
+      CheckImageData(env_.store(), fake_, /*page_size=*/2);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->checked, 3);
+  EXPECT_EQ(all->missing, 0);
+
+  fake_.without_data.insert(absl::StrCat(kShanghai, "/", b.image_id));
+  fake_.without_data.insert(absl::StrCat(kHangzhou, "/", d.image_id));
+  absl::StatusOr<DataPresence> two =
+      CheckImageData(env_.store(), fake_, /*page_size=*/2);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(two->checked, 3);
+  EXPECT_EQ(two->missing, 2);
+  EXPECT_EQ(two->examples, (std::vector<std::string>{
+                               absl::StrCat(kShanghai, "/", b.image_id),
+                               absl::StrCat(kHangzhou, "/", d.image_id)}));
+  const std::string message = MissingDataMessage(*two);
+  EXPECT_NE(message.find("2 of the database's 3 finished images"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(b.image_id), std::string::npos) << message;
+
+  // Deleted by another replica between the page and the question (its data
+  // removed after the tombstone): read again, it does not count.
+  fake_.on_data_asked = [&](std::string_view id) {
+    if (id != b.image_id) return;
+    storage::ImageRow now = env_.Image(kShanghai, b.image_id);
+    if (now.deleted_at_ms.has_value()) return;
+    now.deleted_at_ms = env_.clock().NowMs();
+    env_.Write([&](storage::WriteTxn& txn) { return txn.UpdateImage(now); });
+  };
+  absl::StatusOr<DataPresence> raced =
+      CheckImageData(env_.store(), fake_, /*page_size=*/2);
+  ASSERT_TRUE(raced.ok()) << raced.status();
+  EXPECT_EQ(raced->checked, 3);
+  EXPECT_EQ(raced->missing, 1);
+  EXPECT_EQ(
+      raced->examples,
+      (std::vector<std::string>{absl::StrCat(kHangzhou, "/", d.image_id)}));
 }
 
 }  // namespace

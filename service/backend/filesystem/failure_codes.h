@@ -18,6 +18,8 @@ inline constexpr absl::string_view kFailDiskFull = "DiskFull";
 inline constexpr absl::string_view kFailChecksum = "ChecksumMismatch";
 inline constexpr absl::string_view kFailDataMissing = "ImageDataMissing";
 inline constexpr absl::string_view kFailIo = "IOError";
+// ExportImage to another format: qemu-img missing, failed or past a limit.
+inline constexpr absl::string_view kFailConversion = "ImageConversionFailed";
 
 }  // namespace ecsimage::backend::filesystem
 

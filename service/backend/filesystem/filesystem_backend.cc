@@ -1,6 +1,7 @@
 #include "service/backend/filesystem/filesystem_backend.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -253,6 +254,15 @@ class FilesystemBackend : public Backend {
     last_sweep_us_ = now_us;
     return CollectOrphanFiles(files_, options_.data_root, owners, grace_ms,
                               static_cast<int64_t>(::time(nullptr)));
+  }
+
+  bool HasImageData(std::string_view region_id,
+                    std::string_view image_id) const override {
+    // An image has data exactly when its .meta exists (data_layout.h).
+    const std::string meta = absl::StrCat(options_.data_root, "/", AV(region_id),
+                                          "/", MetaName(std::string(image_id)));
+    struct stat st;
+    return ::lstat(meta.c_str(), &st) == 0 && S_ISREG(st.st_mode);
   }
 
   absl::Status DeleteImageData(std::string_view region_id,

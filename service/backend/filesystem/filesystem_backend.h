@@ -30,6 +30,9 @@ struct FilesystemOptions {
   // TRANSFERRING (one unit short of done), so a test reaches that row and
   // REGISTERING without sleeping. Empty: none.
   std::string pause_before_registering_file;
+  // Runs ExportImage's conversions to another format (image_convert.h);
+  // found on PATH without a '/'.
+  std::string qemu_img = "qemu-img";
   // Every write goes through this (tests inject faults); null: POSIX.
   Files* files = nullptr;
 };

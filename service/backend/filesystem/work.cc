@@ -15,6 +15,7 @@
 #include "service/backend/filesystem/chunk_copy.h"
 #include "service/backend/filesystem/data_layout.h"
 #include "service/backend/filesystem/failure_codes.h"
+#include "service/backend/filesystem/image_convert.h"
 #include "service/backend/filesystem/image_format.h"
 #include "service/backend/filesystem/input_checks.h"
 #include "service/backend/filesystem/oss_paths.h"
@@ -76,6 +77,11 @@ WorkResult OssFailure(const absl::Status& s, bool bucket) {
                 std::string(s.message()));
   }
   return Fail(kFailIo, std::string(s.message()));
+}
+
+// The format an export writes: the one asked for, or the stored one.
+std::string ExportFormat(const WorkOrder& work, const std::string& stored) {
+  return work.format.empty() ? stored : work.format;
 }
 
 // Export key: <prefix><image>_system.<raw|qcow2>.
@@ -210,6 +216,58 @@ WorkResult RunCopy(const WorkOrder& work, WorkContext& ctx) {
                        meta->digest);
 }
 
+// ExportImage in another format than the stored one: qemu-img converts
+// into the part file and compares the result with the image; then the part
+// is synced and renamed into place. Not resumable: a restarted conversion
+// starts over (its part file is truncated).
+WorkResult ConvertInto(const WorkOrder& work, WorkContext& ctx, int src_fd,
+                       const ImageMeta& meta, const std::string& format,
+                       int parent_fd, const std::string& name) {
+  const std::string part =
+      absl::StrCat(".", name, ".e", work.lease_epoch, ".part");
+  int fd = ctx.files.OpenAt(parent_fd, part, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    return Fail(fd == -ENOSPC ? kFailDiskFull : kFailIo, std::strerror(-fd));
+  }
+  UniqueFd dst(fd);
+  ConvertJob job;
+  job.qemu_img = ctx.options.qemu_img;
+  job.src_fd = src_fd;
+  job.src_format = meta.format;
+  job.src_size = meta.size;
+  job.dst_fd = dst.get();
+  job.dst_format = format;
+  job.stop = &ctx.stop;
+  job.done_bytes = &ctx.done_bytes;
+  absl::Status s = ConvertImage(job);
+  if (s.ok()) {
+    if (int rc = ctx.files.Sync(dst.get()); rc < 0) {
+      s = absl::InternalError(std::strerror(-rc));
+    }
+  }
+  if (s.ok()) {
+    if (int rc = ctx.files.RenameAt(parent_fd, part, name); rc < 0) {
+      s = absl::InternalError(std::strerror(-rc));
+    }
+  }
+  if (!s.ok()) {
+    ctx.files.UnlinkAt(parent_fd, part);
+    if (absl::IsCancelled(s)) return FromCopyError(s);
+    if (absl::IsResourceExhausted(s)) {
+      return Fail(kFailDiskFull, std::string(s.message()));
+    }
+    if (absl::IsDataLoss(s)) {
+      return Fail(kFailChecksum, std::string(s.message()));
+    }
+    return Fail(kFailConversion, std::string(s.message()));
+  }
+  ctx.files.Sync(parent_fd);
+  ctx.done_bytes.store(meta.size);
+  WorkResult r;
+  r.digest = meta.digest;
+  return r;
+}
+
 WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
   absl::StatusOr<UniqueFd> dir =
       OpenRegionDir(ctx.options.data_root, work.region_id);
@@ -232,12 +290,16 @@ WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
       OpenBucket(ctx.options.oss_root, work.oss_bucket);
   if (!bucket.ok()) return OssFailure(bucket.status(), true);
   std::string name;
-  // The stored format is exported as is (no conversion yet).
-  const std::string key = ExportKey(work, meta->format);
+  const std::string format = ExportFormat(work, meta->format);
+  const std::string key = ExportKey(work, format);
   absl::StatusOr<UniqueFd> parent = OpenObjectParent(bucket->get(), key, &name);
   if (!parent.ok()) return OssFailure(parent.status(), false);
   ctx.total_bytes.store(meta->size);
   AdoptEarlierAttempt(ctx.files, parent->get(), name, work.lease_epoch);
+  if (format != meta->format) {
+    return ConvertInto(work, ctx, src.get(), *meta, format, parent->get(),
+                       name);
+  }
   ChunkCopyTarget target;
   target.dir_fd = parent->get();
   target.part = absl::StrCat(".", name, ".e", work.lease_epoch, ".part");
@@ -300,7 +362,8 @@ void CleanUpWork(const WorkOrder& work, Files& files,
       OpenBucket(options.oss_root, work.oss_bucket);
   if (!bucket.ok()) return;
   absl::StatusOr<ImageMeta> meta = ReadMeta(dir->get(), work.image_id);
-  const std::string format = meta.ok() ? meta->format : "RAW";
+  const std::string format =
+      ExportFormat(work, meta.ok() ? meta->format : "RAW");
   std::string name;
   absl::StatusOr<UniqueFd> parent =
       OpenObjectParent(bucket->get(), ExportKey(work, format), &name);

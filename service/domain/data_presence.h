@@ -1,0 +1,37 @@
+// data-plane.md §1: a backend that holds image bytes never starts on a
+// database whose finished images have none ("data is never invented": a
+// database made on the simulated backend, a wrong or empty --data-root).
+#ifndef ECSIMAGE_SERVICE_DOMAIN_DATA_PRESENCE_H_
+#define ECSIMAGE_SERVICE_DOMAIN_DATA_PRESENCE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "service/backend/backend.h"
+#include "storage/image_store.h"
+
+namespace ecsimage::domain {
+
+struct DataPresence {
+  int64_t checked = 0;  // live custom images that are Available/Deprecated
+  int64_t missing = 0;  // of them, without data
+  std::vector<std::string> examples;  // "<region>/<image>", the first few
+};
+
+// Asks `backend` about every live custom image that is Available or
+// Deprecated, walking the store by rowid in pages of `page_size` read
+// transactions. An image found without data is read again in a fresh
+// transaction and asked again before it counts (another replica may have
+// deleted it, and its data after the tombstone, meanwhile).
+absl::StatusOr<DataPresence> CheckImageData(storage::Store& store,
+                                            const backend::Backend& backend,
+                                            int64_t page_size = 1000);
+
+// The refusal serve prints when `presence.missing` > 0.
+std::string MissingDataMessage(const DataPresence& presence);
+
+}  // namespace ecsimage::domain
+
+#endif  // ECSIMAGE_SERVICE_DOMAIN_DATA_PRESENCE_H_
