@@ -3,13 +3,10 @@
 // unsynced (data and directory entries), then check that no half image is
 // visible (a .meta always stands for the whole, verified bytes) and that the
 // copy, run again under another lease epoch, ends with the source's digest.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <string>
@@ -20,23 +17,16 @@
 #include "gtest/gtest.h"
 #include "service/backend/filesystem/chunk_copy.h"
 #include "service/backend/filesystem/data_layout.h"
-#include "service/backend/filesystem/work.h"
-#include "tests/backend/power_cut_files.h"
+#include "tests/backend/power_cut_fixture.h"
 
 namespace ecsimage::backend::filesystem {
 namespace {
 
-class PowerCutCopyTest : public ::testing::Test {
+class PowerCutCopyTest : public PowerCutFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ecsimage_powercut_XXXXXX";
-    root_ = mkdtemp(tmpl);
-    for (const char* d : {"/data", "/data/region-a", "/data/region-b", "/oss",
-                          "/oss/outbox", "/shadow"}) {
-      ASSERT_EQ(mkdir((root_ + d).c_str(), 0755), 0);
-    }
-    options_.data_root = root_ + "/data";
-    options_.oss_root = root_ + "/oss";
+    PowerCutFixture::SetUp();
+    if (HasFatalFailure()) return;
     // The source: 17 chunks and a short one; every fourth chunk has data,
     // the rest are holes, so checkpoints come often and writes stay small.
     const int64_t size = 17 * kChunkBytes + 1000;
@@ -57,82 +47,33 @@ class PowerCutCopyTest : public ::testing::Test {
     std::ofstream(root_ + "/data/region-a/m-src.meta")
         << "format=RAW\nsize=" << size << "\ndigest=" << digest_ << "\n";
   }
-  void TearDown() override {
-    std::string cmd = "rm -rf '" + root_ + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
 
   WorkResult Copy(Files& files, int64_t epoch) {
     WorkOrder order;
     order.kind = WorkKind::kCopy;
     order.key = "copy/1";
-    order.lease_epoch = epoch;
     order.region_id = "region-b";
     order.image_id = "m-dst";
     order.source_region_id = "region-a";
     order.source_image_id = "m-src";
-    std::atomic<bool> stop{false};
-    std::atomic<int64_t> done{0}, total{0}, moved{0};
-    WorkContext ctx{files, options_, stop, done, total, moved};
-    return RunWork(order, ctx);
+    return Run(order, files, epoch);
   }
   WorkResult Export(Files& files, int64_t epoch) {
     WorkOrder order;
     order.kind = WorkKind::kExport;
     order.key = "task/t-1";
-    order.lease_epoch = epoch;
     order.region_id = "region-a";
     order.image_id = "m-src";
     order.oss_bucket = "outbox";
     order.format = "RAW";
-    std::atomic<bool> stop{false};
-    std::atomic<int64_t> done{0}, total{0}, moved{0};
-    WorkContext ctx{files, options_, stop, done, total, moved};
-    return RunWork(order, ctx);
-  }
-  std::vector<std::string> Names(const std::string& rel) {
-    std::vector<std::string> names;
-    DIR* dir = opendir((root_ + "/" + rel).c_str());
-    while (struct dirent* e = readdir(dir)) {
-      const std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(name);
-    }
-    closedir(dir);
-    return names;
-  }
-  std::vector<std::string> Dest() {
-    std::vector<std::string> names;
-    DIR* dir = opendir((root_ + "/data/region-b").c_str());
-    while (struct dirent* e = readdir(dir)) {
-      const std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(name);
-    }
-    closedir(dir);
-    return names;
-  }
-  void ClearDest() {
-    std::string cmd = "rm -rf '" + root_ + "/data/region-b'/* '" + root_ +
-                      "/data/region-b'/.[!.]* '" + root_ + "/shadow'/*";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    return Run(order, files, epoch);
   }
   // The image's data, if it has any: the whole, verified bytes.
   void ExpectNoHalfImage(const std::string& what) {
-    UniqueFd dir(
-        open((root_ + "/data/region-b").c_str(), O_RDONLY | O_DIRECTORY));
-    absl::StatusOr<ImageMeta> meta = ReadMeta(dir.get(), "m-dst");
-    if (!meta.ok()) return;
-    ++published_;
-    EXPECT_EQ(meta->digest, digest_) << what;
-    UniqueFd img(openat(dir.get(), "m-dst.img", O_RDONLY));
-    ASSERT_TRUE(img.valid()) << what << ": a .meta without its .img";
-    absl::StatusOr<std::string> got = DigestOfFile(img.get(), meta->size);
-    ASSERT_TRUE(got.ok()) << what;
-    EXPECT_EQ(*got, meta->digest) << what << ": a .meta over other bytes";
+    if (ExpectWholeImage("region-b", "m-dst", digest_, what)) ++published_;
   }
 
-  std::string root_;
   std::string digest_;
-  FilesystemOptions options_;
   int published_ = 0;
 };
 
@@ -146,7 +87,7 @@ TEST_F(PowerCutCopyTest, EveryCutLeavesNoHalfImageAndTheCopyEndsRight) {
                             n - 3, n - 2, n - 1};
   int resumable = 0;
   for (int64_t k : cuts) {
-    ClearDest();
+    Clear({"data/region-b"});
     const std::string what = absl::StrCat("cut after operation ", k, " of ", n);
     PowerCutFiles cut(root_ + "/shadow");
     cut.CutAfter(k);
@@ -170,7 +111,7 @@ TEST_F(PowerCutCopyTest, EveryCutLeavesNoHalfImageAndTheCopyEndsRight) {
         << what << ": " << again.failure_code << " " << again.failure_message;
     EXPECT_EQ(again.digest, digest_) << what;
     ExpectNoHalfImage(what + ", resumed");
-    for (const std::string& name : Dest()) {
+    for (const std::string& name : Names("data/region-b")) {
       EXPECT_FALSE(absl::EndsWith(name, ".part") ||
                    absl::EndsWith(name, ".ckpt"))
           << what << ": " << name << " left";
@@ -194,11 +135,11 @@ TEST_F(PowerCutCopyTest, EveryCutLeavesNoHalfExportAndTheExportEndsRight) {
   int resumable = 0;
   int whole = 0;
   for (int64_t k : cuts) {
-    ASSERT_EQ(std::system(("rm -rf '" + root_ + "/oss/outbox'/* '" + root_ +
-                           "/oss/outbox'/.[!.]* '" + root_ +
-                           "/data/region-a'/.[!.]* '" + root_ + "/shadow'/*")
-                              .c_str()),
-              0);
+    // The source image stays; its directory's hidden files go.
+    for (const std::string& name : Names("data/region-a")) {
+      if (name[0] == '.') unlink((root_ + "/data/region-a/" + name).c_str());
+    }
+    Clear({"oss/outbox"});
     const std::string what = absl::StrCat("cut after operation ", k, " of ", n);
     PowerCutFiles cut(root_ + "/shadow");
     cut.CutAfter(k);

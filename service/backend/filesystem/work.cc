@@ -110,6 +110,10 @@ WorkResult RunCreate(const WorkOrder& work, WorkContext& ctx) {
       !s.ok()) {
     return Fail(kFailIo, std::string(s.message()));
   }
+  // What an earlier attempt left (its part file, once the file system made
+  // its entry durable before a crash), as a copy's publish does.
+  RemoveImageFiles(ctx.files, dir->get(), work.image_id, /*with_data=*/false)
+      .IgnoreError();
   ctx.done_bytes.store(size);
   WorkResult r;
   r.digest = meta.digest;
