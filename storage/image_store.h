@@ -113,8 +113,9 @@ struct IoTaskRow {
   bool support_cancel = true;
   std::string oss_bucket;
   std::string oss_object;  // object (import) or prefix (export)
-  // Export: "RAW" or "QCOW2" (ExportImage's ImageFormat); "" on imports and
-  // on exports recorded before schema 9 (they write the stored format).
+  // Export: "RAW" or "QCOW2" (ExportImage's ImageFormat); "" on exports
+  // recorded before schema 9 (they write the stored format). Import: the
+  // format its DiskDeviceMapping.1.Format named, or "" for any.
   std::string image_format;
   int64_t created_at_ms = 0;
   std::optional<int64_t> finished_at_ms;

@@ -1,6 +1,7 @@
 -- ExportImage's ImageFormat (data-plane.md §2): the format an export task
--- writes, 'RAW' or 'QCOW2'; '' on imports and on exports an earlier binary
--- recorded (they write the stored format, as that binary did). Additive
+-- writes, 'RAW' or 'QCOW2', '' on exports an earlier binary recorded (they
+-- write the stored format, as that binary did); on an import, the format
+-- its DiskDeviceMapping.1.Format named ('' for any). Additive
 -- only: a binary of schema 8 keeps working on this schema (rolling updates).
 -- The CHECK is spelled without IN (...): a list makes SQLite open an
 -- ephemeral table on every insert (migration 0005).

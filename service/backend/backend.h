@@ -51,7 +51,8 @@ struct WorkOrder {
   std::string oss_bucket;
   std::string oss_object;
   // Export: "RAW" or "QCOW2", converted when the stored format differs;
-  // empty: the stored format.
+  // empty: the stored format. Import: the format the object must have
+  // (DiskDeviceMapping.1.Format); empty: any.
   std::string format;
   int64_t size_gib = 0;  // create: the blank disk's size
   // A copy in CANCELLING: stop and remove partial data.
@@ -111,6 +112,7 @@ struct InputProblem {
     kFormatUnsupported,  // VHD / VHDX
     kBackingFile,        // QCOW2 with a backing or external data file
     kFormatCorrupt,      // empty, truncated or impossible QCOW2 header
+    kFormatMismatch,     // the content is not the Format the request names
   };
   Kind kind = Kind::kNone;
   std::string detail;  // for the owner: what exactly was found
@@ -171,8 +173,10 @@ class Backend {
   // Call-time checks of ImportImage's object and ExportImage's bucket and
   // key prefix (the export's key is <prefix><image id>_system.<ext>). Read
   // only, outside any transaction; the simulated backend finds nothing.
+  // `format`: "RAW" or "QCOW2" the object must be, or "" for any.
   virtual InputProblem CheckImportSource(std::string_view /*bucket*/,
-                                         std::string_view /*object*/) const {
+                                         std::string_view /*object*/,
+                                         std::string_view /*format*/) const {
     return {};
   }
   virtual InputProblem CheckExportTarget(std::string_view /*bucket*/,

@@ -179,6 +179,11 @@ const ErrorSpec& Lookup(Err err) {
     ECS_ERR(kInvalidImageFormatCorrupt, "InvalidImageFormat.Corrupt", 400,
             StatusCode::kInvalidArgument,
             "The specified OSS object is not a valid RAW or QCOW2 image.", kBad)
+    ECS_ERR(kInvalidImageFormatMismatch, "InvalidImageFormat.Mismatch", 400,
+            StatusCode::kInvalidArgument,
+            "The content of the specified OSS object is not in the specified "
+            "Format.",
+            kBad)
     ECS_ERR(kQuotaExceedShareImageUser, "QuotaExceed.ShareImageUser", 403,
             StatusCode::kResourceExhausted,
             "The shared Image user Quota exceeds.", kPre)

@@ -72,6 +72,7 @@ enum class Err {
   kInvalidImageFormatNotSupported,  // ecsimage: VHD/VHDX content
   kInvalidImageFormatBackingFile,   // ecsimage: QCOW2 backing/data file
   kInvalidImageFormatCorrupt,       // ecsimage: empty or broken header
+  kInvalidImageFormatMismatch,      // ecsimage: content is not its Format
   kQuotaExceedShareImageUser,
   kThrottling,
   kServiceUnavailable,

@@ -60,8 +60,10 @@ void FillTask(const storage::IoTaskRow& row, backend::Backend* backend,
 }
 
 // A backend's call-time refusal of ImportImage's or ExportImage's input, as
-// its catalog entry; OK when nothing was found wrong.
-absl::Status InputRefusal(const backend::InputProblem& problem) {
+// its catalog entry; OK when nothing was found wrong. `prefix` comes before
+// the parameter's name ("DiskDeviceMapping.1." for ECS's shape).
+absl::Status InputRefusal(const backend::InputProblem& problem,
+                          std::string_view prefix = "") {
   using Kind = backend::InputProblem::Kind;
   Err err = Err::kInternalError;
   std::string_view field = "OSSObject";
@@ -94,8 +96,66 @@ absl::Status InputRefusal(const backend::InputProblem& problem) {
     case Kind::kFormatCorrupt:
       err = Err::kInvalidImageFormatCorrupt;
       break;
+    case Kind::kFormatMismatch:
+      err = Err::kInvalidImageFormatMismatch;
+      field = "Format";
+      break;
   }
-  return Error(err).Param(field, problem.detail);
+  return Error(err).Param(absl::StrCat(AV(prefix), AV(field)), problem.detail);
+}
+
+// ImportImage's one disk: the top-level OSSBucket, OSSObject and Size, or
+// ECS's DiskDeviceMapping.1.{OSSBucket, OSSObject, Format, DiskImageSize}.
+struct ImportSource {
+  std::string bucket;
+  std::string object;
+  std::string format;  // "", RAW or QCOW2
+  int32_t size_gib = 0;
+  std::string prefix;  // of its parameters' names
+};
+
+absl::StatusOr<ImportSource> ImportSourceOf(const v1::ImportImageRequest& req) {
+  ImportSource source;
+  if (req.disk_device_mapping_size() == 0) {
+    RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
+    RETURN_IF_ERROR(Require("OSSObject", req.oss_object()));
+    ASSIGN_OR_RETURN(source.size_gib, CheckSizeGib("Size", req.size()));
+    source.bucket = req.oss_bucket();
+    source.object = req.oss_object();
+    return source;
+  }
+  if (!req.oss_bucket().empty() || !req.oss_object().empty() ||
+      req.size() != 0) {
+    return Error(Err::kInvalidParameter)
+        .Param("DiskDeviceMapping",
+               "OSSBucket, OSSObject and Size at the top level or in "
+               "DiskDeviceMapping.1, not both");
+  }
+  if (req.disk_device_mapping_size() > 1) {
+    return Error(Err::kInvalidParameter)
+        .Param("DiskDeviceMapping.2",
+               "one disk per imported image: data disks are not imported");
+  }
+  const v1::ImportDiskDeviceMapping& disk = req.disk_device_mapping(0);
+  source.prefix = "DiskDeviceMapping.1.";
+  RETURN_IF_ERROR(Require("DiskDeviceMapping.1.OSSBucket", disk.oss_bucket()));
+  RETURN_IF_ERROR(Require("DiskDeviceMapping.1.OSSObject", disk.oss_object()));
+  ASSIGN_OR_RETURN(source.size_gib,
+                   CheckSizeGib("DiskDeviceMapping.1.DiskImageSize",
+                                disk.disk_image_size()));
+  source.bucket = disk.oss_bucket();
+  source.object = disk.oss_object();
+  source.format = absl::AsciiStrToUpper(disk.format());
+  if (source.format == "VHD" || source.format == "VHDX") {
+    return Error(Err::kInvalidImageFormatNotSupported)
+        .Param("DiskDeviceMapping.1.Format", "RAW or QCOW2");
+  }
+  if (!source.format.empty() && source.format != "RAW" &&
+      source.format != "QCOW2") {
+    return Error(Err::kInvalidParameter)
+        .Param("DiskDeviceMapping.1.Format", "RAW or QCOW2");
+  }
+  return source;
 }
 
 // ExportImage's ImageFormat: raw (the default) or qcow2, in any case,
@@ -140,13 +200,12 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
                                    v1::ImportImageResponse* resp, Done done) {
   StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
     RETURN_IF_ERROR(Require("RegionId", req.region_id()));
-    RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
-    RETURN_IF_ERROR(Require("OSSObject", req.oss_object()));
+    ASSIGN_OR_RETURN(ImportSource source, ImportSourceOf(req));
     RETURN_IF_ERROR(CheckOptionalName("ImageName", req.image_name(),
                                       Err::kInvalidImageNameMalformed));
     RETURN_IF_ERROR(CheckOptionalDescription(
         "Description", req.description(), Err::kInvalidDescriptionMalformed));
-    ASSIGN_OR_RETURN(const int32_t size_gib, CheckSizeGib("Size", req.size()));
+    const int32_t size_gib = source.size_gib;
     ASSIGN_OR_RETURN(
         PlatformSpec platform,
         CheckPlatform(req.architecture(), req.os_type(), req.platform()));
@@ -156,12 +215,14 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
     // Read outside the transaction; applied after a replay could answer.
     // No backend given: the simulated one, which reads nothing.
     const backend::InputProblem input =
-        options_.backend == nullptr ? backend::InputProblem{}
-                                    : options_.backend->CheckImportSource(
-                                          req.oss_bucket(), req.oss_object());
+        options_.backend == nullptr
+            ? backend::InputProblem{}
+            : options_.backend->CheckImportSource(source.bucket, source.object,
+                                                  source.format);
 
-    return WriteFn([this, caller, &req, resp, size_gib, platform, fingerprint,
-                    now_ms, input](storage::WriteTxn& txn) -> absl::Status {
+    return WriteFn([this, caller, &req, resp, source, size_gib, platform,
+                    fingerprint, now_ms,
+                    input](storage::WriteTxn& txn) -> absl::Status {
       resp->Clear();
       RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
       ASSIGN_OR_RETURN(
@@ -169,7 +230,7 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
           RecallInto(txn, caller.account_id, "ImportImage", req.client_token(),
                      fingerprint, now_ms, options_.client_token_ttl_ms, resp));
       if (replayed) return absl::OkStatus();
-      RETURN_IF_ERROR(InputRefusal(input));
+      RETURN_IF_ERROR(InputRefusal(input, source.prefix));
       RETURN_IF_ERROR(CheckNameFree(txn, caller.account_id, req.region_id(),
                                     req.image_name(), "ImageName",
                                     Err::kInvalidImageNameDuplicated));
@@ -207,8 +268,9 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
       task.status = std::string(kTaskWaiting);
       task.total_mib = int64_t{size_gib} * kMibPerGib;
       task.support_cancel = true;
-      task.oss_bucket = req.oss_bucket();
-      task.oss_object = req.oss_object();
+      task.oss_bucket = source.bucket;
+      task.oss_object = source.object;
+      task.image_format = source.format;
       task.created_at_ms = now_ms;
       RETURN_IF_ERROR(txn.InsertIoTask(task));
 

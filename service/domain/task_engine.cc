@@ -126,8 +126,9 @@ backend::WorkOrder IoTaskOrder(const storage::IoTaskRow& task) {
   work.image_id = task.image_id;
   work.oss_bucket = task.oss_bucket;
   work.oss_object = task.oss_object;
-  // Empty on exports recorded before schema 9: the stored format, as the
-  // binary that recorded them wrote.
+  // Export: the format written, empty on exports recorded before schema 9
+  // (the stored format, as the binary that recorded them wrote). Import:
+  // the format the object must have, empty for any.
   work.format = task.image_format;
   return work;
 }

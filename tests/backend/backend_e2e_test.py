@@ -176,6 +176,34 @@ def export_formats(api, work, qemu, raw_dest, qcow2_dest):
               "ImageFormat vhd refused: %s" % (got,))
 
 
+def mapped_import(api):
+    """ECS's shape, DiskDeviceMapping.1.*: its Format must be the content's
+    (refused at the call otherwise); a second mapping is refused."""
+    def mapping(fmt):
+        return api.s.pb.ImportDiskDeviceMapping(
+            oss_bucket="inbox", oss_object="small.raw", format=fmt,
+            disk_image_size=30)
+    for maps, want in (([mapping("qcow2")],
+                        ("INVALID_ARGUMENT", "InvalidImageFormat.Mismatch",
+                         "400")),
+                       ([mapping("raw"), mapping("raw")],
+                        ("INVALID_ARGUMENT", "InvalidParameter", "400"))):
+        try:
+            api.call("ImportImage", region_id=SRC, disk_device_mapping=maps)
+            raise rel_lib.Failure("mapped import accepted: %s" % (want,))
+        except rel_lib.Failure:
+            raise
+        except Exception as e:  # noqa: BLE001 - a grpc.RpcError
+            got = rel_lib.ecs_error(e)
+            check(got == want, "mapped import refused %s, got %s" % (want, got))
+    r = api.call("ImportImage", region_id=SRC,
+                 disk_device_mapping=[mapping("RAW")])
+    check(api.wait_task(SRC, r.task_id) == "Finished",
+          "mapped import: %s" % api.task(SRC, r.task_id))
+    check(api.image(SRC, r.image_id).size == 30, "DiskImageSize kept")
+    log("DiskDeviceMapping.1 import ok; Format mismatch and a data disk refused")
+
+
 def resumed_lines(work):
     with open(os.path.join(work, "server.log"), errors="replace") as f:
         return sum(1 for line in f if '"backend work resumed"' in line)
@@ -257,6 +285,7 @@ def main():
             export_formats(api, work, qemu, small_dest, qcow2_dest)
         else:
             log("SKIP qcow2 round trip: no qemu-img (scripts/install_deps.sh)")
+        mapped_import(api)
 
         # Hostile input: each import is refused at call time with its ECS
         # code (docs/operations.md); no image or task is made, nothing

@@ -241,6 +241,23 @@ TEST_P(FilesystemBackendTest, AConversionThatCannotRunFailsAndLeavesNothing) {
             "ImageConversionFailed");
 }
 
+TEST_P(FilesystemBackendTest, AnImportWhoseObjectIsNotItsFormatFails) {
+  std::ofstream(root_ + "/oss/bucket-in/disk.raw", std::ios::binary)
+      << std::string(4096, 'r');
+  WorkOrder w = Import("disk.raw", "m-1");
+  w.format = "QCOW2";  // checked at the call; the object changed since
+  Observation obs = Finish(w);
+  EXPECT_EQ(obs.state, State::kFailed);
+  EXPECT_EQ(obs.failure_code, "InvalidImageFormat");
+  EXPECT_EQ(obs.failure_message,
+            "the object's content is RAW, not QCOW2 as its Format says");
+  backend_->Reconcile({});
+  EXPECT_FALSE(Exists("data/region-a/m-1.img"));
+  w.key = "task/t-m-1-raw";
+  w.format = "RAW";
+  EXPECT_EQ(Finish(w).state, State::kDone);
+}
+
 TEST_P(FilesystemBackendTest, FailuresCarryACodeAndLeaveNothing) {
   ASSERT_EQ(symlink("/etc/passwd", (root_ + "/oss/bucket-in/link").c_str()), 0);
   Observation obs = Finish(Import("link", "m-1"));

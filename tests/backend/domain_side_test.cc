@@ -51,11 +51,14 @@ class FakeBackend : public backend::Backend {
   bool HasImageData(std::string_view region_id,
                     std::string_view image_id) const override {
     if (on_data_asked) on_data_asked(image_id);
-    return without_data.count(
-               absl::StrCat(AV(region_id), "/", AV(image_id))) == 0;
+    return without_data.count(absl::StrCat(AV(region_id), "/", AV(image_id))) ==
+           0;
   }
-  backend::InputProblem CheckImportSource(std::string_view,
-                                          std::string_view) const override {
+  backend::InputProblem CheckImportSource(
+      std::string_view bucket, std::string_view object,
+      std::string_view format) const override {
+    import_asked = {std::string(bucket), std::string(object),
+                    std::string(format)};
     return import_problem;
   }
   backend::InputProblem CheckExportTarget(std::string_view, std::string_view,
@@ -77,6 +80,7 @@ class FakeBackend : public backend::Backend {
   }
 
   backend::InputProblem import_problem;
+  mutable std::vector<std::string> import_asked;  // bucket, object, format
   backend::InputProblem export_problem;
   bool source_missing = false;
   std::map<std::string, backend::DataOwner> image_answers;
@@ -176,6 +180,32 @@ TEST_F(DomainSideTest, ImportRefusalsCarryTheirCatalogEntryAndMakeNothing) {
     EXPECT_EQ(MetaOf(s, "parameter"), c.parameter) << s;
   }
   EXPECT_EQ(env_.LiveImages(env_.alice(), kHangzhou), live);
+}
+
+TEST_F(DomainSideTest, EcsShapedImportIsCheckedWithItsFormat) {
+  v1::ImportImageRequest req;
+  req.set_region_id(kHangzhou);
+  v1::ImportDiskDeviceMapping* disk = req.add_disk_device_mapping();
+  disk->set_oss_bucket("images");
+  disk->set_oss_object("disks/web.img");
+  disk->set_format("raw");
+  v1::ImportImageResponse resp;
+  fake_.import_problem = Problem(Kind::kFormatMismatch);
+  absl::Status s = env_.domain().ImportImage(env_.alice(), req, &resp);
+  EXPECT_EQ(EcsCode(s), "InvalidImageFormat.Mismatch") << s;
+  EXPECT_EQ(s.message(),
+            "The content of the specified OSS object is not in the specified "
+            "Format.");
+  EXPECT_EQ(MetaOf(s, "parameter"), "DiskDeviceMapping.1.Format");
+  EXPECT_EQ(fake_.import_asked,
+            (std::vector<std::string>{"images", "disks/web.img", "RAW"}));
+  fake_.import_problem = Problem(Kind::kObjectNotFound);
+  s = env_.domain().ImportImage(env_.alice(), req, &resp);
+  EXPECT_EQ(EcsCode(s), "InvalidOSSObject.NotFound") << s;
+  EXPECT_EQ(MetaOf(s, "parameter"), "DiskDeviceMapping.1.OSSObject");
+  fake_.import_problem = {};
+  ASSERT_TRUE(env_.domain().ImportImage(env_.alice(), req, &resp).ok());
+  EXPECT_EQ(env_.Task(resp.task_id()).image_format, "RAW");
 }
 
 TEST_F(DomainSideTest, ARetriedImportReplaysEvenWhenItsObjectWentAway) {

@@ -94,6 +94,18 @@ TEST_F(InputChecksTest, ContentRefusedByItsHeader) {
   EXPECT_EQ(Import("inbox", "empty.raw"), Kind::kFormatCorrupt);
 }
 
+TEST_F(InputChecksTest, TheFormatARequestNamesMustBeTheContents) {
+  EXPECT_EQ(CheckImportObject(root_, "inbox", "dir/disk.raw", "RAW").kind,
+            Kind::kNone);
+  InputProblem p = CheckImportObject(root_, "inbox", "dir/disk.raw", "QCOW2");
+  EXPECT_EQ(p.kind, Kind::kFormatMismatch);
+  EXPECT_EQ(p.detail,
+            "the object's content is RAW, not QCOW2 as its Format says");
+  // A refusal by the header comes first.
+  EXPECT_EQ(CheckImportObject(root_, "inbox", "disk.vhd", "RAW").kind,
+            Kind::kFormatUnsupported);
+}
+
 TEST_F(InputChecksTest, ExportPrefixes) {
   EXPECT_EQ(Export("inbox", ""), Kind::kNone);
   EXPECT_EQ(Export("inbox", "dir/"), Kind::kNone);
@@ -107,7 +119,7 @@ TEST_F(InputChecksTest, ExportPrefixes) {
 
 TEST(SimulatedInputChecksTest, FindNothing) {
   auto simulated = NewSimulatedBackend({});
-  EXPECT_TRUE(simulated->CheckImportSource("Bad_Bucket", "../x").ok());
+  EXPECT_TRUE(simulated->CheckImportSource("Bad_Bucket", "../x", "RAW").ok());
   EXPECT_TRUE(simulated->CheckExportTarget("Bad_Bucket", "../", "m-1").ok());
 }
 

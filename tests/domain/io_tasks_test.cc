@@ -112,6 +112,30 @@ TEST_F(IoTasksTest, ImportImageCreatesAWaitingImageAndItsTaskTogether) {
   EXPECT_EQ(env_.LiveImages(env_.alice(), kHangzhou), live + 1);
 }
 
+TEST_F(IoTasksTest, ImportImageTakesEcsDiskDeviceMappingForOneDisk) {
+  v1::ImportImageRequest req = ImportRequest("mapped");
+  req.clear_oss_bucket();
+  req.clear_oss_object();
+  v1::ImportDiskDeviceMapping* disk = req.add_disk_device_mapping();
+  disk->set_oss_bucket("other-bucket");
+  disk->set_oss_object("disks/db.img");
+  disk->set_format("qcow2");
+  disk->set_disk_image_size(50);
+  v1::ImportImageResponse resp = Import(req);
+  storage::ImageRow image = env_.Image(kHangzhou, resp.image_id());
+  EXPECT_EQ(image.size_gib, 50);
+  ASSERT_EQ(image.disks.size(), 1u);
+  EXPECT_EQ(image.disks[0].type, "system");
+  EXPECT_EQ(image.disks[0].size_gib, 50);
+  storage::IoTaskRow task = env_.Task(resp.task_id());
+  EXPECT_EQ(task.oss_bucket, "other-bucket");
+  EXPECT_EQ(task.oss_object, "disks/db.img");
+  EXPECT_EQ(task.image_format, "QCOW2");
+  EXPECT_EQ(task.total_mib, 50 * 1024);
+  // The shorthand names no format: any.
+  EXPECT_EQ(env_.Task(Import(ImportRequest()).task_id()).image_format, "");
+}
+
 TEST_F(IoTasksTest, ImportImageChecksItsParameters) {
   struct Case {
     std::string what;
@@ -160,6 +184,51 @@ TEST_F(IoTasksTest, ImportImageChecksItsParameters) {
   add(
       "region", [](auto& r) { r.set_region_id("mars-north-1"); },
       "InvalidRegionId.NotFound");
+  // ECS's shape, DiskDeviceMapping.N.*.
+  auto mapped = [](v1::ImportImageRequest& r) {
+    r.clear_oss_bucket();
+    r.clear_oss_object();
+    v1::ImportDiskDeviceMapping* disk = r.add_disk_device_mapping();
+    disk->set_oss_bucket("images");
+    disk->set_oss_object("disks/web.qcow2");
+    return disk;
+  };
+  add(
+      "both shapes",
+      [&](auto& r) {
+        mapped(r);
+        r.set_oss_bucket("images");
+      },
+      "InvalidParameter", "DiskDeviceMapping");
+  add(
+      "both sizes",
+      [&](auto& r) {
+        mapped(r);
+        r.set_size(50);
+      },
+      "InvalidParameter", "DiskDeviceMapping");
+  add(
+      "a data disk",
+      [&](auto& r) {
+        mapped(r);
+        mapped(r);
+      },
+      "InvalidParameter", "DiskDeviceMapping.2");
+  add(
+      "mapped, no bucket", [&](auto& r) { mapped(r)->clear_oss_bucket(); },
+      "MissingParameter", "DiskDeviceMapping.1.OSSBucket");
+  add(
+      "mapped, no object", [&](auto& r) { mapped(r)->clear_oss_object(); },
+      "MissingParameter", "DiskDeviceMapping.1.OSSObject");
+  add(
+      "mapped, too big", [&](auto& r) { mapped(r)->set_disk_image_size(2049); },
+      "InvalidParameter", "DiskDeviceMapping.1.DiskImageSize");
+  add(
+      "mapped, VHD", [&](auto& r) { mapped(r)->set_format("vhd"); },
+      "InvalidImageFormat.NotSupported");
+  add(
+      "mapped, ISO", [&](auto& r) { mapped(r)->set_format("iso"); },
+      "InvalidParameter", "DiskDeviceMapping.1.Format");
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     absl::Status status = ImportStatus(c.req);

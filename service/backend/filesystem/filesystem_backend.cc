@@ -236,8 +236,10 @@ class FilesystemBackend : public Backend {
   }
 
   InputProblem CheckImportSource(std::string_view bucket,
-                                 std::string_view object) const override {
-    return CheckImportObject(options_.oss_root, AV(bucket), AV(object));
+                                 std::string_view object,
+                                 std::string_view format) const override {
+    return CheckImportObject(options_.oss_root, AV(bucket), AV(object),
+                             AV(format));
   }
   InputProblem CheckExportTarget(std::string_view bucket,
                                  std::string_view prefix,
@@ -259,8 +261,9 @@ class FilesystemBackend : public Backend {
   bool HasImageData(std::string_view region_id,
                     std::string_view image_id) const override {
     // An image has data exactly when its .meta exists (data_layout.h).
-    const std::string meta = absl::StrCat(options_.data_root, "/", AV(region_id),
-                                          "/", MetaName(std::string(image_id)));
+    const std::string meta =
+        absl::StrCat(options_.data_root, "/", AV(region_id), "/",
+                     MetaName(std::string(image_id)));
     struct stat st;
     return ::lstat(meta.c_str(), &st) == 0 && S_ISREG(st.st_mode);
   }

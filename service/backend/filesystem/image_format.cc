@@ -105,4 +105,10 @@ DetectedFormat DetectFormatOfFd(int fd) {
   return DetectFormat(header, tail, st.st_size);
 }
 
+std::string FormatMismatchMessage(absl::string_view found,
+                                  absl::string_view wanted) {
+  return absl::StrCat("the object's content is ", found, ", not ", wanted,
+                      " as its Format says");
+}
+
 }  // namespace ecsimage::backend::filesystem

@@ -28,6 +28,11 @@ DetectedFormat DetectFormat(absl::string_view header, absl::string_view tail,
 // Reads what DetectFormat needs from `fd`.
 DetectedFormat DetectFormatOfFd(int fd);
 
+// For the owner, when an object's content is `found` and the request said
+// `wanted` (ImportImage's DiskDeviceMapping.N.Format).
+std::string FormatMismatchMessage(absl::string_view found,
+                                  absl::string_view wanted);
+
 }  // namespace ecsimage::backend::filesystem
 
 #endif  // ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_IMAGE_FORMAT_H_

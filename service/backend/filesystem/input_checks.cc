@@ -39,8 +39,8 @@ std::string ExportObjectKey(absl::string_view prefix,
 }
 
 InputProblem CheckImportObject(const std::string& oss_root,
-                               absl::string_view bucket,
-                               absl::string_view key) {
+                               absl::string_view bucket, absl::string_view key,
+                               absl::string_view format_wanted) {
   absl::StatusOr<UniqueFd> dir = OpenBucket(oss_root, bucket);
   if (!dir.ok()) return BucketProblem(dir.status());
   if (absl::Status s = CheckObjectKey(key); !s.ok()) {
@@ -57,7 +57,11 @@ InputProblem CheckImportObject(const std::string& oss_root,
     return {};
   }
   const DetectedFormat format = DetectFormatOfFd(object->get());
-  if (!format.format.empty()) return {};
+  if (!format.format.empty()) {
+    if (format_wanted.empty() || format.format == format_wanted) return {};
+    return Problem(Kind::kFormatMismatch,
+                   FormatMismatchMessage(format.format, format_wanted));
+  }
   if (format.failure_code == kFailUnsupportedFormat) {
     return Problem(Kind::kFormatUnsupported, format.failure_message);
   }

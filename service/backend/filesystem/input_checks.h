@@ -13,8 +13,10 @@
 
 namespace ecsimage::backend::filesystem {
 
+// `format`: "RAW" or "QCOW2" the object must be, or "" for any.
 InputProblem CheckImportObject(const std::string& oss_root,
-                               absl::string_view bucket, absl::string_view key);
+                               absl::string_view bucket, absl::string_view key,
+                               absl::string_view format = "");
 
 InputProblem CheckExportPrefix(const std::string& oss_root,
                                absl::string_view bucket,

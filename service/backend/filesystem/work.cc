@@ -186,6 +186,12 @@ WorkResult RunImport(const WorkOrder& work, WorkContext& ctx) {
   if (format.format.empty()) {
     return Fail(format.failure_code, format.failure_message);
   }
+  // DiskDeviceMapping.1.Format, checked at the call; the object may have
+  // changed since.
+  if (!work.format.empty() && work.format != format.format) {
+    return Fail(kFailInvalidFormat,
+                FormatMismatchMessage(format.format, work.format));
+  }
   struct stat st;
   if (::fstat(object->get(), &st) != 0) return Fail(kFailIo, "stat");
   ctx.total_bytes.store(st.st_size);
