@@ -60,10 +60,15 @@ absl::Status Ended(const FencedRun& run, absl::string_view step,
           absl::StrCat("qemu-img ", step, " ran past its ",
                        limits.wall_ms / 1000, " s limit"));
     case FencedRun::End::kSignalled:
-      if (run.signal == SIGXCPU || run.signal == SIGKILL) {
+      if (run.signal == SIGXCPU) {
         return absl::DeadlineExceededError(
             absl::StrCat("qemu-img ", step, " ran past its ",
                          limits.cpu_seconds, " CPU seconds"));
+      }
+      if (run.signal == SIGKILL) {  // the CPU hard limit, or the OOM killer
+        return absl::DeadlineExceededError(absl::StrCat(
+            "qemu-img ", step, " was killed (past its ", limits.cpu_seconds,
+            " CPU seconds, or out of memory)"));
       }
       return absl::InternalError(absl::StrCat("qemu-img ", step,
                                               " died of signal ", run.signal,
