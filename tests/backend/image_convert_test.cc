@@ -135,11 +135,17 @@ TEST_F(ImageConvertTest, ProgressComesFromTheOutputAndStopKillsAtOnce) {
   const std::string script = Script(
       "printf '    (0.00/100%%)\\r    (25.00/100%%)\\r    (50.00/100%%)\\r'; "
       "read x < \"$ECSIMAGE_TEST_FIFO\"");
-  std::thread stopper([this] {
-    while (done_.load() < (1 << 19)) std::this_thread::yield();
+  std::atomic<bool> returned{false};  // a test that fails does not hang
+  std::thread stopper([this, &returned] {
+    while (done_.load() < (1 << 19) && !returned.load()) {
+      std::this_thread::yield();
+    }
     stop_.store(true);
   });
-  absl::Status s = ConvertImage(Job(script));
+  ConvertJob job = Job(script);
+  job.limits.wall_ms_base = 60'000;  // if the progress never came
+  absl::Status s = ConvertImage(job);
+  returned.store(true);
   stopper.join();
   EXPECT_TRUE(absl::IsCancelled(s)) << s;
   EXPECT_EQ(done_.load(), 1 << 19);
