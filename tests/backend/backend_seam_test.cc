@@ -106,7 +106,7 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(BackendTest, NamesItself) { EXPECT_EQ(backend_->name(), GetParam()); }
 
-TEST_P(BackendTest, CreateEndsDoneAndDeleteOfNothingIsFine) {
+TEST_P(BackendTest, CreateEndsDoneWithItsDataAndDeleteOfNothingIsFine) {
   WorkOrder w;
   w.kind = WorkKind::kCreate;
   w.key = "create/m-1";
@@ -115,6 +115,8 @@ TEST_P(BackendTest, CreateEndsDoneAndDeleteOfNothingIsFine) {
   w.size_gib = 1;
   EXPECT_EQ(Finish(w).state, State::kDone);
   backend_->Reconcile({});
+  // What the start-up check asks of every finished image.
+  EXPECT_TRUE(backend_->HasImageData("region-a", "m-1"));
   EXPECT_TRUE(backend_->DeleteImageData("region-a", "m-1").ok());
   EXPECT_TRUE(backend_->DeleteImageData("region-a", "m-none").ok());
   EXPECT_FALSE(Exists("data/region-a/m-1.img"));
