@@ -117,6 +117,10 @@ struct IoTaskRow {
   // recorded before schema 9 (they write the stored format). Import: the
   // format its DiskDeviceMapping.1.Format named, or "" for any.
   std::string image_format;
+  // Import: DiskDeviceMapping.2..N (the data disks), as
+  // service/domain/import_disks.h encodes them; "" for one disk. Stored
+  // as given, never read by the store.
+  std::string data_disks;
   int64_t created_at_ms = 0;
   std::optional<int64_t> finished_at_ms;
   // Filled by reads: how often `status` changed (UpdateIoTask counts it),

@@ -43,7 +43,8 @@ const char kIoTaskColumns[] =
     "t.action, t.status, t.progress, t.total_mib, t.transferred_mib, "
     "t.support_cancel, t.oss_bucket, t.oss_object, t.created_at_ms, "
     "t.finished_at_ms, t.phase_moves, t.lease_owner, t.lease_epoch, "
-    "t.image_format FROM io_tasks t JOIN images i ON i.id = t.image_rowid";
+    "t.image_format, t.data_disks FROM io_tasks t JOIN images i ON i.id = "
+    "t.image_rowid";
 
 namespace {
 
@@ -108,6 +109,7 @@ IoTaskRow ReadIoTask(const PgResult& r, int i) {
   t.lease_owner = r.Text(i, 17);
   t.lease_epoch = r.Int(i, 18);
   t.image_format = r.Text(i, 19);
+  t.data_disks = r.Text(i, 20);
   return t;
 }
 

@@ -206,9 +206,9 @@ absl::Status PgTxn::InsertIoTask(IoTaskRow& task) {
                        "image_rowid, action, status, progress, total_mib, "
                        "transferred_mib, support_cancel, oss_bucket, "
                        "oss_object, created_at_ms, finished_at_ms, "
-                       "image_format) "
+                       "image_format, data_disks) "
                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-                       "$12, $13, $14, $15)",
+                       "$12, $13, $14, $15, $16)",
                        PgParams()
                            .Text(task.task_id)
                            .Text(task.account_id)
@@ -224,7 +224,8 @@ absl::Status PgTxn::InsertIoTask(IoTaskRow& task) {
                            .Text(task.oss_object)
                            .Int(task.created_at_ms)
                            .OptInt(task.finished_at_ms)
-                           .Text(task.image_format))
+                           .Text(task.image_format)
+                           .Text(task.data_disks))
                       .status());
   ASSIGN_OR_RETURN(std::optional<IoTaskRow> stored, GetIoTask(task.task_id));
   if (!stored.has_value()) {

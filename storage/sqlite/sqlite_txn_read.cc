@@ -32,7 +32,8 @@ const char kIoTaskColumns[] =
     "t.action, t.status, t.progress, t.total_mib, t.transferred_mib, "
     "t.support_cancel, t.oss_bucket, t.oss_object, t.created_at_ms, "
     "t.finished_at_ms, t.phase_moves, t.lease_owner, t.lease_epoch, "
-    "t.image_format FROM io_tasks t JOIN images i ON i.id = t.image_rowid";
+    "t.image_format, t.data_disks FROM io_tasks t JOIN images i ON i.id = "
+    "t.image_rowid";
 
 namespace {
 
@@ -95,6 +96,7 @@ IoTaskRow ReadIoTask(const Stmt& q) {
   t.lease_owner = q.Text(17);
   t.lease_epoch = q.Int(18);
   t.image_format = q.Text(19);
+  t.data_disks = q.Text(20);
   return t;
 }
 

@@ -146,13 +146,14 @@ absl::Status SqliteTxn::InsertIoTask(IoTaskRow& task) {
                       "image_rowid, action, status, progress, total_mib, "
                       "transferred_mib, support_cancel, oss_bucket, "
                       "oss_object, created_at_ms, finished_at_ms, "
-                      "image_format) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                      "image_format, data_disks) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                      "?)"));
     q.BindAll(task.task_id, task.account_id, task.region_id, task.image_rowid,
               task.action, task.status, task.progress, task.total_mib,
               task.transferred_mib, task.support_cancel, task.oss_bucket,
               task.oss_object, task.created_at_ms, task.finished_at_ms,
-              task.image_format);
+              task.image_format, task.data_disks);
     RETURN_IF_ERROR(
         RunUnique(q, absl::StrCat("task ", task.task_id, " already exists")));
   }

@@ -303,6 +303,38 @@ TEST_F(TasksTest, ExportFormatIsKeptAndEmptyByDefault) {
                    .ok());
 }
 
+TEST_F(TasksTest, ImportDataDisksAreKeptByteForByte) {
+  // What the domain encodes; the store keeps any text as given (tabs,
+  // newlines, backslashes, UTF-8), and "" when there is none.
+  const std::string disks =
+      "RAW\tbucket-a\tdisks/data\\x09one.raw\nQCOW2\tb\t\xc3\xa9\\n";
+  ASSERT_OK(store().RunInWriteTransaction([&](WriteTxn& txn) {
+    IoTaskRow task;
+    task.task_id = "t-disks";
+    task.account_id = kAlice;
+    task.region_id = kHangzhou;
+    task.image_rowid = source_;
+    task.action = "ImportImage";
+    task.status = "Waiting";
+    task.oss_bucket = "bucket";
+    task.oss_object = "system.raw";
+    task.data_disks = disks;
+    task.created_at_ms = 60;
+    return txn.InsertIoTask(task);
+  }));
+  ASSERT_OK(StartTask("t-one", source_, "ImportImage", "Waiting").status());
+  ASSERT_OK_AND_ASSIGN(auto got, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.GetIoTask("t-disks");
+                       }));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->data_disks, disks);
+  ASSERT_OK_AND_ASSIGN(auto one, ReadWith(store(), [](ReadTxn& txn) {
+                         return txn.GetIoTask("t-one");
+                       }));
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->data_disks, "");
+}
+
 TEST_F(TasksTest, ActiveIoTasks) {
   ASSERT_OK(StartTask("t-old", source_, "ExportImage", "Finished").status());
   ASSERT_OK(StartTask("t-exp", source_, "ExportImage", "Processing").status());
