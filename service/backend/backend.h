@@ -31,6 +31,13 @@ namespace ecsimage::backend {
 
 enum class WorkKind { kCreate, kImport, kExport, kCopy };
 
+// One data disk an import reads (ImportImage's DiskDeviceMapping.N, N >= 2).
+struct ImportDisk {
+  std::string oss_bucket;
+  std::string oss_object;
+  std::string format;  // "RAW", "QCOW2", or "" for any
+};
+
 // One piece of work, as the engine decided it in a write transaction.
 struct WorkOrder {
   WorkKind kind = WorkKind::kCreate;
@@ -55,6 +62,14 @@ struct WorkOrder {
   // (DiskDeviceMapping.1.Format); empty: any.
   std::string format;
   int64_t size_gib = 0;  // create: the blank disk's size
+  // Create: one blank disk per entry (GiB), the system disk first; empty:
+  // one disk of size_gib.
+  std::vector<int64_t> disk_sizes_gib;
+  // Import: the data disks, after the system disk read from oss_bucket /
+  // oss_object / format. An image's disks are numbered 0 (system), 1, 2, …
+  // in this order; an export writes <prefix><image>_system.<ext> and
+  // <prefix><image>_data<N>.<ext>.
+  std::vector<ImportDisk> data_disks;
   // A copy in CANCELLING: stop and remove partial data.
   bool cancel = false;
 };

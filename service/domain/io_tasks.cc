@@ -16,6 +16,7 @@
 #include "service/domain/ids.h"
 #include "service/domain/image_domain.h"
 #include "service/domain/image_rules.h"
+#include "service/domain/import_disks.h"
 #include "service/domain/lookup.h"
 #include "service/domain/validation.h"
 #include "storage/image_store.h"
@@ -104,8 +105,15 @@ absl::Status InputRefusal(const backend::InputProblem& problem,
   return Error(err).Param(absl::StrCat(AV(prefix), AV(field)), problem.detail);
 }
 
-// ImportImage's one disk: the top-level OSSBucket, OSSObject and Size, or
-// ECS's DiskDeviceMapping.1.{OSSBucket, OSSObject, Format, DiskImageSize}.
+// /dev/xvda, /dev/xvdb, … for an imported image's disks (at most 17).
+std::string DeviceName(size_t index) {
+  return absl::StrCat("/dev/xvd",
+                      std::string(1, static_cast<char>('a' + index)));
+}
+
+// One disk ImportImage reads: the top-level OSSBucket, OSSObject and Size
+// (the system disk), or ECS's DiskDeviceMapping.N.{OSSBucket, OSSObject,
+// Format, DiskImageSize}, N = 1 the system disk, 2..17 data disks.
 struct ImportSource {
   std::string bucket;
   std::string object;
@@ -114,15 +122,46 @@ struct ImportSource {
   std::string prefix;  // of its parameters' names
 };
 
-absl::StatusOr<ImportSource> ImportSourceOf(const v1::ImportImageRequest& req) {
+constexpr int kMaxImportDisks = 17;
+
+absl::StatusOr<ImportSource> ImportDiskOf(
+    const v1::ImportDiskDeviceMapping& disk, int n) {
   ImportSource source;
+  source.prefix = absl::StrCat("DiskDeviceMapping.", n, ".");
+  const std::string& p = source.prefix;
+  RETURN_IF_ERROR(Require(absl::StrCat(p, "OSSBucket"), disk.oss_bucket()));
+  RETURN_IF_ERROR(Require(absl::StrCat(p, "OSSObject"), disk.oss_object()));
+  ASSIGN_OR_RETURN(
+      source.size_gib,
+      CheckSizeGib(absl::StrCat(p, "DiskImageSize"), disk.disk_image_size()));
+  source.bucket = disk.oss_bucket();
+  source.object = disk.oss_object();
+  source.format = absl::AsciiStrToUpper(disk.format());
+  if (source.format == "VHD" || source.format == "VHDX") {
+    return Error(Err::kInvalidImageFormatNotSupported)
+        .Param(absl::StrCat(p, "Format"), "RAW or QCOW2");
+  }
+  if (!source.format.empty() && source.format != "RAW" &&
+      source.format != "QCOW2") {
+    return Error(Err::kInvalidParameter)
+        .Param(absl::StrCat(p, "Format"), "RAW or QCOW2");
+  }
+  return source;
+}
+
+// The disks of an import, the system disk first.
+absl::StatusOr<std::vector<ImportSource>> ImportSourcesOf(
+    const v1::ImportImageRequest& req) {
+  std::vector<ImportSource> sources;
   if (req.disk_device_mapping_size() == 0) {
+    ImportSource source;
     RETURN_IF_ERROR(Require("OSSBucket", req.oss_bucket()));
     RETURN_IF_ERROR(Require("OSSObject", req.oss_object()));
     ASSIGN_OR_RETURN(source.size_gib, CheckSizeGib("Size", req.size()));
     source.bucket = req.oss_bucket();
     source.object = req.oss_object();
-    return source;
+    sources.push_back(std::move(source));
+    return sources;
   }
   if (!req.oss_bucket().empty() || !req.oss_object().empty() ||
       req.size() != 0) {
@@ -131,31 +170,17 @@ absl::StatusOr<ImportSource> ImportSourceOf(const v1::ImportImageRequest& req) {
                "OSSBucket, OSSObject and Size at the top level or in "
                "DiskDeviceMapping.1, not both");
   }
-  if (req.disk_device_mapping_size() > 1) {
+  if (req.disk_device_mapping_size() > kMaxImportDisks) {
     return Error(Err::kInvalidParameter)
-        .Param("DiskDeviceMapping.2",
-               "one disk per imported image: data disks are not imported");
+        .Param("DiskDeviceMapping",
+               "at most 17 disks (a system disk and 16 data disks)");
   }
-  const v1::ImportDiskDeviceMapping& disk = req.disk_device_mapping(0);
-  source.prefix = "DiskDeviceMapping.1.";
-  RETURN_IF_ERROR(Require("DiskDeviceMapping.1.OSSBucket", disk.oss_bucket()));
-  RETURN_IF_ERROR(Require("DiskDeviceMapping.1.OSSObject", disk.oss_object()));
-  ASSIGN_OR_RETURN(source.size_gib,
-                   CheckSizeGib("DiskDeviceMapping.1.DiskImageSize",
-                                disk.disk_image_size()));
-  source.bucket = disk.oss_bucket();
-  source.object = disk.oss_object();
-  source.format = absl::AsciiStrToUpper(disk.format());
-  if (source.format == "VHD" || source.format == "VHDX") {
-    return Error(Err::kInvalidImageFormatNotSupported)
-        .Param("DiskDeviceMapping.1.Format", "RAW or QCOW2");
+  for (int i = 0; i < req.disk_device_mapping_size(); ++i) {
+    ASSIGN_OR_RETURN(ImportSource source,
+                     ImportDiskOf(req.disk_device_mapping(i), i + 1));
+    sources.push_back(std::move(source));
   }
-  if (!source.format.empty() && source.format != "RAW" &&
-      source.format != "QCOW2") {
-    return Error(Err::kInvalidParameter)
-        .Param("DiskDeviceMapping.1.Format", "RAW or QCOW2");
-  }
-  return source;
+  return sources;
 }
 
 // ExportImage's ImageFormat: raw (the default) or qcow2, in any case,
@@ -200,29 +225,39 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
                                    v1::ImportImageResponse* resp, Done done) {
   StartWrite(caller, std::move(done), [&]() -> absl::StatusOr<WriteFn> {
     RETURN_IF_ERROR(Require("RegionId", req.region_id()));
-    ASSIGN_OR_RETURN(ImportSource source, ImportSourceOf(req));
+    ASSIGN_OR_RETURN(std::vector<ImportSource> sources, ImportSourcesOf(req));
     RETURN_IF_ERROR(CheckOptionalName("ImageName", req.image_name(),
                                       Err::kInvalidImageNameMalformed));
     RETURN_IF_ERROR(CheckOptionalDescription(
         "Description", req.description(), Err::kInvalidDescriptionMalformed));
-    const int32_t size_gib = source.size_gib;
+    const int32_t size_gib = sources.front().size_gib;
     ASSIGN_OR_RETURN(
         PlatformSpec platform,
         CheckPlatform(req.architecture(), req.os_type(), req.platform()));
     RETURN_IF_ERROR(CheckClientToken(req.client_token()));
     const std::string fingerprint = Fingerprint(req);
     const int64_t now_ms = clock_.NowMs();
-    // Read outside the transaction; applied after a replay could answer.
-    // No backend given: the simulated one, which reads nothing.
-    const backend::InputProblem input =
-        options_.backend == nullptr
-            ? backend::InputProblem{}
-            : options_.backend->CheckImportSource(source.bucket, source.object,
-                                                  source.format);
+    // Read outside the transaction; applied after a replay could answer:
+    // the first disk found wrong. No backend given: the simulated one,
+    // which reads nothing.
+    absl::Status input_refusal;
+    for (const ImportSource& source : sources) {
+      if (options_.backend == nullptr) break;
+      input_refusal =
+          InputRefusal(options_.backend->CheckImportSource(
+                           source.bucket, source.object, source.format),
+                       source.prefix);
+      if (!input_refusal.ok()) break;
+    }
+    std::vector<backend::ImportDisk> data_disks;
+    for (size_t i = 1; i < sources.size(); ++i) {
+      data_disks.push_back(
+          {sources[i].bucket, sources[i].object, sources[i].format});
+    }
 
-    return WriteFn([this, caller, &req, resp, source, size_gib, platform,
-                    fingerprint, now_ms,
-                    input](storage::WriteTxn& txn) -> absl::Status {
+    return WriteFn([this, caller, &req, resp, sources, size_gib, platform,
+                    fingerprint, now_ms, input_refusal,
+                    data_disks](storage::WriteTxn& txn) -> absl::Status {
       resp->Clear();
       RETURN_IF_ERROR(CheckRegion(txn, req.region_id()));
       ASSIGN_OR_RETURN(
@@ -230,7 +265,7 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
           RecallInto(txn, caller.account_id, "ImportImage", req.client_token(),
                      fingerprint, now_ms, options_.client_token_ttl_ms, resp));
       if (replayed) return absl::OkStatus();
-      RETURN_IF_ERROR(InputRefusal(input, source.prefix));
+      RETURN_IF_ERROR(input_refusal);
       RETURN_IF_ERROR(CheckNameFree(txn, caller.account_id, req.region_id(),
                                     req.image_name(), "ImageName",
                                     Err::kInvalidImageNameDuplicated));
@@ -250,12 +285,16 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
       image.os_type = platform.os_type;
       image.platform = platform.platform;
       image.created_at_ms = now_ms;
-      storage::DiskMappingRow disk;
-      disk.device = "/dev/xvda";
-      disk.type = "system";
-      disk.snapshot_id = ids_.NewSnapshotId();
-      disk.size_gib = size_gib;
-      image.disks.push_back(std::move(disk));
+      int64_t total_gib = 0;
+      for (size_t i = 0; i < sources.size(); ++i) {
+        storage::DiskMappingRow disk;
+        disk.device = DeviceName(i);
+        disk.type = i == 0 ? "system" : "data";
+        disk.snapshot_id = ids_.NewSnapshotId();
+        disk.size_gib = sources[i].size_gib;
+        total_gib += disk.size_gib;
+        image.disks.push_back(std::move(disk));
+      }
       RETURN_IF_ERROR(txn.InsertImage(image));
 
       storage::IoTaskRow task;
@@ -266,11 +305,12 @@ void ImageDomain::ImportImageAsync(const Caller& caller,
       task.image_id = image.image_id;
       task.action = std::string(kActionImport);
       task.status = std::string(kTaskWaiting);
-      task.total_mib = int64_t{size_gib} * kMibPerGib;
+      task.total_mib = total_gib * kMibPerGib;
       task.support_cancel = true;
-      task.oss_bucket = source.bucket;
-      task.oss_object = source.object;
-      task.image_format = source.format;
+      task.oss_bucket = sources.front().bucket;
+      task.oss_object = sources.front().object;
+      task.image_format = sources.front().format;
+      task.data_disks = EncodeImportDisks(data_disks);
       task.created_at_ms = now_ms;
       RETURN_IF_ERROR(txn.InsertIoTask(task));
 

@@ -24,6 +24,7 @@
 #include "service/domain/copy_phases.h"
 #include "service/domain/errors.h"
 #include "service/domain/image_domain.h"
+#include "service/domain/import_disks.h"
 #include "storage/image_store.h"
 #include "util/status_macros.h"
 
@@ -130,6 +131,16 @@ backend::WorkOrder IoTaskOrder(const storage::IoTaskRow& task) {
   // (the stored format, as the binary that recorded them wrote). Import:
   // the format the object must have, empty for any.
   work.format = task.image_format;
+  absl::StatusOr<std::vector<backend::ImportDisk>> data_disks =
+      DecodeImportDisks(task.data_disks);
+  if (data_disks.ok()) {
+    work.data_disks = *std::move(data_disks);
+  } else {
+    // Not what ImportImage wrote: a disk with no bucket, which the backend
+    // fails the import on (InvalidBucket), rather than an image missing a
+    // disk.
+    work.data_disks.push_back({});
+  }
   return work;
 }
 
@@ -140,6 +151,13 @@ backend::WorkOrder CreateOrder(const storage::ImageRow& image) {
   work.region_id = image.region_id;
   work.image_id = image.image_id;
   work.size_gib = image.size_gib;
+  // One blank disk per mapping, the system disk first.
+  for (const storage::DiskMappingRow& disk : image.disks) {
+    if (disk.type == "system") work.disk_sizes_gib.push_back(disk.size_gib);
+  }
+  for (const storage::DiskMappingRow& disk : image.disks) {
+    if (disk.type != "system") work.disk_sizes_gib.push_back(disk.size_gib);
+  }
   return work;
 }
 

@@ -7,6 +7,7 @@
 
 #include "service/domain/ids.h"
 #include "service/domain/image_domain.h"
+#include "service/domain/import_disks.h"
 #include "tests/domain/task_test_env.h"
 
 namespace ecsimage::domain {
@@ -136,6 +137,72 @@ TEST_F(IoTasksTest, ImportImageTakesEcsDiskDeviceMappingForOneDisk) {
   EXPECT_EQ(env_.Task(Import(ImportRequest()).task_id()).image_format, "");
 }
 
+TEST_F(IoTasksTest, ImportImageTakesDataDisksInEcsDiskDeviceMapping) {
+  v1::ImportImageRequest req = ImportRequest("three-disks");
+  req.clear_oss_bucket();
+  req.clear_oss_object();
+  auto add = [&](const std::string& bucket, const std::string& object,
+                 const std::string& format, int32_t size) {
+    v1::ImportDiskDeviceMapping* disk = req.add_disk_device_mapping();
+    disk->set_oss_bucket(bucket);
+    disk->set_oss_object(object);
+    disk->set_format(format);
+    disk->set_disk_image_size(size);
+  };
+  add("images", "system.qcow2", "qcow2", 20);
+  add("images", "data\tone.raw", "raw", 0);  // a tab in the key
+  add("other-bucket", "d/two", "", 100);
+  v1::ImportImageResponse resp = Import(req);
+  storage::ImageRow image = env_.Image(kHangzhou, resp.image_id());
+  EXPECT_EQ(image.size_gib, 20);  // the system disk's
+  ASSERT_EQ(image.disks.size(), 3u);
+  EXPECT_EQ(image.disks[0].type, "system");
+  EXPECT_EQ(image.disks[0].device, "/dev/xvda");
+  EXPECT_EQ(image.disks[0].size_gib, 20);
+  EXPECT_EQ(image.disks[1].type, "data");
+  EXPECT_EQ(image.disks[1].device, "/dev/xvdb");
+  EXPECT_EQ(image.disks[1].size_gib, 40);
+  EXPECT_EQ(image.disks[2].device, "/dev/xvdc");
+  EXPECT_EQ(image.disks[2].size_gib, 100);
+  EXPECT_NE(image.disks[1].snapshot_id, image.disks[2].snapshot_id);
+  storage::IoTaskRow task = env_.Task(resp.task_id());
+  EXPECT_EQ(task.oss_object, "system.qcow2");
+  EXPECT_EQ(task.image_format, "QCOW2");
+  EXPECT_EQ(task.total_mib, (20 + 40 + 100) * 1024);
+  absl::StatusOr<std::vector<backend::ImportDisk>> decoded =
+      DecodeImportDisks(task.data_disks);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const std::vector<backend::ImportDisk>& disks = *decoded;
+  ASSERT_EQ(disks.size(), 2u);
+  EXPECT_EQ(disks[0].oss_bucket, "images");
+  EXPECT_EQ(disks[0].oss_object, "data\tone.raw");
+  EXPECT_EQ(disks[0].format, "RAW");
+  EXPECT_EQ(disks[1].oss_bucket, "other-bucket");
+  EXPECT_EQ(disks[1].oss_object, "d/two");
+  EXPECT_EQ(disks[1].format, "");
+}
+
+TEST_F(IoTasksTest, ImportDisksRoundTripAnyKeyAndRefuseGarbage) {
+  std::vector<backend::ImportDisk> disks{
+      {"b", "tab\tnew\nline\\back\xc3\xa9", "QCOW2"},
+      {"bucket-2", "plain", ""}};
+  absl::StatusOr<std::vector<backend::ImportDisk>> decoded =
+      DecodeImportDisks(EncodeImportDisks(disks));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const std::vector<backend::ImportDisk>& back = *decoded;
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].oss_object, disks[0].oss_object);
+  EXPECT_EQ(back[0].format, "QCOW2");
+  EXPECT_EQ(back[1].oss_bucket, "bucket-2");
+  EXPECT_EQ(back[1].format, "");
+  EXPECT_EQ(EncodeImportDisks({}), "");
+  absl::StatusOr<std::vector<backend::ImportDisk>> none = DecodeImportDisks("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(DecodeImportDisks("RAW\tonly-two-fields\n").ok());
+  EXPECT_FALSE(DecodeImportDisks("RAW\tb\tbad\\escape\\\n").ok());
+}
+
 TEST_F(IoTasksTest, ImportImageChecksItsParameters) {
   struct Case {
     std::string what;
@@ -208,12 +275,33 @@ TEST_F(IoTasksTest, ImportImageChecksItsParameters) {
       },
       "InvalidParameter", "DiskDeviceMapping");
   add(
-      "a data disk",
+      "18 disks",
+      [&](auto& r) {
+        for (int i = 0; i < 18; ++i) mapped(r);
+      },
+      "InvalidParameter", "DiskDeviceMapping");
+  add(
+      "a data disk without its object",
+      [&](auto& r) {
+        mapped(r);
+        mapped(r)->clear_oss_object();
+      },
+      "MissingParameter", "DiskDeviceMapping.2.OSSObject");
+  add(
+      "a VHD data disk",
       [&](auto& r) {
         mapped(r);
         mapped(r);
+        mapped(r)->set_format("VHD");
       },
-      "InvalidParameter", "DiskDeviceMapping.2");
+      "InvalidImageFormat.NotSupported", "DiskDeviceMapping.3.Format");
+  add(
+      "a data disk too big",
+      [&](auto& r) {
+        mapped(r);
+        mapped(r)->set_disk_image_size(2049);
+      },
+      "InvalidParameter", "DiskDeviceMapping.2.DiskImageSize");
   add(
       "mapped, no bucket", [&](auto& r) { mapped(r)->clear_oss_bucket(); },
       "MissingParameter", "DiskDeviceMapping.1.OSSBucket");
