@@ -176,18 +176,29 @@ def export_formats(api, work, qemu, raw_dest, qcow2_dest):
               "ImageFormat vhd refused: %s" % (got,))
 
 
-def mapped_import(api):
-    """ECS's shape, DiskDeviceMapping.1.*: its Format must be the content's
-    (refused at the call otherwise); a second mapping is refused."""
-    def mapping(fmt):
+def mapped_import(api, work, qemu):
+    """ECS's shape, DiskDeviceMapping.N.*: its Format must be the content's
+    (refused at the call otherwise, naming the mapping); data disks
+    (N >= 2) are imported, copied and exported byte for byte, one object
+    per disk (<image>_system, <image>_data1, ...)."""
+    def mapping(obj, fmt, size=30):
         return api.s.pb.ImportDiskDeviceMapping(
-            oss_bucket="inbox", oss_object="small.raw", format=fmt,
-            disk_image_size=30)
-    for maps, want in (([mapping("qcow2")],
-                        ("INVALID_ARGUMENT", "InvalidImageFormat.Mismatch",
-                         "400")),
-                       ([mapping("raw"), mapping("raw")],
-                        ("INVALID_ARGUMENT", "InvalidParameter", "400"))):
+            oss_bucket="inbox", oss_object=obj, format=fmt,
+            disk_image_size=size)
+    data2 = "small.qcow2" if qemu else "small.raw"
+    for maps, want, param in (
+            ([mapping("small.raw", "qcow2")],
+             ("INVALID_ARGUMENT", "InvalidImageFormat.Mismatch", "400"),
+             "DiskDeviceMapping.1.Format"),
+            ([mapping("small.raw", "raw"), mapping("one.raw", "qcow2")],
+             ("INVALID_ARGUMENT", "InvalidImageFormat.Mismatch", "400"),
+             "DiskDeviceMapping.2.Format"),
+            ([mapping("small.raw", "raw"), mapping("missing.raw", "")],
+             ("INVALID_ARGUMENT", "InvalidOSSObject.NotFound", "400"),
+             "DiskDeviceMapping.2.OSSObject"),
+            ([mapping("one.raw", "raw")] * 18,
+             ("INVALID_ARGUMENT", "InvalidParameter", "400"),
+             "DiskDeviceMapping")):
         try:
             api.call("ImportImage", region_id=SRC, disk_device_mapping=maps)
             raise rel_lib.Failure("mapped import accepted: %s" % (want,))
@@ -196,12 +207,54 @@ def mapped_import(api):
         except Exception as e:  # noqa: BLE001 - a grpc.RpcError
             got = rel_lib.ecs_error(e)
             check(got == want, "mapped import refused %s, got %s" % (want, got))
+            check('"%s"' % param in e.details(),
+                  "the refusal names %s: %s" % (param, e.details()))
     r = api.call("ImportImage", region_id=SRC,
-                 disk_device_mapping=[mapping("RAW")])
+                 disk_device_mapping=[mapping("small.raw", "RAW"),
+                                      mapping("one.raw", "", 5),
+                                      mapping(data2, "", 7)])
     check(api.wait_task(SRC, r.task_id) == "Finished",
           "mapped import: %s" % api.task(SRC, r.task_id))
-    check(api.image(SRC, r.image_id).size == 30, "DiskImageSize kept")
-    log("DiskDeviceMapping.1 import ok; Format mismatch and a data disk refused")
+    image = api.image(SRC, r.image_id)
+    check(image.size == 30, "DiskImageSize kept")
+    disks = [(d.device, d.type, d.size) for d in image.disk_device_mappings]
+    check(disks == [("/dev/xvda", "system", 30), ("/dev/xvdb", "data", 5),
+                    ("/dev/xvdc", "data", 7)],
+          "three disks described: %s" % (disks,))
+    dest = api.copy(r.image_id)
+    check(api.wait_image(DST, dest, "Available") == "Available",
+          "copy of a three-disk image Available")
+    check(api.image(DST, dest).image_digest == image.image_digest,
+          "the copy has the source's ImageDigest")
+    ext = "qcow2" if qemu else "raw"
+    t = api.export(DST, dest, "outbox", prefix="disks-", image_format=ext)
+    check(api.wait_task(DST, t) == "Finished",
+          "export of three disks: %s" % api.task(DST, t))
+    inbox = os.path.join(work, "oss", "inbox")
+    outbox = os.path.join(work, "oss", "outbox")
+    for suffix, original in (("system", "small.raw"), ("data1", "one.raw"),
+                             ("data2", data2)):
+        out = os.path.join(outbox, "disks-%s_%s.%s" % (dest, suffix, ext))
+        if qemu:
+            same = subprocess.run(
+                [qemu, "compare", "-f", original.rsplit(".", 1)[1], "-F",
+                 ext, os.path.join(inbox, original), out],
+                capture_output=True, text=True)
+            check(same.returncode == 0,
+                  "%s holds %s: %s" % (out, original, same.stdout))
+    t = api.export(DST, dest, "outbox", prefix="same-")
+    check(api.wait_task(DST, t) == "Finished", "RAW export of three disks")
+    for suffix, original in (("system", "small.raw"), ("data1", "one.raw")):
+        out = os.path.join(outbox, "same-%s_%s.raw" % (dest, suffix))
+        check(sha256_file(out) == sha256_file(os.path.join(inbox, original)),
+              "%s: the exported sha256 is the original's" % out)
+    check(not os.path.exists(os.path.join(outbox, "same-%s_data3.raw" % dest)),
+          "one object per disk")
+    api.call("DeleteImage", region_id=DST, image_id=dest)
+    check(not data_files(work, DST, dest),
+          "DeleteImage frees every disk: %s" % data_files(work, DST, dest))
+    log("DiskDeviceMapping.1-3 import, copy, export, delete ok; refusals "
+        "name their mapping")
 
 
 def resumed_lines(work):
@@ -285,7 +338,7 @@ def main():
             export_formats(api, work, qemu, small_dest, qcow2_dest)
         else:
             log("SKIP qcow2 round trip: no qemu-img (scripts/install_deps.sh)")
-        mapped_import(api)
+        mapped_import(api, work, qemu)
 
         # Hostile input: each import is refused at call time with its ECS
         # code (docs/operations.md); no image or task is made, nothing

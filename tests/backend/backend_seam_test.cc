@@ -319,6 +319,124 @@ TEST_P(FilesystemBackendTest, AMarkerOfTheOldKindIsTakenOver) {
   EXPECT_EQ(Make("db-1"), nullptr);
 }
 
+// Data disks (ImportImage's DiskDeviceMapping.2..N, CreateImage's data
+// mappings): one file per disk, published before the system disk.
+void WriteObject(const std::string& path, const std::string& text, int n) {
+  std::ofstream f(path, std::ios::binary);
+  for (int i = 0; i < n; ++i) f << text << i;
+}
+
+TEST_P(FilesystemBackendTest, CreateWritesOneBlankDiskPerMapping) {
+  WorkOrder w;
+  w.kind = WorkKind::kCreate;
+  w.key = "create/m-c";
+  w.region_id = "region-a";
+  w.image_id = "m-c";
+  w.size_gib = 40;  // the mappings' sizes win
+  w.disk_sizes_gib = {2, 1, 3};
+  Observation obs = Finish(w);
+  ASSERT_EQ(obs.state, State::kDone) << obs.failure_message;
+  backend_->Reconcile({});
+  struct stat st;
+  ASSERT_EQ(stat((root_ + "/data/region-a/m-c.img").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, int64_t{2} << 30);
+  EXPECT_LT(st.st_blocks, 1024);  // sparse
+  ASSERT_EQ(stat((root_ + "/data/region-a/m-c.data1.img").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, int64_t{1} << 30);
+  ASSERT_EQ(stat((root_ + "/data/region-a/m-c.data2.img").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, int64_t{3} << 30);
+  EXPECT_FALSE(Exists("data/region-a/m-c.data3.img"));
+  // The image digest covers the three disks, in order.
+  const std::string digest = filesystem::ImageDigestOfDisks(
+      {filesystem::BlankImageDigest(int64_t{2} << 30),
+       filesystem::BlankImageDigest(int64_t{1} << 30),
+       filesystem::BlankImageDigest(int64_t{3} << 30)});
+  EXPECT_EQ(obs.digest, digest);
+  EXPECT_EQ(backend_->ImageDetails("region-a", "m-c").image_digest, digest);
+  EXPECT_NE(digest, filesystem::BlankImageDigest(int64_t{2} << 30));
+  EXPECT_TRUE(backend_->HasImageData("region-a", "m-c"));
+  ASSERT_TRUE(backend_->DeleteImageData("region-a", "m-c").ok());
+  for (const char* gone : {"m-c.img", "m-c.meta", "m-c.data1.img",
+                           "m-c.data1.meta", "m-c.data2.img"}) {
+    EXPECT_FALSE(Exists(std::string("data/region-a/") + gone)) << gone;
+  }
+}
+
+TEST_P(FilesystemBackendTest, DataDisksAreImportedCopiedAndExportedByteExact) {
+  WriteObject(root_ + "/oss/bucket-in/sys.raw", "system", 200000);
+  WriteObject(root_ + "/oss/bucket-in/d1.raw", "first", 100);
+  WriteObject(root_ + "/oss/bucket-in/d2.raw", "second", 2000000);
+  WorkOrder imp = Import("sys.raw", "m-src");
+  imp.data_disks = {{"bucket-in", "d1.raw", "RAW"},
+                    {"bucket-in", "d2.raw", ""}};
+  Observation imported = Finish(imp);
+  ASSERT_EQ(imported.state, State::kDone) << imported.failure_message;
+  Observation single = Finish(Import("sys.raw", "m-one"));
+  ASSERT_EQ(single.state, State::kDone);
+  EXPECT_NE(imported.digest, single.digest);  // the data disks count
+  Observation copied = Finish(Copy("m-src", "m-dst"));
+  ASSERT_EQ(copied.state, State::kDone) << copied.failure_message;
+  EXPECT_EQ(copied.digest, imported.digest);
+  EXPECT_EQ(backend_->ImageDetails("region-b", "m-dst").image_digest,
+            imported.digest);
+  WorkOrder exp = ExportOf("m-dst", "RAW");
+  exp.region_id = "region-b";
+  Observation exported = Finish(exp);
+  ASSERT_EQ(exported.state, State::kDone) << exported.failure_message;
+  backend_->Reconcile({});
+  EXPECT_EQ(ReadAll(root_ + "/oss/bucket-out/pre-m-dst_system.raw"),
+            ReadAll(root_ + "/oss/bucket-in/sys.raw"));
+  EXPECT_EQ(ReadAll(root_ + "/oss/bucket-out/pre-m-dst_data1.raw"),
+            ReadAll(root_ + "/oss/bucket-in/d1.raw"));
+  EXPECT_EQ(ReadAll(root_ + "/oss/bucket-out/pre-m-dst_data2.raw"),
+            ReadAll(root_ + "/oss/bucket-in/d2.raw"));
+  EXPECT_FALSE(Exists("oss/bucket-out/pre-m-dst_data3.raw"));
+  // No temporary file of any disk is left.
+  for (const char* gone :
+       {"data/region-b/.m-dst.data1.e1.part", "data/region-b/.m-dst.e1.ckpt",
+        "data/region-b/.export-x-m-dst-RAW.data2.ckpt"}) {
+    EXPECT_FALSE(Exists(gone)) << gone;
+  }
+  ASSERT_TRUE(backend_->DeleteImageData("region-b", "m-dst").ok());
+  EXPECT_FALSE(Exists("data/region-b/m-dst.data2.img"));
+  EXPECT_TRUE(Exists("data/region-a/m-src.data2.img"));
+}
+
+TEST_P(FilesystemBackendTest, AFailedDataDiskFailsTheImportNamingItsMapping) {
+  WriteObject(root_ + "/oss/bucket-in/sys.raw", "system", 1000);
+  WorkOrder imp = Import("sys.raw", "m-x");
+  imp.data_disks = {{"bucket-in", "sys.raw", ""}, {"bucket-in", "none", ""}};
+  Observation obs = Finish(imp);
+  EXPECT_EQ(obs.state, State::kFailed);
+  EXPECT_EQ(obs.failure_code, "OSSObjectNotFound");
+  EXPECT_NE(obs.failure_message.find("DiskDeviceMapping.3"), std::string::npos)
+      << obs.failure_message;
+  backend_->Reconcile({});
+  EXPECT_FALSE(Exists("data/region-a/m-x.data1.img"));
+  EXPECT_FALSE(Exists("data/region-a/m-x.img"));
+}
+
+TEST_P(FilesystemBackendTest, AFullDiskAfterADataDiskFreesThatDiskToo) {
+  WriteObject(root_ + "/oss/bucket-in/sys.raw", "system", 3000000);
+  WriteObject(root_ + "/oss/bucket-in/d1.raw", "small", 100);
+  WorkOrder imp = Import("sys.raw", "m-src");
+  imp.data_disks = {{"bucket-in", "d1.raw", ""}};
+  ASSERT_EQ(Finish(imp).state, State::kDone);
+  filesystem::FullDiskFiles full(1 << 20);
+  backend_ = Make("db-1", &full);
+  // The data disk fits and is published first; the system disk does not.
+  Observation obs = Finish(Copy("m-src", "m-dst"));
+  EXPECT_EQ(obs.state, State::kFailed);
+  EXPECT_EQ(obs.failure_code, "DiskFull");
+  backend_->Reconcile({});
+  EXPECT_FALSE(Exists("data/region-b/m-dst.data1.img"));
+  EXPECT_FALSE(Exists("data/region-b/m-dst.data1.meta"));
+  EXPECT_FALSE(Exists("data/region-b/m-dst.img"));
+  EXPECT_TRUE(Exists("data/region-a/m-src.data1.img"));
+  EXPECT_EQ(backend_->ImageDetails("region-b", "m-dst").failure_code,
+            "DiskFull");
+}
+
 INSTANTIATE_TEST_SUITE_P(Filesystem, FilesystemBackendTest,
                          ::testing::Values("filesystem"));
 

@@ -30,6 +30,13 @@ TEST(ClassifyDataFileTest, KnowsTheLayoutsNamesAndNothingElse) {
   is(".m-1.failure", Kind::kImageFailure, "m-1");
   is(".export-t-9.ckpt", Kind::kExportCkpt, "t-9");
   is(".task-t-9.failure", Kind::kTaskFailure, "t-9");
+  // A data disk's files are its image's; an export's checkpoint of one,
+  // its task's.
+  is("m-1.data1.img", Kind::kImageData, "m-1");
+  is("m-1.data16.meta", Kind::kImageData, "m-1");
+  is(".m-1.data2.e3.part", Kind::kImageTemp, "m-1");
+  is(".export-t-9.data3.ckpt", Kind::kExportCkpt, "t-9");
+  is("m-1.datax.img", Kind::kImageData, "m-1.datax");
   is(".m-1.meta.tmp", Kind::kWriteTemp, "");
   is("..m-1.failure.tmp", Kind::kWriteTemp, "");
   for (const char* unknown :
@@ -78,16 +85,33 @@ TEST_F(OrphanCollectorTest, RemovesOldFilesNobodyOwnsAndNothingElse) {
   owners.images = {{"m-live", DataOwner::kKept},
                    {"m-busy", DataOwner::kWorking}};
   owners.tasks = {{"t-done", DataOwner::kKept}, {"t-run", DataOwner::kWorking}};
-  const std::vector<std::string> kept = {
-      "m-live.img",         "m-live.meta",          ".m-live.failure",
-      "m-busy.meta",        ".m-busy.e2.part",      ".m-busy.e2.ckpt",
-      ".export-t-run.ckpt", ".task-t-done.failure", ".task-t-run.failure",
-      "notes.txt"};
-  const std::vector<std::string> orphans = {
-      "m-gone.img",          "m-gone.meta",         ".m-gone.failure",
-      ".m-gone.e1.part",     ".m-live.e1.part",     ".m-live.e1.ckpt",
-      ".export-t-done.ckpt", ".export-t-gone.ckpt", ".task-t-gone.failure",
-      ".m-live.meta.tmp"};
+  const std::vector<std::string> kept = {"m-live.img",
+                                         "m-live.meta",
+                                         ".m-live.failure",
+                                         "m-busy.meta",
+                                         ".m-busy.e2.part",
+                                         ".m-busy.e2.ckpt",
+                                         ".export-t-run.ckpt",
+                                         ".task-t-done.failure",
+                                         ".task-t-run.failure",
+                                         "notes.txt",
+                                         "m-live.data1.img",
+                                         "m-live.data1.meta",
+                                         ".m-busy.data2.e2.part",
+                                         ".export-t-run.data1.ckpt"};
+  const std::vector<std::string> orphans = {"m-gone.img",
+                                            "m-gone.meta",
+                                            ".m-gone.failure",
+                                            ".m-gone.e1.part",
+                                            ".m-live.e1.part",
+                                            ".m-live.e1.ckpt",
+                                            ".export-t-done.ckpt",
+                                            ".export-t-gone.ckpt",
+                                            ".task-t-gone.failure",
+                                            ".m-live.meta.tmp",
+                                            "m-gone.data1.img",
+                                            ".m-live.data1.e1.part",
+                                            ".export-t-done.data2.ckpt"};
   for (const auto& n : kept) Put(n);
   for (const auto& n : orphans) Put(n);
   ASSERT_EQ(symlink("/etc/passwd", (root_ + "/region-a/m-link.img").c_str()),

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -129,6 +130,15 @@ std::string HexDigest(const unsigned char* digest32) {
   return out;
 }
 
+std::string ImageDigestOfDisks(const std::vector<std::string>& hex_digests) {
+  if (hex_digests.size() == 1) return hex_digests.front();
+  std::vector<Digest> disks;
+  for (const std::string& hex : hex_digests) {
+    disks.push_back(absl::HexStringToBytes(hex));
+  }
+  return ImageDigest(disks);
+}
+
 std::string BlankImageDigest(int64_t size) {
   std::vector<Digest> chunks;
   for (int64_t i = 0; i < ChunkCount(size); ++i) {
@@ -232,7 +242,7 @@ absl::StatusOr<std::string> CopyChunks(Files& files, int src_fd, int64_t size,
       }
     }
     if (control.done_bytes != nullptr) {
-      control.done_bytes->store(std::min(offset, size));
+      control.done_bytes->store(control.base_bytes + std::min(offset, size));
     }
     return absl::OkStatus();
   };
@@ -277,7 +287,7 @@ absl::StatusOr<std::string> CopyChunks(Files& files, int src_fd, int64_t size,
     offset = (i + 1) * kChunkBytes;
     moved += len;
     if (control.moved_bytes != nullptr) {
-      control.moved_bytes->store(std::min(offset, size));
+      control.moved_bytes->store(control.base_bytes + std::min(offset, size));
     }
     if ((i + 1) % kCheckpointChunks == 0) {
       if (absl::Status s = flush(); !s.ok()) return s;

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "service/backend/filesystem/files.h"
@@ -32,6 +33,11 @@ std::string BlankImageDigest(int64_t size);
 
 std::string HexDigest(const unsigned char* digest32);
 
+// The image digest of an image with data disks: the SHA-256 of its disks'
+// digests (32 raw bytes each, the system disk first). With one disk, that
+// disk's digest.
+std::string ImageDigestOfDisks(const std::vector<std::string>& hex_digests);
+
 struct ChunkCopyTarget {
   int dir_fd = -1;       // holds `part`
   std::string part;      // the temporary data file
@@ -42,8 +48,10 @@ struct ChunkCopyTarget {
 struct ChunkCopyControl {
   // Set: stop at the next chunk (Cancelled).
   const std::atomic<bool>* stop = nullptr;
-  // Bytes made durable so far (resumed ones included).
+  // Bytes made durable so far (resumed ones included), plus base_bytes
+  // (the disks of the same work before this one).
   std::atomic<int64_t>* done_bytes = nullptr;
+  int64_t base_bytes = 0;
   // Bytes written so far, durable or not (for the measured rate).
   std::atomic<int64_t>* moved_bytes = nullptr;
   // 0: unlimited.

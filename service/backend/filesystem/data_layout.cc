@@ -87,7 +87,44 @@ std::vector<std::pair<std::string, int64_t>> TempFiles(
   return out;
 }
 
+// The data disks of `image_id` that have any file: ids "<image>.data<N>".
+std::vector<std::string> DataDiskIds(int dir_fd, absl::string_view image_id) {
+  std::vector<std::string> out;
+  int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return out;
+  DIR* dir = ::fdopendir(dup);
+  if (dir == nullptr) {
+    ::close(dup);
+    return out;
+  }
+  ::rewinddir(dir);
+  const std::string prefix = absl::StrCat(image_id, ".data");
+  while (struct dirent* e = ::readdir(dir)) {
+    absl::string_view name = e->d_name;
+    absl::ConsumePrefix(&name, ".");
+    if (!absl::ConsumePrefix(&name, prefix)) continue;
+    const size_t end = name.find('.');
+    int disk = 0;
+    if (end == absl::string_view::npos ||
+        !absl::SimpleAtoi(name.substr(0, end), &disk) || disk < 1 ||
+        disk >= kMaxDisks) {
+      continue;
+    }
+    std::string id = DiskId(image_id, disk);
+    if (std::find(out.begin(), out.end(), id) == out.end()) {
+      out.push_back(std::move(id));
+    }
+  }
+  ::closedir(dir);
+  return out;
+}
+
 }  // namespace
+
+std::string DiskId(absl::string_view image_id, int disk) {
+  if (disk == 0) return std::string(image_id);
+  return absl::StrCat(image_id, ".data", disk);
+}
 
 std::string DataName(absl::string_view image_id) {
   return absl::StrCat(image_id, ".img");
@@ -174,6 +211,13 @@ absl::StatusOr<ImageMeta> ReadMeta(int dir_fd, absl::string_view image_id) {
         absl::StrSplit(line, absl::MaxSplits('=', 1));
     if (kv.first == "format") meta.format = std::string(kv.second);
     if (kv.first == "digest") meta.digest = std::string(kv.second);
+    if (kv.first == "image_digest") {
+      meta.image_digest = std::string(kv.second);
+    }
+    if (kv.first == "disks" && (!absl::SimpleAtoi(kv.second, &meta.disks) ||
+                                meta.disks < 1 || meta.disks > kMaxDisks)) {
+      return absl::DataLossError("bad disk count in meta");
+    }
     if (kv.first == "size" && !absl::SimpleAtoi(kv.second, &meta.size)) {
       return absl::DataLossError("bad size in meta");
     }
@@ -189,10 +233,13 @@ absl::Status Publish(Files& files, int dir_fd, absl::string_view image_id,
   if (int rc = files.RenameAt(dir_fd, part, DataName(image_id)); rc < 0) {
     return Errno(-rc, "rename data");
   }
-  absl::Status s =
-      WriteSmallFile(files, dir_fd, MetaName(image_id),
-                     absl::StrCat("format=", meta.format, "\nsize=", meta.size,
-                                  "\ndigest=", meta.digest, "\n"));
+  std::string text = absl::StrCat("format=", meta.format, "\nsize=", meta.size,
+                                  "\ndigest=", meta.digest, "\n");
+  if (meta.disks > 1) {
+    absl::StrAppend(&text, "disks=", meta.disks,
+                    "\nimage_digest=", meta.image_digest, "\n");
+  }
+  absl::Status s = WriteSmallFile(files, dir_fd, MetaName(image_id), text);
   if (!s.ok()) return s;
   if (int rc = files.Sync(dir_fd); rc < 0) return Errno(-rc, "sync dir");
   return absl::OkStatus();
@@ -216,15 +263,19 @@ void AdoptEarlierAttempt(Files& files, int dir_fd, absl::string_view image_id,
 absl::Status RemoveImageFiles(Files& files, int dir_fd,
                               absl::string_view image_id, bool with_data) {
   std::vector<std::string> names;
-  for (const auto& entry : TempFiles(dir_fd, image_id)) {
-    names.push_back(entry.first);
+  // The system disk's .meta first: without it the image has no data.
+  if (with_data) names.push_back(MetaName(image_id));
+  std::vector<std::string> disks = DataDiskIds(dir_fd, image_id);
+  disks.insert(disks.begin(), std::string(image_id));
+  for (const std::string& disk : disks) {
+    for (const auto& entry : TempFiles(dir_fd, disk)) {
+      names.push_back(entry.first);
+    }
+    if (!with_data) continue;
+    if (disk != image_id) names.push_back(MetaName(disk));
+    names.push_back(DataName(disk));
   }
-  if (with_data) {
-    // The .meta first: without it the image has no data.
-    names.insert(names.begin(), DataName(image_id));
-    names.insert(names.begin(), MetaName(image_id));
-    names.push_back(ImageFailureName(image_id));
-  }
+  if (with_data) names.push_back(ImageFailureName(image_id));
   for (const std::string& name : names) {
     int rc = files.UnlinkAt(dir_fd, name);
     if (rc < 0 && rc != -ENOENT)

@@ -5,6 +5,12 @@
 // data exactly when its .meta exists. Work in progress lives under
 // temporary names carrying the lease epoch: .<image>.e<epoch>.part and
 // .<image>.e<epoch>.ckpt.
+//
+// An image with data disks keeps each under its disk id, <image>.data<N>
+// (DiskId): <image>.data1.img, .<image>.data1.e<epoch>.part, ... The data
+// disks are published before the system disk, whose .meta counts the disks
+// (disks=N) and holds the image digest over them, so the system disk's
+// .meta still says that the whole image has data.
 #ifndef ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_DATA_LAYOUT_H_
 #define ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_DATA_LAYOUT_H_
 
@@ -23,8 +29,23 @@ namespace ecsimage::backend::filesystem {
 struct ImageMeta {
   std::string format;  // "RAW" | "QCOW2"
   int64_t size = 0;    // bytes of the .img file
-  std::string digest;  // image digest, hex
+  std::string digest;  // this disk's digest, hex
+  // The system disk's .meta: how many disks the image has, and (more than
+  // one) the image digest over theirs (ImageDigestOfDisks).
+  int disks = 1;
+  std::string image_digest;
+  // The image digest the owner sees.
+  const std::string& ImageDigest() const {
+    return image_digest.empty() ? digest : image_digest;
+  }
 };
+
+inline constexpr int kMaxDisks = 17;
+
+// The id the files of disk `disk` of `image_id` are named by: the image id
+// for the system disk (0), "<image>.data<N>" for data disk N. Every name
+// below takes either.
+std::string DiskId(absl::string_view image_id, int disk);
 
 std::string DataName(absl::string_view image_id);  // <image>.img
 std::string MetaName(absl::string_view image_id);  // <image>.meta
@@ -65,8 +86,9 @@ absl::Status Publish(Files& files, int dir_fd, absl::string_view image_id,
 void AdoptEarlierAttempt(Files& files, int dir_fd, absl::string_view image_id,
                          int64_t epoch);
 
-// Removes every temporary file of `image_id` (any epoch); with
-// `with_data`, its .img and .meta too. Syncs the directory.
+// Removes every temporary file of `image_id` and of its data disks (any
+// epoch); with `with_data`, their .img and .meta and the image's failure
+// record too (the system disk's .meta first). Syncs the directory.
 absl::Status RemoveImageFiles(Files& files, int dir_fd,
                               absl::string_view image_id, bool with_data);
 

@@ -217,7 +217,7 @@ class FilesystemBackend : public Backend {
     if (!dir.ok()) return out;
     const std::string id(image_id);
     if (absl::StatusOr<ImageMeta> meta = ReadMeta(dir->get(), id); meta.ok()) {
-      out.image_digest = meta->digest;
+      out.image_digest = meta->ImageDigest();
     }
     std::tie(out.failure_code, out.failure_message) =
         ReadFailure(dir->get(), ImageFailureName(id));

@@ -109,6 +109,7 @@ class ProgressReader {
         const double percent =
             std::strtod(pending_.c_str() + start + 1, nullptr);
         const auto done =
+            job_.base_bytes +
             static_cast<int64_t>(static_cast<double>(job_.src_size) *
                                  std::clamp(percent, 0.0, 100.0) / 100.0);
         if (done > job_.done_bytes->load()) job_.done_bytes->store(done);

@@ -38,8 +38,10 @@ struct ConvertJob {
   int dst_fd = -1;
   std::string dst_format;
   const std::atomic<bool>* stop = nullptr;
-  // 0..src_size while converting, from qemu-img's progress; may be null.
+  // base_bytes + 0..src_size while converting, from qemu-img's progress;
+  // may be null.
   std::atomic<int64_t>* done_bytes = nullptr;
+  int64_t base_bytes = 0;
   ConvertLimits limits;
 };
 

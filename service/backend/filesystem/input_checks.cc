@@ -33,8 +33,9 @@ InputProblem BucketProblem(const absl::Status& s) {
 
 std::string ExportObjectKey(absl::string_view prefix,
                             absl::string_view image_id,
-                            absl::string_view format) {
-  return absl::StrCat(prefix, image_id, "_system.",
+                            absl::string_view format, int disk) {
+  return absl::StrCat(prefix, image_id,
+                      disk == 0 ? "_system" : absl::StrCat("_data", disk), ".",
                       absl::AsciiStrToLower(format));
 }
 

@@ -23,10 +23,13 @@ InputProblem CheckExportPrefix(const std::string& oss_root,
                                absl::string_view prefix,
                                absl::string_view image_id);
 
-// The key ExportImage writes: <prefix><image>_system.<raw|qcow2>.
+// The key ExportImage writes for disk `disk` of the image:
+// <prefix><image>_system.<raw|qcow2> for the system disk (0),
+// <prefix><image>_data<N>.<raw|qcow2> for data disk N (never longer: the
+// call-time check of the system disk's key covers every disk's).
 std::string ExportObjectKey(absl::string_view prefix,
                             absl::string_view image_id,
-                            absl::string_view format);
+                            absl::string_view format, int disk = 0);
 
 }  // namespace ecsimage::backend::filesystem
 

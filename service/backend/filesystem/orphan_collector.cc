@@ -24,7 +24,15 @@ namespace {
 
 using Kind = DataFile::Kind;
 
+// A data disk's files (and an export's checkpoint of one) belong to their
+// image or task: "<id>.data<N>" is owned by "<id>".
 DataFile Of(Kind kind, absl::string_view id) {
+  const size_t dot = id.rfind(".data");
+  int disk = 0;
+  if (dot != absl::string_view::npos &&
+      absl::SimpleAtoi(id.substr(dot + 5), &disk) && disk > 0) {
+    id = id.substr(0, dot);
+  }
   if (id.empty() || absl::StrContains(id, '/')) return {};
   return DataFile{kind, std::string(id)};
 }

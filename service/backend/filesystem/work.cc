@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -84,51 +86,114 @@ std::string ExportFormat(const WorkOrder& work, const std::string& stored) {
   return work.format.empty() ? stored : work.format;
 }
 
-// Export key: <prefix><image>_system.<raw|qcow2>.
-std::string ExportKey(const WorkOrder& work, const std::string& format) {
-  return ExportObjectKey(work.oss_object, work.image_id, format);
+// Export key of disk `disk`: <prefix><image>_system.<raw|qcow2>, or
+// _data<N> for data disk N.
+std::string ExportKey(const WorkOrder& work, const std::string& format,
+                      int disk) {
+  return ExportObjectKey(work.oss_object, work.image_id, format, disk);
 }
 
+// An export's checkpoint of disk `disk`, beside the image's data.
+std::string ExportCkptName(const WorkOrder& work, int disk) {
+  return absl::StrCat(".export-", DiskId(work.key.substr(5), disk), ".ckpt");
+}
+
+// The part file an export writes `name` through.
+std::string ExportPartName(const WorkOrder& work, const std::string& name) {
+  return absl::StrCat(".", name, ".e", work.lease_epoch, ".part");
+}
+
+// The system disk's .meta of an image of `disks` disks: it counts them and
+// holds the image digest over their digests (`data_digests`: disks 1..N-1).
+ImageMeta SystemMeta(ImageMeta meta,
+                     const std::vector<std::string>& data_digests) {
+  meta.disks = 1 + static_cast<int>(data_digests.size());
+  if (meta.disks > 1) {
+    std::vector<std::string> all{meta.digest};
+    all.insert(all.end(), data_digests.begin(), data_digests.end());
+    meta.image_digest = ImageDigestOfDisks(all);
+  }
+  return meta;
+}
+
+// One blank sparse RAW disk, published under `disk_id`.
+absl::StatusOr<ImageMeta> CreateBlankDisk(
+    WorkContext& ctx, int dir_fd, const std::string& disk_id, int64_t epoch,
+    int64_t size, const std::vector<std::string>* data_digests) {
+  const std::string part = PartName(disk_id, epoch);
+  int fd = ctx.files.OpenAt(dir_fd, part, O_WRONLY | O_CREAT, 0644);
+  if (fd < 0) return absl::InternalError(std::strerror(-fd));
+  UniqueFd owned(fd);
+  if (int rc = ctx.files.Truncate(fd, size); rc < 0) {
+    if (rc == -ENOSPC) {
+      return absl::ResourceExhaustedError(std::strerror(-rc));
+    }
+    return absl::InternalError(std::strerror(-rc));
+  }
+  if (int rc = ctx.files.Sync(fd); rc < 0) {
+    return absl::InternalError(std::strerror(-rc));
+  }
+  ImageMeta meta{"RAW", size, BlankImageDigest(size)};
+  if (data_digests != nullptr) meta = SystemMeta(meta, *data_digests);
+  if (absl::Status s = Publish(ctx.files, dir_fd, disk_id, part, meta);
+      !s.ok()) {
+    return s;
+  }
+  return meta;
+}
+
+// CreateImage: one blank disk per mapping; the data disks first, the system
+// disk (whose .meta says the image has data) last.
 WorkResult RunCreate(const WorkOrder& work, WorkContext& ctx) {
   absl::StatusOr<UniqueFd> dir =
       OpenRegionDir(ctx.options.data_root, work.region_id);
   if (!dir.ok()) return Fail(kFailIo, std::string(dir.status().message()));
-  const int64_t size = work.size_gib * kGib;
-  ctx.total_bytes.store(size);
-  const std::string part = PartName(work.image_id, work.lease_epoch);
-  int fd = ctx.files.OpenAt(dir->get(), part, O_WRONLY | O_CREAT, 0644);
-  if (fd < 0) return Fail(kFailIo, std::strerror(-fd));
-  UniqueFd owned(fd);
-  if (int rc = ctx.files.Truncate(fd, size); rc < 0) {
-    return Fail(rc == -ENOSPC ? kFailDiskFull : kFailIo, std::strerror(-rc));
+  std::vector<int64_t> sizes_gib = work.disk_sizes_gib;
+  if (sizes_gib.empty()) sizes_gib.push_back(work.size_gib);
+  int64_t total = 0;
+  for (int64_t gib : sizes_gib) total += gib * kGib;
+  ctx.total_bytes.store(total);
+  std::vector<std::string> data_digests;
+  for (size_t disk = 1; disk < sizes_gib.size(); ++disk) {
+    absl::StatusOr<ImageMeta> meta = CreateBlankDisk(
+        ctx, dir->get(), DiskId(work.image_id, static_cast<int>(disk)),
+        work.lease_epoch, sizes_gib[disk] * kGib, nullptr);
+    if (!meta.ok()) {
+      return Fail(
+          absl::IsResourceExhausted(meta.status()) ? kFailDiskFull : kFailIo,
+          std::string(meta.status().message()));
+    }
+    data_digests.push_back(meta->digest);
   }
-  if (int rc = ctx.files.Sync(fd); rc < 0)
-    return Fail(kFailIo, std::strerror(-rc));
-  ImageMeta meta{"RAW", size, BlankImageDigest(size)};
-  if (absl::Status s =
-          Publish(ctx.files, dir->get(), work.image_id, part, meta);
-      !s.ok()) {
-    return Fail(kFailIo, std::string(s.message()));
+  absl::StatusOr<ImageMeta> meta =
+      CreateBlankDisk(ctx, dir->get(), work.image_id, work.lease_epoch,
+                      sizes_gib.front() * kGib, &data_digests);
+  if (!meta.ok()) {
+    return Fail(
+        absl::IsResourceExhausted(meta.status()) ? kFailDiskFull : kFailIo,
+        std::string(meta.status().message()));
   }
-  // What an earlier attempt left (its part file, once the file system made
-  // its entry durable before a crash), as a copy's publish does.
+  // What an earlier attempt left (its part files, once the file system made
+  // their entries durable before a crash), as a copy's publish does.
   RemoveImageFiles(ctx.files, dir->get(), work.image_id, /*with_data=*/false)
       .IgnoreError();
-  ctx.done_bytes.store(size);
+  ctx.done_bytes.store(total);
   WorkResult r;
-  r.digest = meta.digest;
+  r.digest = meta->ImageDigest();
   return r;
 }
 
 // CopyChunks under the task's stop flag, progress counters and bandwidth
-// cap; logs how much an earlier attempt left that was kept.
+// cap, counting `base` bytes of earlier disks; logs how much an earlier
+// attempt left that was kept.
 absl::StatusOr<std::string> ChunkCopy(const WorkOrder& work, WorkContext& ctx,
-                                      int src_fd, int64_t size,
+                                      int src_fd, int64_t size, int64_t base,
                                       const ChunkCopyTarget& target) {
   ChunkCopyControl control;
   control.stop = &ctx.stop;
   control.done_bytes = &ctx.done_bytes;
   control.moved_bytes = &ctx.moved_bytes;
+  control.base_bytes = base;
   control.bandwidth_bytes_per_s = ctx.options.bandwidth_bytes_per_s;
   int64_t resumed = 0;
   control.resumed_bytes = &resumed;
@@ -138,66 +203,156 @@ absl::StatusOr<std::string> ChunkCopy(const WorkOrder& work, WorkContext& ctx,
   return digest;
 }
 
-// Copies `src_fd` (`size` bytes) into the image's data in `region_id`.
-WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx, int src_fd,
-                         int64_t size, const std::string& format,
-                         const std::string& expected_digest) {
+// One disk a copy or an import writes into the image.
+struct DiskWrite {
+  int disk = 0;
+  int src_fd = -1;
+  int64_t size = 0;
+  std::string format;
+  std::string expected_digest;  // "" when not known (an import)
+  int64_t base = 0;             // bytes of the work's earlier disks
+  // The system disk: the digests of the data disks, published before it.
+  const std::vector<std::string>* data_digests = nullptr;
+};
+
+// Copies one disk into the image's data in `work.region_id`, or keeps it
+// when an earlier attempt published it already (a data disk, resumed).
+// Returns the disk's digest (the image digest for the system disk).
+WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx,
+                         const DiskWrite& write) {
   absl::StatusOr<UniqueFd> dir =
       OpenRegionDir(ctx.options.data_root, work.region_id);
   if (!dir.ok()) return Fail(kFailIo, std::string(dir.status().message()));
-  AdoptEarlierAttempt(ctx.files, dir->get(), work.image_id, work.lease_epoch);
+  const std::string disk_id = DiskId(work.image_id, write.disk);
+  if (write.disk > 0) {
+    absl::StatusOr<ImageMeta> kept = ReadMeta(dir->get(), disk_id);
+    if (kept.ok() && kept->size == write.size &&
+        (write.expected_digest.empty() ||
+         kept->digest == write.expected_digest)) {
+      ctx.done_bytes.store(write.base + write.size);
+      WorkResult r;
+      r.digest = kept->digest;
+      return r;
+    }
+  }
+  AdoptEarlierAttempt(ctx.files, dir->get(), disk_id, work.lease_epoch);
   ChunkCopyTarget target;
   target.dir_fd = dir->get();
-  target.part = PartName(work.image_id, work.lease_epoch);
+  target.part = PartName(disk_id, work.lease_epoch);
   target.ckpt_dir_fd = dir->get();
-  target.checkpoint = CkptName(work.image_id, work.lease_epoch);
+  target.checkpoint = CkptName(disk_id, work.lease_epoch);
   absl::StatusOr<std::string> digest =
-      ChunkCopy(work, ctx, src_fd, size, target);
+      ChunkCopy(work, ctx, write.src_fd, write.size, write.base, target);
   if (!digest.ok()) return FromCopyError(digest.status());
-  if (!expected_digest.empty() && *digest != expected_digest) {
-    return Fail(kFailChecksum, absl::StrCat("image digest ", *digest,
-                                            " differs from the "
-                                            "source's ",
-                                            expected_digest));
+  if (!write.expected_digest.empty() && *digest != write.expected_digest) {
+    return Fail(
+        kFailChecksum,
+        absl::StrCat(write.disk == 0 ? "image" : disk_id, " digest ", *digest,
+                     " differs from the source's ", write.expected_digest));
   }
-  ImageMeta meta{format, size, *digest};
+  ImageMeta meta{write.format, write.size, *digest};
+  if (write.data_digests != nullptr) {
+    meta = SystemMeta(meta, *write.data_digests);
+  }
   if (absl::Status s =
-          Publish(ctx.files, dir->get(), work.image_id, target.part, meta);
+          Publish(ctx.files, dir->get(), disk_id, target.part, meta);
       !s.ok()) {
     return Fail(kFailIo, std::string(s.message()));
   }
   // This attempt's checkpoint and anything an earlier one left (a crash
   // between an earlier publish and its clean-up).
-  RemoveImageFiles(ctx.files, dir->get(), work.image_id, /*with_data=*/false)
+  RemoveImageFiles(ctx.files, dir->get(), disk_id, /*with_data=*/false)
       .IgnoreError();
   WorkResult r;
-  r.digest = *digest;
+  r.digest = write.disk == 0 ? meta.ImageDigest() : *digest;
   return r;
 }
 
+// The bytes of one disk a copy or an import reads.
+struct SourceDisk {
+  UniqueFd fd;
+  int64_t size = 0;
+  std::string format;
+  std::string digest;  // "" when not known (an import)
+};
+// Writes every disk into the image, the data disks first and the system
+// disk last; the first that does not end kDone ends the work.
+WorkResult WriteDisks(const WorkOrder& work, WorkContext& ctx,
+                      std::vector<SourceDisk>& sources) {
+  int64_t total = 0;
+  for (const SourceDisk& s : sources) total += s.size;
+  ctx.total_bytes.store(total);
+  std::vector<std::string> data_digests;
+  int64_t base = sources.front().size;
+  for (size_t i = 1; i < sources.size(); ++i) {
+    DiskWrite write{static_cast<int>(i), sources[i].fd.get(), sources[i].size,
+                    sources[i].format,   sources[i].digest,   base};
+    WorkResult r = CopyIntoImage(work, ctx, write);
+    if (r.state != Observation::State::kDone) return r;
+    data_digests.push_back(r.digest);
+    base += sources[i].size;
+  }
+  DiskWrite system{0,
+                   sources[0].fd.get(),
+                   sources[0].size,
+                   sources[0].format,
+                   sources[0].digest,
+                   0,
+                   &data_digests};
+  return CopyIntoImage(work, ctx, system);
+}
+
 WorkResult RunImport(const WorkOrder& work, WorkContext& ctx) {
-  absl::StatusOr<UniqueFd> bucket =
-      OpenBucket(ctx.options.oss_root, work.oss_bucket);
-  if (!bucket.ok()) return OssFailure(bucket.status(), true);
-  absl::StatusOr<UniqueFd> object =
-      OpenObjectForRead(bucket->get(), work.oss_object);
-  if (!object.ok()) return OssFailure(object.status(), false);
-  DetectedFormat format = DetectFormatOfFd(object->get());
-  if (format.format.empty()) {
-    return Fail(format.failure_code, format.failure_message);
+  std::vector<ImportDisk> disks{
+      {work.oss_bucket, work.oss_object, work.format}};
+  disks.insert(disks.end(), work.data_disks.begin(), work.data_disks.end());
+  std::vector<SourceDisk> sources;
+  int64_t virtual_size = 0;
+  for (size_t i = 0; i < disks.size(); ++i) {
+    const ImportDisk& disk = disks[i];
+    // Whose object a failure names, when there is more than one.
+    const std::string which =
+        disks.size() == 1 ? ""
+                          : absl::StrCat("DiskDeviceMapping.", i + 1, ": ");
+    absl::StatusOr<UniqueFd> bucket =
+        OpenBucket(ctx.options.oss_root, disk.oss_bucket);
+    if (!bucket.ok()) {
+      return OssFailure(
+          absl::Status(bucket.status().code(),
+                       absl::StrCat(which, bucket.status().message())),
+          true);
+    }
+    absl::StatusOr<UniqueFd> object =
+        OpenObjectForRead(bucket->get(), disk.oss_object);
+    if (!object.ok()) {
+      return OssFailure(
+          absl::Status(object.status().code(),
+                       absl::StrCat(which, object.status().message())),
+          false);
+    }
+    DetectedFormat format = DetectFormatOfFd(object->get());
+    if (format.format.empty()) {
+      return Fail(format.failure_code,
+                  absl::StrCat(which, format.failure_message));
+    }
+    // DiskDeviceMapping.N.Format, checked at the call; the object may have
+    // changed since.
+    if (!disk.format.empty() && disk.format != format.format) {
+      return Fail(kFailInvalidFormat,
+                  absl::StrCat(which, FormatMismatchMessage(format.format,
+                                                            disk.format)));
+    }
+    struct stat st;
+    if (::fstat(object->get(), &st) != 0) return Fail(kFailIo, "stat");
+    if (i == 0) virtual_size = format.virtual_size;
+    SourceDisk source;
+    source.fd = *std::move(object);
+    source.size = st.st_size;
+    source.format = format.format;
+    sources.push_back(std::move(source));
   }
-  // DiskDeviceMapping.1.Format, checked at the call; the object may have
-  // changed since.
-  if (!work.format.empty() && work.format != format.format) {
-    return Fail(kFailInvalidFormat,
-                FormatMismatchMessage(format.format, work.format));
-  }
-  struct stat st;
-  if (::fstat(object->get(), &st) != 0) return Fail(kFailIo, "stat");
-  ctx.total_bytes.store(st.st_size);
-  WorkResult r =
-      CopyIntoImage(work, ctx, object->get(), st.st_size, format.format, "");
-  r.size_gib = (format.virtual_size + kGib - 1) / kGib;
+  WorkResult r = WriteDisks(work, ctx, sources);
+  r.size_gib = (virtual_size + kGib - 1) / kGib;
   return r;
 }
 
@@ -206,35 +361,45 @@ WorkResult RunCopy(const WorkOrder& work, WorkContext& ctx) {
       OpenRegionDir(ctx.options.data_root, work.source_region_id);
   if (!src_dir.ok())
     return Fail(kFailIo, std::string(src_dir.status().message()));
-  absl::StatusOr<ImageMeta> meta =
+  absl::StatusOr<ImageMeta> system =
       ReadMeta(src_dir->get(), work.source_image_id);
-  if (!meta.ok()) {
+  if (!system.ok()) {
     return SourceDataMissing(
         ctx, src_dir->get(), work.source_image_id,
         absl::StrCat("image ", work.source_image_id,
-                     " has no data: ", meta.status().message()));
+                     " has no data: ", system.status().message()));
   }
-  UniqueFd src(::openat(src_dir->get(), DataName(work.source_image_id).c_str(),
-                        O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!src.valid()) {
-    return SourceDataMissing(
-        ctx, src_dir->get(), work.source_image_id,
-        absl::StrCat("image ", work.source_image_id, " has no data file"));
+  std::vector<SourceDisk> sources;
+  for (int disk = 0; disk < system->disks; ++disk) {
+    const std::string id = DiskId(work.source_image_id, disk);
+    absl::StatusOr<ImageMeta> meta =
+        disk == 0 ? system : ReadMeta(src_dir->get(), id);
+    UniqueFd fd(::openat(src_dir->get(), DataName(id).c_str(),
+                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!meta.ok() || !fd.valid()) {
+      return SourceDataMissing(
+          ctx, src_dir->get(), work.source_image_id,
+          absl::StrCat("image ", work.source_image_id, " has no data file ",
+                       DataName(id)));
+    }
+    SourceDisk source;
+    source.fd = std::move(fd);
+    source.size = meta->size;
+    source.format = meta->format;
+    source.digest = meta->digest;
+    sources.push_back(std::move(source));
   }
-  ctx.total_bytes.store(meta->size);
-  return CopyIntoImage(work, ctx, src.get(), meta->size, meta->format,
-                       meta->digest);
+  return WriteDisks(work, ctx, sources);
 }
 
 // ExportImage in another format than the stored one: qemu-img converts
-// into the part file and compares the result with the image; then the part
+// into the part file and compares the result with the disk; then the part
 // is synced and renamed into place. Not resumable: a restarted conversion
 // starts over (its part file is truncated).
 WorkResult ConvertInto(const WorkOrder& work, WorkContext& ctx, int src_fd,
                        const ImageMeta& meta, const std::string& format,
-                       int parent_fd, const std::string& name) {
-  const std::string part =
-      absl::StrCat(".", name, ".e", work.lease_epoch, ".part");
+                       int64_t base, int parent_fd, const std::string& name) {
+  const std::string part = ExportPartName(work, name);
   int fd = ctx.files.OpenAt(parent_fd, part, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
     return Fail(fd == -ENOSPC ? kFailDiskFull : kFailIo, std::strerror(-fd));
@@ -249,6 +414,7 @@ WorkResult ConvertInto(const WorkOrder& work, WorkContext& ctx, int src_fd,
   job.dst_format = format;
   job.stop = &ctx.stop;
   job.done_bytes = &ctx.done_bytes;
+  job.base_bytes = base;
   absl::Status s = ConvertImage(job);
   if (s.ok()) {
     if (int rc = ctx.files.Sync(dst.get()); rc < 0) {
@@ -272,9 +438,70 @@ WorkResult ConvertInto(const WorkOrder& work, WorkContext& ctx, int src_fd,
     return Fail(kFailConversion, std::string(s.message()));
   }
   ctx.files.Sync(parent_fd);
-  ctx.done_bytes.store(meta.size);
+  ctx.done_bytes.store(base + meta.size);
   WorkResult r;
   r.digest = meta.digest;
+  return r;
+}
+
+// Whether `name` under `parent_fd` already holds the disk's bytes (an
+// export that restarted after writing it).
+bool AlreadyExported(int parent_fd, const std::string& name,
+                     const ImageMeta& meta) {
+  UniqueFd fd(::openat(parent_fd, name.c_str(),
+                       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_size != meta.size) {
+    return false;
+  }
+  absl::StatusOr<std::string> digest = DigestOfFile(fd.get(), meta.size);
+  return digest.ok() && *digest == meta.digest;
+}
+
+// Exports one disk (`meta`, read from `src_fd`) to `key` in the bucket.
+WorkResult ExportDisk(const WorkOrder& work, WorkContext& ctx, int data_dir_fd,
+                      int bucket_fd, int disk, int src_fd,
+                      const ImageMeta& meta, const std::string& format,
+                      int64_t base) {
+  std::string name;
+  absl::StatusOr<UniqueFd> parent =
+      OpenObjectParent(bucket_fd, ExportKey(work, format, disk), &name);
+  if (!parent.ok()) return OssFailure(parent.status(), false);
+  AdoptEarlierAttempt(ctx.files, parent->get(), name, work.lease_epoch);
+  if (format != meta.format) {
+    return ConvertInto(work, ctx, src_fd, meta, format, base, parent->get(),
+                       name);
+  }
+  const std::string checkpoint = ExportCkptName(work, disk);
+  if (::faccessat(data_dir_fd, checkpoint.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) !=
+          0 &&
+      AlreadyExported(parent->get(), name, meta)) {
+    ctx.done_bytes.store(base + meta.size);
+    WorkResult r;
+    r.digest = meta.digest;
+    return r;
+  }
+  ChunkCopyTarget target;
+  target.dir_fd = parent->get();
+  target.part = ExportPartName(work, name);
+  target.ckpt_dir_fd = data_dir_fd;
+  target.checkpoint = checkpoint;
+  absl::StatusOr<std::string> digest =
+      ChunkCopy(work, ctx, src_fd, meta.size, base, target);
+  if (!digest.ok()) return FromCopyError(digest.status());
+  if (*digest != meta.digest) {
+    ctx.files.UnlinkAt(parent->get(), target.part);
+    return Fail(kFailChecksum, absl::StrCat("the exported bytes of ", name,
+                                            " differ from the image's"));
+  }
+  if (int rc = ctx.files.RenameAt(parent->get(), target.part, name); rc < 0) {
+    return Fail(kFailIo, std::strerror(-rc));
+  }
+  ctx.files.Sync(parent->get());
+  ctx.files.UnlinkAt(data_dir_fd, target.checkpoint);
+  WorkResult r;
+  r.digest = *digest;
   return r;
 }
 
@@ -282,53 +509,45 @@ WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
   absl::StatusOr<UniqueFd> dir =
       OpenRegionDir(ctx.options.data_root, work.region_id);
   if (!dir.ok()) return Fail(kFailIo, std::string(dir.status().message()));
-  absl::StatusOr<ImageMeta> meta = ReadMeta(dir->get(), work.image_id);
-  if (!meta.ok()) {
+  absl::StatusOr<ImageMeta> system = ReadMeta(dir->get(), work.image_id);
+  if (!system.ok()) {
     return SourceDataMissing(
         ctx, dir->get(), work.image_id,
         absl::StrCat("image ", work.image_id,
-                     " has no data: ", meta.status().message()));
+                     " has no data: ", system.status().message()));
   }
-  UniqueFd src(::openat(dir->get(), DataName(work.image_id).c_str(),
-                        O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!src.valid()) {
-    return SourceDataMissing(
-        ctx, dir->get(), work.image_id,
-        absl::StrCat("image ", work.image_id, " has no data file"));
+  std::vector<std::pair<ImageMeta, UniqueFd>> disks;
+  int64_t total = 0;
+  for (int disk = 0; disk < system->disks; ++disk) {
+    const std::string id = DiskId(work.image_id, disk);
+    absl::StatusOr<ImageMeta> meta =
+        disk == 0 ? system : ReadMeta(dir->get(), id);
+    UniqueFd src(::openat(dir->get(), DataName(id).c_str(),
+                          O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!meta.ok() || !src.valid()) {
+      return SourceDataMissing(
+          ctx, dir->get(), work.image_id,
+          absl::StrCat("image ", work.image_id, " has no data file ",
+                       DataName(id)));
+    }
+    total += meta->size;
+    disks.emplace_back(*std::move(meta), std::move(src));
   }
   absl::StatusOr<UniqueFd> bucket =
       OpenBucket(ctx.options.oss_root, work.oss_bucket);
   if (!bucket.ok()) return OssFailure(bucket.status(), true);
-  std::string name;
-  const std::string format = ExportFormat(work, meta->format);
-  const std::string key = ExportKey(work, format);
-  absl::StatusOr<UniqueFd> parent = OpenObjectParent(bucket->get(), key, &name);
-  if (!parent.ok()) return OssFailure(parent.status(), false);
-  ctx.total_bytes.store(meta->size);
-  AdoptEarlierAttempt(ctx.files, parent->get(), name, work.lease_epoch);
-  if (format != meta->format) {
-    return ConvertInto(work, ctx, src.get(), *meta, format, parent->get(),
-                       name);
+  ctx.total_bytes.store(total);
+  const std::string format = ExportFormat(work, system->format);
+  int64_t base = 0;
+  for (size_t disk = 0; disk < disks.size(); ++disk) {
+    WorkResult r =
+        ExportDisk(work, ctx, dir->get(), bucket->get(), static_cast<int>(disk),
+                   disks[disk].second.get(), disks[disk].first, format, base);
+    if (r.state != Observation::State::kDone) return r;
+    base += disks[disk].first.size;
   }
-  ChunkCopyTarget target;
-  target.dir_fd = parent->get();
-  target.part = absl::StrCat(".", name, ".e", work.lease_epoch, ".part");
-  target.ckpt_dir_fd = dir->get();
-  target.checkpoint = absl::StrCat(".export-", work.key.substr(5), ".ckpt");
-  absl::StatusOr<std::string> digest =
-      ChunkCopy(work, ctx, src.get(), meta->size, target);
-  if (!digest.ok()) return FromCopyError(digest.status());
-  if (*digest != meta->digest) {
-    ctx.files.UnlinkAt(parent->get(), target.part);
-    return Fail(kFailChecksum, "the exported bytes differ from the image's");
-  }
-  if (int rc = ctx.files.RenameAt(parent->get(), target.part, name); rc < 0) {
-    return Fail(kFailIo, std::strerror(-rc));
-  }
-  ctx.files.Sync(parent->get());
-  ctx.files.UnlinkAt(dir->get(), target.checkpoint);
   WorkResult r;
-  r.digest = *digest;
+  r.digest = system->ImageDigest();
   return r;
 }
 
@@ -350,9 +569,12 @@ WorkResult RunWork(const WorkOrder& work, WorkContext& ctx) {
       r = RunExport(work, ctx);
       break;
   }
-  // A failure frees what it wrote; the source is never touched.
+  // A failure frees what it wrote (an image's data disks published
+  // before the failure too; an export keeps the objects of the disks it
+  // finished); the source is never touched.
   if (r.state == Observation::State::kFailed) {
-    CleanUpWork(work, ctx.files, ctx.options, /*with_data=*/false);
+    CleanUpWork(work, ctx.files, ctx.options,
+                /*with_data=*/work.kind != WorkKind::kExport);
   }
   return r;
 }
@@ -366,22 +588,25 @@ void CleanUpWork(const WorkOrder& work, Files& files,
     RemoveImageFiles(files, dir->get(), work.image_id, with_data).IgnoreError();
     return;
   }
-  files.UnlinkAt(dir->get(),
-                 absl::StrCat(".export-", work.key.substr(5), ".ckpt"));
+  absl::StatusOr<ImageMeta> meta = ReadMeta(dir->get(), work.image_id);
+  const int disks = meta.ok() ? meta->disks : 1;
+  for (int disk = 0; disk < disks; ++disk) {
+    files.UnlinkAt(dir->get(), ExportCkptName(work, disk));
+  }
   absl::StatusOr<UniqueFd> bucket =
       OpenBucket(options.oss_root, work.oss_bucket);
   if (!bucket.ok()) return;
-  absl::StatusOr<ImageMeta> meta = ReadMeta(dir->get(), work.image_id);
   const std::string format =
       ExportFormat(work, meta.ok() ? meta->format : "RAW");
-  std::string name;
-  absl::StatusOr<UniqueFd> parent =
-      OpenObjectParent(bucket->get(), ExportKey(work, format), &name);
-  if (!parent.ok()) return;
-  files.UnlinkAt(parent->get(),
-                 absl::StrCat(".", name, ".e", work.lease_epoch, ".part"));
-  if (with_data) files.UnlinkAt(parent->get(), name);
-  files.Sync(parent->get());
+  for (int disk = 0; disk < disks; ++disk) {
+    std::string name;
+    absl::StatusOr<UniqueFd> parent =
+        OpenObjectParent(bucket->get(), ExportKey(work, format, disk), &name);
+    if (!parent.ok()) continue;
+    files.UnlinkAt(parent->get(), ExportPartName(work, name));
+    if (with_data) files.UnlinkAt(parent->get(), name);
+    files.Sync(parent->get());
+  }
 }
 
 }  // namespace ecsimage::backend::filesystem
