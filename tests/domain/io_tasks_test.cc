@@ -294,7 +294,7 @@ TEST_F(IoTasksTest, ImportImageChecksItsParameters) {
         mapped(r);
         mapped(r)->set_format("VHD");
       },
-      "InvalidImageFormat.NotSupported", "DiskDeviceMapping.3.Format");
+      "InvalidImageFormat.NotSupported");
   add(
       "a data disk too big",
       [&](auto& r) {
