@@ -331,9 +331,14 @@ class WriteTxn : public ReadTxn {
   // Sets image.rowid. Fails kAlreadyExists if the id exists in the region.
   virtual absl::Status InsertImage(ImageRow& image) = 0;
   // Writes every mutable column of image.rowid: name, description, status,
-  // progress, is_public, deleted_at_ms, creating_remaining_ms. Disks and the
-  // identity columns never change.
+  // progress, size_gib, is_public, deleted_at_ms, creating_remaining_ms.
+  // Disks (but for SetDiskSize) and the identity columns never change.
   virtual absl::Status UpdateImage(const ImageRow& image) = 0;
+  // The size of disk `ordinal` (0-based, as ImageRow::disks) of the image:
+  // an imported disk larger than its mapping asked. NotFound when the image
+  // has no such disk.
+  virtual absl::Status SetDiskSize(int64_t image_rowid, int ordinal,
+                                   int64_t size_gib) = 0;
 
   virtual absl::Status InsertCopy(CopyTaskRow& copy) = 0;  // sets rowid
   // Writes phase, progress, transferred_mib, phase_changed_at_ms.

@@ -119,6 +119,8 @@ class PgTxn final : public WriteTxn {
   // WriteTxn.
   absl::Status InsertImage(ImageRow& image) override;
   absl::Status UpdateImage(const ImageRow& image) override;
+  absl::Status SetDiskSize(int64_t image_rowid, int ordinal,
+                           int64_t size_gib) override;
   absl::Status InsertCopy(CopyTaskRow& copy) override;
   absl::Status UpdateCopy(const CopyTaskRow& copy) override;
   absl::Status InsertIoTask(IoTaskRow& task) override;

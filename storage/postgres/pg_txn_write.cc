@@ -120,8 +120,8 @@ absl::Status PgTxn::UpdateImage(const ImageRow& image) {
   ASSIGN_OR_RETURN(PgResult r,
                    Exec("UPDATE images SET name = $1, description = $2, "
                         "status = $3, progress = $4, is_public = $5, "
-                        "deleted_at_ms = $6, creating_remaining_ms = $7 "
-                        "WHERE id = $8",
+                        "deleted_at_ms = $6, creating_remaining_ms = $7, "
+                        "size_gib = $8 WHERE id = $9",
                         PgParams()
                             .Text(image.name)
                             .Text(image.description)
@@ -130,8 +130,22 @@ absl::Status PgTxn::UpdateImage(const ImageRow& image) {
                             .Int(image.is_public)
                             .OptInt(image.deleted_at_ms)
                             .Int(image.creating_remaining_ms)
+                            .Int(image.size_gib)
                             .Int(image.rowid)));
   return ExpectOne(r, "UpdateImage", image.rowid);
+}
+
+absl::Status PgTxn::SetDiskSize(int64_t image_rowid, int ordinal,
+                                int64_t size_gib) {
+  ASSIGN_OR_RETURN(
+      PgResult r, Exec("UPDATE disk_mappings SET size_gib = $1 "
+                       "WHERE image_rowid = $2 AND ordinal = $3",
+                       PgParams().Int(size_gib).Int(image_rowid).Int(ordinal)));
+  if (r.Affected() != 1) {
+    return absl::NotFoundError(
+        absl::StrCat("image ", image_rowid, " has no disk ", ordinal));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PgTxn::InsertCopy(CopyTaskRow& copy) {

@@ -83,17 +83,32 @@ absl::Status SqliteTxn::InsertImage(ImageRow& image) {
 }
 
 absl::Status SqliteTxn::UpdateImage(const ImageRow& image) {
-  ASSIGN_OR_RETURN(Stmt q,
-                   conn_.Prepare("UPDATE images SET name = ?, description = ?, "
-                                 "status = ?, progress = ?, is_public = ?, "
-                                 "deleted_at_ms = ?, creating_remaining_ms = ? "
-                                 "WHERE id = ?"));
+  ASSIGN_OR_RETURN(
+      Stmt q, conn_.Prepare("UPDATE images SET name = ?, description = ?, "
+                            "status = ?, progress = ?, is_public = ?, "
+                            "deleted_at_ms = ?, creating_remaining_ms = ?, "
+                            "size_gib = ? WHERE id = ?"));
   q.BindAll(image.name, image.description, image.status, image.progress,
             image.is_public, image.deleted_at_ms, image.creating_remaining_ms,
-            image.rowid);
+            image.size_gib, image.rowid);
   RETURN_IF_ERROR(
       RunUnique(q, absl::StrCat("a live image named ", image.name, " exists")));
   return ExpectOneChange("UpdateImage", image.rowid);
+}
+
+absl::Status SqliteTxn::SetDiskSize(int64_t image_rowid, int ordinal,
+                                    int64_t size_gib) {
+  ASSIGN_OR_RETURN(Stmt q,
+                   conn_.Prepare("UPDATE disk_mappings SET size_gib = ? "
+                                 "WHERE image_rowid = ? AND "
+                                 "ordinal = ?"));
+  q.BindAll(size_gib, image_rowid, int64_t{ordinal});
+  RETURN_IF_ERROR(q.Run());
+  if (conn_.Changes() != 1) {
+    return absl::NotFoundError(
+        absl::StrCat("image ", image_rowid, " has no disk ", ordinal));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteTxn::InsertCopy(CopyTaskRow& copy) {

@@ -298,9 +298,9 @@ TEST_F(ImageStoreTest, UpdateImageWritesMutableColumnsOnly) {
   image.is_public = true;
   image.creating_remaining_ms = 0;
   image.deleted_at_ms = 42;
+  image.size_gib = 100;  // an import found its disk larger
   // Identity columns and disks are not written.
   image.image_id = "m-other";
-  image.size_gib = 1;
   image.disks.clear();
   ASSERT_OK(Update(image));
   ASSERT_OK_AND_ASSIGN(ImageRow got, Get(rowid));
@@ -312,8 +312,28 @@ TEST_F(ImageStoreTest, UpdateImageWritesMutableColumnsOnly) {
   EXPECT_EQ(got.creating_remaining_ms, 0);
   EXPECT_THAT(got.deleted_at_ms, Optional(42));
   EXPECT_EQ(got.image_id, "m-1");
-  EXPECT_EQ(got.size_gib, 40);
+  EXPECT_EQ(got.size_gib, 100);
   EXPECT_EQ(got.disks.size(), 1u);
+}
+
+TEST_F(ImageStoreTest, SetDiskSizeChangesOneDiskOnly) {
+  ImageRow image = CustomImage(kAlice, kHangzhou, "m-disks");
+  image.disks = {{"/dev/xvda", "system", "s-a", 40},
+                 {"/dev/xvdb", "data", "s-b", 5}};
+  ASSERT_OK_AND_ASSIGN(int64_t rowid, Insert(image));
+  ASSERT_OK(store().RunInWriteTransaction(
+      [&](WriteTxn& txn) { return txn.SetDiskSize(rowid, 1, 64); }));
+  ASSERT_OK_AND_ASSIGN(ImageRow got, Get(rowid));
+  ASSERT_EQ(got.disks.size(), 2u);
+  EXPECT_EQ(got.disks[0].size_gib, 40);
+  EXPECT_EQ(got.disks[1].size_gib, 64);
+  EXPECT_EQ(got.disks[1].snapshot_id, "s-b");
+  EXPECT_THAT(store().RunInWriteTransaction(
+                  [&](WriteTxn& txn) { return txn.SetDiskSize(rowid, 2, 1); }),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store().RunInWriteTransaction(
+                  [&](WriteTxn& txn) { return txn.SetDiskSize(99999, 0, 1); }),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(ImageStoreTest, UpdateOfUnknownRowIsInternal) {
