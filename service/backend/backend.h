@@ -94,8 +94,10 @@ struct Observation {
   // kFailed.
   std::string failure_code;
   std::string failure_message;
-  // Import: the size the image gets (GiB, 0 = keep the requested one).
+  // Import: the size the image gets (GiB, 0 = keep the requested one), and
+  // each disk's (its virtual size rounded up to GiB; the system disk first).
   int64_t size_gib = 0;
+  std::vector<int64_t> disk_sizes_gib;
   // Import, copy, create: SHA-256 image digest (hex), when known.
   std::string digest;
   // kFailed because the image read (a copy's source, an export's image) has
@@ -215,6 +217,12 @@ class Backend {
                             std::string_view /*image_id*/) const {
     return true;
   }
+
+  // The background data check found the image without data (the engine
+  // then turns it UnAvailable): the backend shows FailureCode
+  // ImageDataMissing on it, as when a task finds so.
+  virtual void NoteDataMissing(std::string_view /*region_id*/,
+                               std::string_view /*image_id*/) {}
 
   // After a DeleteImage tombstone committed: frees the image's bytes.
   virtual absl::Status DeleteImageData(std::string_view region_id,

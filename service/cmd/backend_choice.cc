@@ -27,6 +27,10 @@ void AddBackendFlags(FlagSet& flags, BackendFlags* f) {
   flags.String("backend-qemu-img", &f->qemu_img,
                "filesystem backend: the qemu-img that converts ExportImage's "
                "ImageFormat (Debian's qemu-utils; looked up on PATH)");
+  flags.Int("backend-data-check-per-tick", &f->data_check_per_tick,
+            "filesystem backend: finished images checked for their data per "
+            "engine tick, round and round (0: only at start); one without "
+            "data turns UnAvailable");
   flags.String("backend-test-pause-before-registering",
                &f->test_pause_before_registering,
                "filesystem backend, tests only: while this file exists, "
@@ -62,6 +66,10 @@ absl::Status CheckBackendFlags(const BackendFlags& f, bool simulation_control) {
   }
   if (f.bandwidth_mib < 0) {
     return absl::InvalidArgumentError("--backend-bandwidth-mib must be >= 0");
+  }
+  if (f.data_check_per_tick < 0 || f.data_check_per_tick > 100000) {
+    return absl::InvalidArgumentError(
+        "--backend-data-check-per-tick must be between 0 and 100000");
   }
   return absl::OkStatus();
 }

@@ -23,6 +23,8 @@ struct BackendFlags {
   int64_t bandwidth_mib = 0;  // 0: unlimited
   std::string qemu_img = "qemu-img";
   std::string test_pause_before_registering;  // a file; tests only
+  // Finished images the background data check asks about per engine tick.
+  int64_t data_check_per_tick = 256;
 };
 
 void AddBackendFlags(FlagSet& flags, BackendFlags* f);

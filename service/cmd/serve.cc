@@ -384,6 +384,9 @@ int RunServe(const std::vector<std::string>& args) {
   }
   domain::DomainOptions options;
   options.backend = backend->get();
+  if (*backend != nullptr) {
+    options.data_check_per_tick = f.backend.data_check_per_tick;
+  }
   options.transfer_rate_mib_per_s = f.transfer_rate_mib;
   options.create_ms_per_gib = f.create_ms_per_gib;
   options.max_running_copies = f.max_running_copies;

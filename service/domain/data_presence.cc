@@ -17,49 +17,66 @@ bool IsFinished(const storage::ImageRow& image) {
          (image.status == "Available" || image.status == "Deprecated");
 }
 
-// Still live, finished and without data in a fresh transaction.
-absl::StatusOr<bool> StillMissing(storage::Store& store,
-                                  const backend::Backend& backend,
-                                  int64_t rowid) {
+// Still live, finished and without data in a fresh transaction: the image
+// as read then.
+absl::StatusOr<std::optional<storage::ImageRow>> StillMissing(
+    storage::Store& store, const backend::Backend& backend, int64_t rowid) {
   std::optional<storage::ImageRow> image;
   RETURN_IF_ERROR(
       store.RunInReadTransaction([&](storage::ReadTxn& txn) -> absl::Status {
         ASSIGN_OR_RETURN(image, txn.GetImageByRowid(rowid));
         return absl::OkStatus();
       }));
-  return image.has_value() && IsFinished(*image) &&
-         !backend.HasImageData(image->region_id, image->image_id);
+  if (!image.has_value() || !IsFinished(*image) ||
+      backend.HasImageData(image->region_id, image->image_id)) {
+    return std::nullopt;
+  }
+  return image;
 }
 
 }  // namespace
+
+absl::StatusOr<DataCheckSlice> CheckImageDataSlice(
+    storage::Store& store, const backend::Backend& backend, int64_t after,
+    int64_t limit) {
+  DataCheckSlice slice;
+  std::vector<storage::ImageRow> page;
+  RETURN_IF_ERROR(
+      store.RunInReadTransaction([&](storage::ReadTxn& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(page, txn.ListFinishedCustomImages(after, limit));
+        return absl::OkStatus();
+      }));
+  for (const storage::ImageRow& image : page) {
+    ++slice.checked;
+    if (backend.HasImageData(image.region_id, image.image_id)) continue;
+    ASSIGN_OR_RETURN(std::optional<storage::ImageRow> missing,
+                     StillMissing(store, backend, image.rowid));
+    if (missing.has_value()) slice.missing.push_back(*std::move(missing));
+  }
+  slice.next = static_cast<int64_t>(page.size()) < limit || page.empty()
+                   ? 0
+                   : page.back().rowid;
+  return slice;
+}
 
 absl::StatusOr<DataPresence> CheckImageData(storage::Store& store,
                                             const backend::Backend& backend,
                                             int64_t page_size) {
   DataPresence presence;
   int64_t after = 0;
-  while (true) {
-    std::vector<storage::ImageRow> page;
-    RETURN_IF_ERROR(
-        store.RunInReadTransaction([&](storage::ReadTxn& txn) -> absl::Status {
-          ASSIGN_OR_RETURN(page,
-                           txn.ListFinishedCustomImages(after, page_size));
-          return absl::OkStatus();
-        }));
-    for (const storage::ImageRow& image : page) {
-      ++presence.checked;
-      if (backend.HasImageData(image.region_id, image.image_id)) continue;
-      ASSIGN_OR_RETURN(bool missing, StillMissing(store, backend, image.rowid));
-      if (!missing) continue;
+  do {
+    ASSIGN_OR_RETURN(DataCheckSlice slice,
+                     CheckImageDataSlice(store, backend, after, page_size));
+    presence.checked += slice.checked;
+    for (const storage::ImageRow& image : slice.missing) {
       ++presence.missing;
       if (presence.examples.size() < kExamples) {
         presence.examples.push_back(
             absl::StrCat(image.region_id, "/", image.image_id));
       }
     }
-    if (static_cast<int64_t>(page.size()) < page_size) break;
-    after = page.back().rowid;
-  }
+    after = slice.next;
+  } while (after != 0);
   return presence;
 }
 

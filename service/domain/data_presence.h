@@ -29,6 +29,19 @@ absl::StatusOr<DataPresence> CheckImageData(storage::Store& store,
                                             const backend::Backend& backend,
                                             int64_t page_size = 1000);
 
+// One slice of the same walk, for the background check: at most `limit`
+// finished images after rowid `after`. `missing`: those without data (read
+// again and asked again, as above); `next`: where the next slice starts (0
+// once the walk reached the end: start again).
+struct DataCheckSlice {
+  int64_t checked = 0;
+  std::vector<storage::ImageRow> missing;
+  int64_t next = 0;
+};
+absl::StatusOr<DataCheckSlice> CheckImageDataSlice(
+    storage::Store& store, const backend::Backend& backend, int64_t after,
+    int64_t limit);
+
 // The refusal serve prints when `presence.missing` > 0.
 std::string MissingDataMessage(const DataPresence& presence);
 

@@ -58,6 +58,10 @@ struct DomainOptions {
   // What moves the bytes (not owned; outlives the domain and the engine).
   // Null: the simulated backend, built from the rates above.
   backend::Backend* backend = nullptr;
+  // The background data check (data-plane.md §2): finished images asked
+  // about per engine tick, walking the database round and round; one found
+  // without data turns UnAvailable (FailureCode ImageDataMissing). 0: off.
+  int64_t data_check_per_tick = 0;
 };
 
 class ImageDomain {
@@ -388,6 +392,10 @@ class TaskEngine {
   TaskLeaseOptions lease_;
   std::unique_ptr<backend::Backend> owned_backend_;  // when options_ has none
   backend::Backend* backend_ = nullptr;
+  // One slice of the background data check; `data_check_after_` is where
+  // the next starts (a rowid; 0: from the first image).
+  absl::Status CheckDataSlice();
+  int64_t data_check_after_ = 0;
   int64_t last_tick_ms_ = -1;
   std::atomic<int64_t> leases_held_{0};
   std::atomic<int64_t> takeovers_{0};

@@ -9,6 +9,7 @@
 // records it, so downtime is never counted as work done.
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,10 +19,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/backend/backend.h"
 #include "service/domain/copy_moves.h"
 #include "service/domain/copy_phases.h"
+#include "service/domain/data_presence.h"
 #include "service/domain/errors.h"
 #include "service/domain/image_domain.h"
 #include "service/domain/import_disks.h"
@@ -260,11 +263,20 @@ absl::Status AdvanceIoTask(storage::WriteTxn& txn, storage::IoTaskRow& task,
     return ApplyTaskStatus(txn, task, kTaskFailed, now_ms);
   }
   if (obs.state == backend::Observation::State::kDone) {
-    if (task.action == kActionImport && obs.size_gib > 0) {
+    if (task.action == kActionImport) {
+      // An imported disk larger than asked: the image (its system disk) and
+      // each disk mapping grow to it.
       ASSIGN_OR_RETURN(storage::ImageRow image, ImageOf(txn, task.image_rowid));
       if (obs.size_gib > image.size_gib) {
         image.size_gib = static_cast<int32_t>(obs.size_gib);
         RETURN_IF_ERROR(txn.UpdateImage(image));
+      }
+      for (size_t i = 0;
+           i < obs.disk_sizes_gib.size() && i < image.disks.size(); ++i) {
+        if (obs.disk_sizes_gib[i] > image.disks[i].size_gib) {
+          RETURN_IF_ERROR(txn.SetDiskSize(image.rowid, static_cast<int>(i),
+                                          obs.disk_sizes_gib[i]));
+        }
       }
     }
     return ApplyTaskStatus(txn, task, kTaskFinished,
@@ -647,8 +659,30 @@ absl::Status TaskEngine::Tick() {
     }
     leases_held_.store(claim.held);
     takeovers_.fetch_add(claim.taken_over);
+    // A slice of the background data check.
+    if (!first && options_.data_check_per_tick > 0) status = CheckDataSlice();
   }
   return status;
+}
+
+absl::Status TaskEngine::CheckDataSlice() {
+  ASSIGN_OR_RETURN(DataCheckSlice slice,
+                   CheckImageDataSlice(store_, *backend_, data_check_after_,
+                                       options_.data_check_per_tick));
+  data_check_after_ = slice.next;
+  for (const storage::ImageRow& image : slice.missing) {
+    // The failure first, so that an UnAvailable image always shows why.
+    backend_->NoteDataMissing(image.region_id, image.image_id);
+    RETURN_IF_ERROR(store_.RunInWriteTransaction([&](storage::WriteTxn& txn) {
+      return MarkDataMissing(txn, image.rowid);
+    }));
+    std::string line = absl::StrCat(
+        "{\"level\":\"warning\",\"msg\":\"image data missing\",\"region\":\"",
+        absl::CHexEscape(image.region_id), "\",\"imageId\":\"",
+        absl::CHexEscape(image.image_id), "\",\"status\":\"UnAvailable\"}\n");
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ecsimage::domain

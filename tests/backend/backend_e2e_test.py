@@ -176,6 +176,29 @@ def export_formats(api, work, qemu, raw_dest, qcow2_dest):
               "ImageFormat vhd refused: %s" % (got,))
 
 
+def named_parameters(err):
+    """The parameters an ECS error names: ErrorInfo's metadata "parameter"
+    and BadRequest's field violations."""
+    s = rel_lib.stubs()
+    out = set()
+    for k, v in (err.trailing_metadata() or ()):
+        if k != "grpc-status-details-bin":
+            continue
+        st = s.status_pb2.Status()
+        st.ParseFromString(v)
+        for d in st.details:
+            if d.Is(s.error_details_pb2.BadRequest.DESCRIPTOR):
+                br = s.error_details_pb2.BadRequest()
+                d.Unpack(br)
+                out.update(fv.field for fv in br.field_violations)
+            if d.Is(s.error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = s.error_details_pb2.ErrorInfo()
+                d.Unpack(info)
+                if "parameter" in info.metadata:
+                    out.add(info.metadata["parameter"])
+    return out
+
+
 def mapped_import(api, work, qemu):
     """ECS's shape, DiskDeviceMapping.N.*: its Format must be the content's
     (refused at the call otherwise, naming the mapping); data disks
@@ -207,8 +230,8 @@ def mapped_import(api, work, qemu):
         except Exception as e:  # noqa: BLE001 - a grpc.RpcError
             got = rel_lib.ecs_error(e)
             check(got == want, "mapped import refused %s, got %s" % (want, got))
-            check('"%s"' % param in e.details(),
-                  "the refusal names %s: %s" % (param, e.details()))
+            check(param in named_parameters(e),
+                  "the refusal names %s: %s" % (param, named_parameters(e)))
     r = api.call("ImportImage", region_id=SRC,
                  disk_device_mapping=[mapping("small.raw", "RAW"),
                                       mapping("one.raw", "", 5),
@@ -251,6 +274,18 @@ def mapped_import(api, work, qemu):
     check(not os.path.exists(os.path.join(outbox, "same-%s_data3.raw" % dest)),
           "one object per disk")
     api.call("DeleteImage", region_id=DST, image_id=dest)
+    if qemu:
+        # A disk larger than its DiskImageSize: the mapping (and, for the
+        # system disk, the image) grows to its virtual size.
+        r = api.call("ImportImage", region_id=SRC,
+                     disk_device_mapping=[mapping("grow.qcow2", "", 1),
+                                          mapping("grow.qcow2", "", 2)])
+        check(api.wait_task(SRC, r.task_id) == "Finished",
+              "import of a 3 GiB qcow2: %s" % api.task(SRC, r.task_id))
+        image = api.image(SRC, r.image_id)
+        sizes = [d.size for d in image.disk_device_mappings]
+        check((image.size, sizes) == (3, [3, 3]),
+              "sizes grew to the virtual size: %s %s" % (image.size, sizes))
     check(not data_files(work, DST, dest),
           "DeleteImage frees every disk: %s" % data_files(work, DST, dest))
     log("DiskDeviceMapping.1-3 import, copy, export, delete ok; refusals "
@@ -306,6 +341,9 @@ def main():
         subprocess.run([qemu, "convert", "-f", "raw", "-O", "qcow2",
                         os.path.join(inb, "small.raw"),
                         os.path.join(inb, "small.qcow2")], check=True)
+        # 3 GiB of virtual disk in a few hundred KiB.
+        subprocess.run([qemu, "create", "-q", "-f", "qcow2",
+                        os.path.join(inb, "grow.qcow2"), "3G"], check=True)
         subprocess.run([qemu, "create", "-q", "-f", "qcow2", "-b",
                         os.path.join(inb, "small.qcow2"), "-F", "qcow2",
                         os.path.join(inb, "backed.qcow2")], check=True)
@@ -320,7 +358,8 @@ def main():
                os.path.join(inb, "link.raw"))
     os.mkfifo(os.path.join(inb, "fifo.raw"))
 
-    srv = start(binary, work)
+    # The background data check off: the copy below finds the lost data.
+    srv = start(binary, work, ["--backend-data-check-per-tick", "0"])
     try:
         _, token = rel_lib.create_account(
             binary, os.path.join(work, "db.sqlite"), "e2e")
@@ -466,6 +505,19 @@ def main():
     srv = start(binary, work, ["--backend-bandwidth-mib", "24"])
     try:
         api = Api(srv.address, token)
+        # The background data check (on by default) finds a finished image
+        # whose data went missing with no task reading it.
+        gone, gone_task = api.import_image("inbox", "one.raw")
+        check(api.wait_task(SRC, gone_task) == "Finished", "import to lose")
+        os.remove(os.path.join(work, "data", SRC, gone + ".meta"))
+        check(api.wait_image(SRC, gone, "UnAvailable", timeout=60) ==
+              "UnAvailable", "the background check turned it UnAvailable")
+        im = api.image(SRC, gone)
+        check(im.failure_code == "ImageDataMissing" and
+              "background data check" in im.failure_message,
+              "its FailureCode says why: %s" % im)
+        api.call("DeleteImage", region_id=SRC, image_id=gone)
+        log("background data check: a lost image turned UnAvailable")
         image_id, task_id = api.import_image("inbox", "cancel.raw")
         check(api.wait_task(SRC, task_id) == "Finished", "import cancel.raw")
         resumed_src = image_id

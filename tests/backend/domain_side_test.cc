@@ -5,6 +5,7 @@
 // database's answers.
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,6 +38,13 @@ class FakeBackend : public backend::Backend {
                                const backend::WorkProgress& at) const override {
     backend::Observation obs;
     obs.done = at.done;
+    if (finish.has_value()) {
+      obs = *finish;
+      obs.state = backend::Observation::State::kDone;
+      obs.done = at.total;
+      obs.at_ms = at.now_ms;
+      return obs;
+    }
     if (source_missing) {
       obs.state = backend::Observation::State::kFailed;
       obs.at_ms = at.now_ms;
@@ -78,16 +86,22 @@ class FakeBackend : public backend::Backend {
   absl::Status DeleteImageData(std::string_view, std::string_view) override {
     return absl::OkStatus();
   }
+  void NoteDataMissing(std::string_view region_id,
+                       std::string_view image_id) override {
+    noted_missing.push_back(absl::StrCat(AV(region_id), "/", AV(image_id)));
+  }
 
   backend::InputProblem import_problem;
   mutable std::vector<std::string> import_asked;  // bucket, object, format
   backend::InputProblem export_problem;
   bool source_missing = false;
+  std::optional<backend::Observation> finish;  // every work item ends so
   std::map<std::string, backend::DataOwner> image_answers;
   std::map<std::string, backend::DataOwner> task_answers;
   int64_t last_grace_ms = -1;
   std::map<std::string, backend::WorkOrder> held_;
-  std::set<std::string> without_data;  // "<region>/<image>"
+  std::set<std::string> without_data;      // "<region>/<image>"
+  std::vector<std::string> noted_missing;  // "<region>/<image>"
   std::function<void(std::string_view image_id)> on_data_asked;
 };
 
@@ -371,6 +385,88 @@ TEST_F(DomainSideTest, StartUpCheckCountsFinishedImagesWithoutData) {
   EXPECT_EQ(
       raced->examples,
       (std::vector<std::string>{absl::StrCat(kHangzhou, "/", d.image_id)}));
+}
+
+TEST_F(DomainSideTest, TheBackgroundCheckTurnsImagesWithoutDataUnAvailable) {
+  storage::ImageRow a = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  storage::ImageRow b = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  storage::ImageRow creating =
+      env_.PutImage(env_.alice(), kHangzhou, "Creating");
+  storage::ImageRow d = env_.PutImage(env_.bob(), kShanghai, "Deprecated");
+  storage::ImageRow raced = env_.PutImage(env_.bob(), kShanghai, "Available");
+  for (const storage::ImageRow* i : {&b, &creating, &d, &raced}) {
+    fake_.without_data.insert(absl::StrCat(i->region_id, "/", i->image_id));
+  }
+  // Deleted by another replica between the page and the question: not
+  // marked.
+  fake_.on_data_asked = [&](std::string_view id) {
+    if (id != raced.image_id) return;
+    storage::ImageRow now = env_.Image(kShanghai, raced.image_id);
+    if (now.deleted_at_ms.has_value()) return;
+    now.deleted_at_ms = env_.clock().NowMs();
+    env_.Write([&](storage::WriteTxn& txn) { return txn.UpdateImage(now); });
+  };
+  DomainOptions options = env_.options();
+  options.data_check_per_tick = 2;
+  TaskEngine engine(env_.store(), env_.clock(), options);
+  Tick(engine, 0);  // the first tick checks nothing
+  EXPECT_EQ(env_.Image(kHangzhou, b.image_id).status, "Available");
+  Tick(engine, 100);  // a and b
+  EXPECT_EQ(env_.Image(kHangzhou, a.image_id).status, "Available");
+  EXPECT_EQ(env_.Image(kHangzhou, b.image_id).status, "UnAvailable");
+  EXPECT_EQ(env_.Image(kShanghai, d.image_id).status, "Deprecated");
+  Tick(engine, 100);  // d and raced: the walk reaches its end
+  EXPECT_EQ(env_.Image(kShanghai, d.image_id).status, "UnAvailable");
+  EXPECT_EQ(env_.Image(kHangzhou, creating.image_id).status, "Creating");
+  EXPECT_EQ(
+      fake_.noted_missing,
+      (std::vector<std::string>{absl::StrCat(kHangzhou, "/", b.image_id),
+                                absl::StrCat(kShanghai, "/", d.image_id)}));
+  // Round and round: an image that loses its data later is found on the
+  // next lap.
+  fake_.without_data.insert(absl::StrCat(kHangzhou, "/", a.image_id));
+  Tick(engine, 100);
+  Tick(engine, 100);
+  EXPECT_EQ(env_.Image(kHangzhou, a.image_id).status, "UnAvailable");
+  EXPECT_EQ(fake_.noted_missing.size(), 3u);
+}
+
+TEST_F(DomainSideTest, TheBackgroundCheckIsOffByDefault) {
+  storage::ImageRow b = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  fake_.without_data.insert(absl::StrCat(kHangzhou, "/", b.image_id));
+  TaskEngine engine(env_.store(), env_.clock(), env_.options());
+  Tick(engine, 0);
+  for (int i = 0; i < 3; ++i) Tick(engine, 100);
+  EXPECT_EQ(env_.Image(kHangzhou, b.image_id).status, "Available");
+  EXPECT_TRUE(fake_.noted_missing.empty());
+}
+
+TEST_F(DomainSideTest, AnImportedDiskLargerThanAskedGrowsItsMapping) {
+  v1::ImportImageRequest req;
+  req.set_region_id(kHangzhou);
+  for (int size : {30, 5, 7}) {
+    v1::ImportDiskDeviceMapping* disk = req.add_disk_device_mapping();
+    disk->set_oss_bucket("images");
+    disk->set_oss_object("disk.raw");
+    disk->set_disk_image_size(size);
+  }
+  v1::ImportImageResponse resp;
+  ASSERT_TRUE(env_.domain().ImportImage(env_.alice(), req, &resp).ok());
+  backend::Observation done;
+  done.size_gib = 50;
+  done.disk_sizes_gib = {50, 9, 1};  // the third fits in what it asked
+  fake_.finish = done;
+  TaskEngine engine(env_.store(), env_.clock(), env_.options());
+  Tick(engine, 0);
+  Tick(engine, 100);
+  EXPECT_EQ(env_.Task(resp.task_id()).status, "Finished");
+  storage::ImageRow image = env_.Image(kHangzhou, resp.image_id());
+  EXPECT_EQ(image.status, "Available");
+  EXPECT_EQ(image.size_gib, 50);
+  ASSERT_EQ(image.disks.size(), 3u);
+  EXPECT_EQ(image.disks[0].size_gib, 50);
+  EXPECT_EQ(image.disks[1].size_gib, 9);
+  EXPECT_EQ(image.disks[2].size_gib, 7);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/backend/filesystem/data_layout.h"
+#include "service/backend/filesystem/failure_codes.h"
 #include "service/backend/filesystem/input_checks.h"
 #include "service/backend/filesystem/orphan_collector.h"
 #include "service/backend/filesystem/unique_fd.h"
@@ -127,6 +128,7 @@ class FilesystemBackend : public Backend {
     obs.failure_message = r.failure_message;
     obs.digest = r.digest;
     obs.size_gib = r.size_gib;
+    obs.disk_sizes_gib = r.disk_sizes_gib;
     obs.source_data_missing = r.source_data_missing;
     if (r.state == State::kDone) obs.done = at.total;
     return obs;
@@ -266,6 +268,18 @@ class FilesystemBackend : public Backend {
                      MetaName(std::string(image_id)));
     struct stat st;
     return ::lstat(meta.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  }
+
+  void NoteDataMissing(std::string_view region_id,
+                       std::string_view image_id) override {
+    absl::StatusOr<UniqueFd> dir =
+        OpenRegionDir(options_.data_root, std::string(region_id));
+    if (!dir.ok()) return;
+    WriteFailure(files_, dir->get(), ImageFailureName(std::string(image_id)),
+                 kFailDataMissing,
+                 absl::StrCat("image ", AV(image_id), " has no data under ",
+                              options_.data_root, "/", AV(region_id),
+                              " (found by the background data check)"));
   }
 
   absl::Status DeleteImageData(std::string_view region_id,

@@ -307,7 +307,7 @@ WorkResult RunImport(const WorkOrder& work, WorkContext& ctx) {
       {work.oss_bucket, work.oss_object, work.format}};
   disks.insert(disks.end(), work.data_disks.begin(), work.data_disks.end());
   std::vector<SourceDisk> sources;
-  int64_t virtual_size = 0;
+  std::vector<int64_t> sizes_gib;
   for (size_t i = 0; i < disks.size(); ++i) {
     const ImportDisk& disk = disks[i];
     // Whose object a failure names, when there is more than one.
@@ -344,7 +344,7 @@ WorkResult RunImport(const WorkOrder& work, WorkContext& ctx) {
     }
     struct stat st;
     if (::fstat(object->get(), &st) != 0) return Fail(kFailIo, "stat");
-    if (i == 0) virtual_size = format.virtual_size;
+    sizes_gib.push_back((format.virtual_size + kGib - 1) / kGib);
     SourceDisk source;
     source.fd = *std::move(object);
     source.size = st.st_size;
@@ -352,7 +352,8 @@ WorkResult RunImport(const WorkOrder& work, WorkContext& ctx) {
     sources.push_back(std::move(source));
   }
   WorkResult r = WriteDisks(work, ctx, sources);
-  r.size_gib = (virtual_size + kGib - 1) / kGib;
+  r.size_gib = sizes_gib.front();
+  r.disk_sizes_gib = std::move(sizes_gib);
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "service/backend/backend.h"
 #include "service/backend/filesystem/filesystem_backend.h"
@@ -27,6 +28,7 @@ struct WorkResult {
   std::string failure_message;
   std::string digest;
   int64_t size_gib = 0;
+  std::vector<int64_t> disk_sizes_gib;  // import: every disk's, system first
   // The image read has no data (recorded on it as ImageDataMissing).
   bool source_data_missing = false;
 };
