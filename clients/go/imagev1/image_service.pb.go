@@ -795,7 +795,9 @@ type Image struct {
 	// ecsimage extension, owner only, --backend=filesystem: SHA-256 image
 	// digest, lowercase hex. The image's bytes are cut in 8 MiB chunks (the
 	// last may be short); this is the SHA-256 of the concatenated 32-byte
-	// SHA-256 digests of the chunks, in order. Empty until the data exists.
+	// SHA-256 digests of the chunks, in order. An image with data disks: the
+	// SHA-256 of its disks' 32-byte digests (each as above), the system disk
+	// first. Empty until the data exists.
 	ImageDigest string `protobuf:"bytes,23,opt,name=image_digest,json=ImageDigest,proto3" json:"image_digest,omitempty"`
 	// ecsimage extension, owner only: why the image's work failed
 	// (CreateFailed), e.g. OSSObjectNotFound, BackingFileNotAllowed,
@@ -1855,9 +1857,8 @@ type ImportImageRequest struct {
 	OsType       string `protobuf:"bytes,8,opt,name=os_type,json=OSType,proto3" json:"os_type,omitempty"`
 	Platform     string `protobuf:"bytes,9,opt,name=platform,json=Platform,proto3" json:"platform,omitempty"`
 	ClientToken  string `protobuf:"bytes,10,opt,name=client_token,json=ClientToken,proto3" json:"client_token,omitempty"`
-	// ECS's shape: the first mapping is the system disk. One mapping per
-	// image for now (a second is InvalidParameter); not with OSSBucket,
-	// OSSObject or Size.
+	// ECS's shape: the first mapping is the system disk, the others (at most
+	// 16) data disks; not with OSSBucket, OSSObject or Size.
 	DiskDeviceMapping []*ImportDiskDeviceMapping `protobuf:"bytes,11,rep,name=disk_device_mapping,json=DiskDeviceMapping,proto3" json:"disk_device_mapping,omitempty"`
 }
 
