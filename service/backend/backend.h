@@ -152,6 +152,17 @@ class DataOwners {
                            std::string_view task_id) = 0;
 };
 
+// A snapshot of which images have data, read in one pass (the start-up
+// check asks it first; an image it does not list is asked again with
+// HasImageData). It may list an image without data only by a collision of
+// 64-bit hashes.
+class ImageDataIndex {
+ public:
+  virtual ~ImageDataIndex() = default;
+  virtual bool Has(std::string_view region_id,
+                   std::string_view image_id) const = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -223,6 +234,12 @@ class Backend {
   // ImageDataMissing on it, as when a task finds so.
   virtual void NoteDataMissing(std::string_view /*region_id*/,
                                std::string_view /*image_id*/) {}
+
+  // The index above, or null when asking HasImageData image by image is
+  // as cheap (a backend that holds no bytes).
+  virtual std::unique_ptr<ImageDataIndex> IndexImageData() const {
+    return nullptr;
+  }
 
   // After a DeleteImage tombstone committed: frees the image's bytes.
   virtual absl::Status DeleteImageData(std::string_view region_id,

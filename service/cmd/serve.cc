@@ -363,8 +363,12 @@ int RunServe(const std::vector<std::string>& args) {
   }
   if (*backend != nullptr) {
     const auto started = std::chrono::steady_clock::now();
-    absl::StatusOr<domain::DataPresence> presence =
-        domain::CheckImageData(*db->store, **backend);
+    // One pass over the data first, then the database's images against it.
+    std::unique_ptr<backend::ImageDataIndex> index =
+        (*backend)->IndexImageData();
+    absl::StatusOr<domain::DataPresence> presence = domain::CheckImageData(
+        *db->store, **backend, /*page_size=*/1000, index.get());
+    index.reset();
     if (!presence.ok()) {
       LogError("cannot check the images' data", presence.status().ToString());
       return 1;

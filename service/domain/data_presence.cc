@@ -38,7 +38,7 @@ absl::StatusOr<std::optional<storage::ImageRow>> StillMissing(
 
 absl::StatusOr<DataCheckSlice> CheckImageDataSlice(
     storage::Store& store, const backend::Backend& backend, int64_t after,
-    int64_t limit) {
+    int64_t limit, const backend::ImageDataIndex* index) {
   DataCheckSlice slice;
   std::vector<storage::ImageRow> page;
   RETURN_IF_ERROR(
@@ -48,6 +48,9 @@ absl::StatusOr<DataCheckSlice> CheckImageDataSlice(
       }));
   for (const storage::ImageRow& image : page) {
     ++slice.checked;
+    if (index != nullptr && index->Has(image.region_id, image.image_id)) {
+      continue;
+    }
     if (backend.HasImageData(image.region_id, image.image_id)) continue;
     ASSIGN_OR_RETURN(std::optional<storage::ImageRow> missing,
                      StillMissing(store, backend, image.rowid));
@@ -59,14 +62,15 @@ absl::StatusOr<DataCheckSlice> CheckImageDataSlice(
   return slice;
 }
 
-absl::StatusOr<DataPresence> CheckImageData(storage::Store& store,
-                                            const backend::Backend& backend,
-                                            int64_t page_size) {
+absl::StatusOr<DataPresence> CheckImageData(
+    storage::Store& store, const backend::Backend& backend, int64_t page_size,
+    const backend::ImageDataIndex* index) {
   DataPresence presence;
   int64_t after = 0;
   do {
-    ASSIGN_OR_RETURN(DataCheckSlice slice,
-                     CheckImageDataSlice(store, backend, after, page_size));
+    ASSIGN_OR_RETURN(
+        DataCheckSlice slice,
+        CheckImageDataSlice(store, backend, after, page_size, index));
     presence.checked += slice.checked;
     for (const storage::ImageRow& image : slice.missing) {
       ++presence.missing;

@@ -25,9 +25,11 @@ struct DataPresence {
 // transactions. An image found without data is read again in a fresh
 // transaction and asked again before it counts (another replica may have
 // deleted it, and its data after the tombstone, meanwhile).
-absl::StatusOr<DataPresence> CheckImageData(storage::Store& store,
-                                            const backend::Backend& backend,
-                                            int64_t page_size = 1000);
+// With an `index` (Backend::IndexImageData), an image it lists is not
+// asked about one by one.
+absl::StatusOr<DataPresence> CheckImageData(
+    storage::Store& store, const backend::Backend& backend,
+    int64_t page_size = 1000, const backend::ImageDataIndex* index = nullptr);
 
 // One slice of the same walk, for the background check: at most `limit`
 // finished images after rowid `after`. `missing`: those without data (read
@@ -40,7 +42,7 @@ struct DataCheckSlice {
 };
 absl::StatusOr<DataCheckSlice> CheckImageDataSlice(
     storage::Store& store, const backend::Backend& backend, int64_t after,
-    int64_t limit);
+    int64_t limit, const backend::ImageDataIndex* index = nullptr);
 
 // The refusal serve prints when `presence.missing` > 0.
 std::string MissingDataMessage(const DataPresence& presence);

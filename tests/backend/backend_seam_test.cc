@@ -117,6 +117,14 @@ TEST_P(BackendTest, CreateEndsDoneWithItsDataAndDeleteOfNothingIsFine) {
   backend_->Reconcile({});
   // What the start-up check asks of every finished image.
   EXPECT_TRUE(backend_->HasImageData("region-a", "m-1"));
+  // Its one-pass index, where the backend has one.
+  if (std::unique_ptr<ImageDataIndex> index = backend_->IndexImageData()) {
+    EXPECT_TRUE(index->Has("region-a", "m-1"));
+    EXPECT_FALSE(index->Has("region-a", "m-2"));
+    EXPECT_FALSE(index->Has("region-b", "m-1"));
+  } else {
+    EXPECT_EQ(GetParam(), "simulated");
+  }
   EXPECT_TRUE(backend_->DeleteImageData("region-a", "m-1").ok());
   EXPECT_TRUE(backend_->DeleteImageData("region-a", "m-none").ok());
   EXPECT_FALSE(Exists("data/region-a/m-1.img"));
@@ -360,6 +368,33 @@ TEST_P(FilesystemBackendTest, CreateWritesOneBlankDiskPerMapping) {
                            "m-c.data1.meta", "m-c.data2.img"}) {
     EXPECT_FALSE(Exists(std::string("data/region-a/") + gone)) << gone;
   }
+}
+
+TEST_P(FilesystemBackendTest, TheIndexListsRegularSystemMetasOnly) {
+  WorkOrder w;
+  w.kind = WorkKind::kCreate;
+  w.key = "create/m-c";
+  w.region_id = "region-a";
+  w.image_id = "m-c";
+  w.disk_sizes_gib = {1, 1};
+  ASSERT_EQ(Finish(w).state, State::kDone);
+  backend_->Reconcile({});
+  const std::string dir = root_ + "/data/region-a/";
+  ASSERT_EQ(symlink((dir + "m-c.meta").c_str(), (dir + "m-link.meta").c_str()),
+            0);
+  ASSERT_EQ(mkdir((dir + "m-dir.meta").c_str(), 0755), 0);
+  std::ofstream(dir + ".m-tmp.meta") << "x";
+  std::unique_ptr<ImageDataIndex> index = backend_->IndexImageData();
+  ASSERT_NE(index, nullptr);
+  EXPECT_TRUE(index->Has("region-a", "m-c"));
+  EXPECT_FALSE(index->Has("region-a", "m-c.data1"));  // a data disk's
+  EXPECT_FALSE(index->Has("region-a", "m-link"));     // a symlink
+  EXPECT_FALSE(index->Has("region-a", "m-dir"));
+  EXPECT_FALSE(index->Has("region-a", ".m-tmp"));
+  EXPECT_FALSE(index->Has("region-b", "m-c"));
+  // As HasImageData says, image by image.
+  EXPECT_FALSE(backend_->HasImageData("region-a", "m-link"));
+  EXPECT_FALSE(backend_->HasImageData("region-a", "m-dir"));
 }
 
 TEST_P(FilesystemBackendTest, DataDisksAreImportedCopiedAndExportedByteExact) {

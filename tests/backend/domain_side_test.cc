@@ -469,5 +469,33 @@ TEST_F(DomainSideTest, AnImportedDiskLargerThanAskedGrowsItsMapping) {
   EXPECT_EQ(image.disks[2].size_gib, 7);
 }
 
+class FakeIndex : public backend::ImageDataIndex {
+ public:
+  bool Has(std::string_view region_id,
+           std::string_view image_id) const override {
+    return listed.count(absl::StrCat(AV(region_id), "/", AV(image_id))) > 0;
+  }
+  std::set<std::string> listed;  // "<region>/<image>"
+};
+
+TEST_F(DomainSideTest, StartUpCheckAsksOnlyWhatTheIndexDoesNotList) {
+  storage::ImageRow a = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  storage::ImageRow b = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  storage::ImageRow c = env_.PutImage(env_.alice(), kHangzhou, "Available");
+  FakeIndex index;
+  index.listed.insert(absl::StrCat(kHangzhou, "/", a.image_id));
+  fake_.without_data.insert(absl::StrCat(kHangzhou, "/", c.image_id));
+  std::vector<std::string> asked;
+  fake_.on_data_asked = [&](std::string_view id) { asked.emplace_back(id); };
+  absl::StatusOr<DataPresence> presence =
+      CheckImageData(env_.store(), fake_, /*page_size=*/2, &index);
+  ASSERT_TRUE(presence.ok()) << presence.status();
+  EXPECT_EQ(presence->checked, 3);
+  EXPECT_EQ(presence->missing, 1);  // c: not listed, and without data
+  // a is listed: never asked; b and c are; c again after a fresh read.
+  EXPECT_EQ(asked,
+            (std::vector<std::string>{b.image_id, c.image_id, c.image_id}));
+}
+
 }  // namespace
 }  // namespace ecsimage::domain

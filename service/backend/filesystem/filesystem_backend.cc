@@ -26,6 +26,7 @@
 #include "service/backend/filesystem/data_layout.h"
 #include "service/backend/filesystem/failure_codes.h"
 #include "service/backend/filesystem/input_checks.h"
+#include "service/backend/filesystem/meta_index.h"
 #include "service/backend/filesystem/orphan_collector.h"
 #include "service/backend/filesystem/unique_fd.h"
 #include "service/backend/filesystem/work.h"
@@ -268,6 +269,10 @@ class FilesystemBackend : public Backend {
                      MetaName(std::string(image_id)));
     struct stat st;
     return ::lstat(meta.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  }
+
+  std::unique_ptr<ImageDataIndex> IndexImageData() const override {
+    return IndexImageMetas(options_.data_root);
   }
 
   void NoteDataMissing(std::string_view region_id,

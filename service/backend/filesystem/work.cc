@@ -133,7 +133,10 @@ absl::StatusOr<ImageMeta> CreateBlankDisk(
   if (int rc = ctx.files.Sync(fd); rc < 0) {
     return absl::InternalError(std::strerror(-rc));
   }
-  ImageMeta meta{"RAW", size, BlankImageDigest(size)};
+  ImageMeta meta;
+  meta.format = "RAW";
+  meta.size = size;
+  meta.digest = BlankImageDigest(size);
   if (data_digests != nullptr) meta = SystemMeta(meta, *data_digests);
   if (absl::Status s = Publish(ctx.files, dir_fd, disk_id, part, meta);
       !s.ok()) {
@@ -250,7 +253,10 @@ WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx,
         absl::StrCat(write.disk == 0 ? "image" : disk_id, " digest ", *digest,
                      " differs from the source's ", write.expected_digest));
   }
-  ImageMeta meta{write.format, write.size, *digest};
+  ImageMeta meta;
+  meta.format = write.format;
+  meta.size = write.size;
+  meta.digest = *digest;
   if (write.data_digests != nullptr) {
     meta = SystemMeta(meta, *write.data_digests);
   }
