@@ -270,6 +270,58 @@ TEST_F(PowerCutWorkTest, EveryCutOfABlankDiskLeavesNoneOrAWholeOne) {
   EXPECT_LT(published, n);
 }
 
+TEST_F(PowerCutWorkTest, EveryCutOfADiskWithDataDisksLeavesNoHalfImage) {
+  const std::string system_digest = BlankImageDigest(kGib);
+  const std::string data_digest = BlankImageDigest(2 * kGib);
+  auto create = [&](Files& files, int64_t epoch) {
+    WorkOrder order;
+    order.kind = WorkKind::kCreate;
+    order.key = "create/m-new";
+    order.region_id = "region-b";
+    order.image_id = "m-new";
+    order.disk_sizes_gib = {1, 2, 2};
+    return Run(order, files, epoch);
+  };
+  PowerCutFiles counting(root_ + "/shadow");
+  ASSERT_EQ(create(counting, 1).state, State::kDone);
+  const int64_t n = counting.operations();
+  ASSERT_GE(n, 15);
+  int published = 0;
+  for (int64_t k = 1; k <= n; ++k) {
+    Clear({"data/region-b"});
+    const std::string what = absl::StrCat("cut after operation ", k, " of ", n);
+    PowerCutFiles cut(root_ + "/shadow");
+    cut.CutAfter(k);
+    create(cut, 1);
+    ASSERT_TRUE(cut.cut()) << what;
+    cut.ApplyCut();
+    // The system disk's .meta says the image has data: then every data
+    // disk is whole too (they are published first).
+    if (ExpectWholeImage("region-b", "m-new", system_digest, what)) {
+      ++published;
+      EXPECT_TRUE(
+          ExpectWholeImage("region-b", "m-new.data1", data_digest, what))
+          << what;
+      EXPECT_TRUE(
+          ExpectWholeImage("region-b", "m-new.data2", data_digest, what))
+          << what;
+    }
+    WorkResult again = create(PosixFiles(), 2);
+    ASSERT_EQ(again.state, State::kDone)
+        << what << ": " << again.failure_code << " " << again.failure_message;
+    EXPECT_EQ(again.digest,
+              ImageDigestOfDisks({system_digest, data_digest, data_digest}))
+        << what;
+    EXPECT_EQ(Names("data/region-b"),
+              (std::vector<std::string>{"m-new.data1.img", "m-new.data1.meta",
+                                        "m-new.data2.img", "m-new.data2.meta",
+                                        "m-new.img", "m-new.meta"}))
+        << what << ": temporary files left";
+  }
+  EXPECT_GT(published, 0);
+  EXPECT_LT(published, n);
+}
+
 class PowerCutDeleteTest : public PowerCutFixture {
  protected:
   // An image with data in region-a; returns its digest.
@@ -286,11 +338,13 @@ class PowerCutDeleteTest : public PowerCutFixture {
   // temporary files; m-keep, live.
   void PutImages() {
     del_digest_ = PutImage("m-del", 'd');
+    del_data_digest_ = PutImage("m-del.data1", 'e');  // a data disk
     keep_digest_ = PutImage("m-keep", 'k');
     const std::string dir = root_ + "/data/region-a/";
     std::ofstream(dir + ".m-del.failure") << "Io\nan earlier failure";
     std::ofstream(dir + ".m-del.e3.part") << "partial";
     std::ofstream(dir + ".m-del.e3.ckpt") << "0 digest\n";
+    std::ofstream(dir + ".m-del.data1.e3.part") << "partial";
   }
   absl::Status DeleteImageData(Files& files) {
     FilesystemOptions options = options_;
@@ -314,6 +368,7 @@ class PowerCutDeleteTest : public PowerCutFixture {
   }
 
   std::string del_digest_;
+  std::string del_data_digest_;
   std::string keep_digest_;
 };
 
@@ -346,6 +401,11 @@ TEST_F(PowerCutDeleteTest, EveryCutLeavesTheWholeImageOrWhatCleanUpRemoves) {
       // with a wrong digest.
       if (ExpectWholeImage("region-a", "m-del", del_digest_, what)) {
         ++whole;
+        // The system disk's .meta goes first: while it is there, so is
+        // every data disk.
+        EXPECT_TRUE(
+            ExpectWholeImage("region-a", "m-del.data1", del_data_digest_, what))
+            << what;
       } else {
         ++gone;
       }
