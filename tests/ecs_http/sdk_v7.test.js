@@ -98,6 +98,33 @@ test('v7: create, describe with paging, modify, copy, share, publish, instances'
   assert.equal(deleted.headers['x-acs-request-id'], deleted.body.requestId);
 });
 
+test('v7: ImportImage with data disks in ECS\'s DiskDeviceMapping.N', async () => {
+  const disk = (obj, size, format) => new Ecs.ImportImageRequestDiskDeviceMapping({
+    OSSBucket: 'images', OSSObject: obj, format, diskImageSize: size });
+  const imported = await ecs.importImage(new Ecs.ImportImageRequest({
+    regionId: R, imageName: 'v7-disks',
+    diskDeviceMapping: [disk('system.qcow2', 20, 'QCOW2'), disk('data1.raw', 5, 'raw'),
+      disk('data2.raw', 7)],
+  }));
+  assert.equal(imported.statusCode, 200);
+  assert.match(imported.body.imageId, /^m-[a-z0-9]{20}$/);
+  assert.match(imported.body.taskId, /^t-[a-z0-9]{20}$/);
+  const image = (await ecs.describeImages(new Ecs.DescribeImagesRequest({
+    regionId: R, imageId: imported.body.imageId,
+    status: 'Waiting,Creating,Available' }))).body.images.image[0];
+  assert.equal(String(image.size), '20');
+  const disks = image.diskDeviceMappings.diskDeviceMapping.map(
+    (d) => [d.device, d.type, String(d.size)]);
+  assert.deepEqual(disks, [['/dev/xvda', 'system', '20'], ['/dev/xvdb', 'data', '5'],
+    ['/dev/xvdc', 'data', '7']]);
+  const many = Array.from({ length: 18 }, (_, i) => disk(`d${i}.raw`, 1));
+  await expectError(ecs.importImage(new Ecs.ImportImageRequest({
+    regionId: R, diskDeviceMapping: many })), 'InvalidParameter', 400);
+  await expectError(ecs.importImage(new Ecs.ImportImageRequest({
+    regionId: R, diskDeviceMapping: [disk('s.raw', 20), disk('d.vhd', 5, 'VHD')] })),
+  'InvalidImageFormat.NotSupported', 400);
+});
+
 test('v7: every CancelCopyImage and DeleteImage error', async () => {
   await walk({
     name: 'v7',
