@@ -349,11 +349,11 @@ TEST_P(FilesystemBackendTest, CreateWritesOneBlankDiskPerMapping) {
   ASSERT_EQ(stat((root_ + "/data/region-a/m-c.img").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, int64_t{2} << 30);
   EXPECT_LT(st.st_blocks, 1024);  // sparse
-  ASSERT_EQ(stat((root_ + "/data/region-a/m-c.data1.img").c_str(), &st), 0);
+  ASSERT_EQ(stat((root_ + "/data/region-a/m-c.img.1").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, int64_t{1} << 30);
-  ASSERT_EQ(stat((root_ + "/data/region-a/m-c.data2.img").c_str(), &st), 0);
+  ASSERT_EQ(stat((root_ + "/data/region-a/m-c.img.2").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, int64_t{3} << 30);
-  EXPECT_FALSE(Exists("data/region-a/m-c.data3.img"));
+  EXPECT_FALSE(Exists("data/region-a/m-c.img.3"));
   // The image digest covers the three disks, in order.
   const std::string digest = filesystem::ImageDigestOfDisks(
       {filesystem::BlankImageDigest(int64_t{2} << 30),
@@ -364,8 +364,8 @@ TEST_P(FilesystemBackendTest, CreateWritesOneBlankDiskPerMapping) {
   EXPECT_NE(digest, filesystem::BlankImageDigest(int64_t{2} << 30));
   EXPECT_TRUE(backend_->HasImageData("region-a", "m-c"));
   ASSERT_TRUE(backend_->DeleteImageData("region-a", "m-c").ok());
-  for (const char* gone : {"m-c.img", "m-c.meta", "m-c.data1.img",
-                           "m-c.data1.meta", "m-c.data2.img"}) {
+  for (const char* gone :
+       {"m-c.img", "m-c.meta", "m-c.img.1", "m-c.meta.1", "m-c.img.2"}) {
     EXPECT_FALSE(Exists(std::string("data/region-a/") + gone)) << gone;
   }
 }
@@ -387,8 +387,8 @@ TEST_P(FilesystemBackendTest, TheIndexListsRegularSystemMetasOnly) {
   std::unique_ptr<ImageDataIndex> index = backend_->IndexImageData();
   ASSERT_NE(index, nullptr);
   EXPECT_TRUE(index->Has("region-a", "m-c"));
-  EXPECT_FALSE(index->Has("region-a", "m-c.data1"));  // a data disk's
-  EXPECT_FALSE(index->Has("region-a", "m-link"));     // a symlink
+  EXPECT_FALSE(index->Has("region-a", "m-c#1"));   // a data disk's
+  EXPECT_FALSE(index->Has("region-a", "m-link"));  // a symlink
   EXPECT_FALSE(index->Has("region-a", "m-dir"));
   EXPECT_FALSE(index->Has("region-a", ".m-tmp"));
   EXPECT_FALSE(index->Has("region-b", "m-c"));
@@ -428,13 +428,13 @@ TEST_P(FilesystemBackendTest, DataDisksAreImportedCopiedAndExportedByteExact) {
   EXPECT_FALSE(Exists("oss/bucket-out/pre-m-dst_data3.raw"));
   // No temporary file of any disk is left.
   for (const char* gone :
-       {"data/region-b/.m-dst.data1.e1.part", "data/region-b/.m-dst.e1.ckpt",
-        "data/region-b/.export-x-m-dst-RAW.data2.ckpt"}) {
+       {"data/region-b/.m-dst.e1.part.1", "data/region-b/.m-dst.e1.ckpt",
+        "data/region-b/.export-x-m-dst-RAW.ckpt.2"}) {
     EXPECT_FALSE(Exists(gone)) << gone;
   }
   ASSERT_TRUE(backend_->DeleteImageData("region-b", "m-dst").ok());
-  EXPECT_FALSE(Exists("data/region-b/m-dst.data2.img"));
-  EXPECT_TRUE(Exists("data/region-a/m-src.data2.img"));
+  EXPECT_FALSE(Exists("data/region-b/m-dst.img.2"));
+  EXPECT_TRUE(Exists("data/region-a/m-src.img.2"));
 }
 
 TEST_P(FilesystemBackendTest, AFailedDataDiskFailsTheImportNamingItsMapping) {
@@ -447,7 +447,7 @@ TEST_P(FilesystemBackendTest, AFailedDataDiskFailsTheImportNamingItsMapping) {
   EXPECT_NE(obs.failure_message.find("DiskDeviceMapping.3"), std::string::npos)
       << obs.failure_message;
   backend_->Reconcile({});
-  EXPECT_FALSE(Exists("data/region-a/m-x.data1.img"));
+  EXPECT_FALSE(Exists("data/region-a/m-x.img.1"));
   EXPECT_FALSE(Exists("data/region-a/m-x.img"));
 }
 
@@ -464,10 +464,10 @@ TEST_P(FilesystemBackendTest, AFullDiskAfterADataDiskFreesThatDiskToo) {
   EXPECT_EQ(obs.state, State::kFailed);
   EXPECT_EQ(obs.failure_code, "DiskFull");
   backend_->Reconcile({});
-  EXPECT_FALSE(Exists("data/region-b/m-dst.data1.img"));
-  EXPECT_FALSE(Exists("data/region-b/m-dst.data1.meta"));
+  EXPECT_FALSE(Exists("data/region-b/m-dst.img.1"));
+  EXPECT_FALSE(Exists("data/region-b/m-dst.meta.1"));
   EXPECT_FALSE(Exists("data/region-b/m-dst.img"));
-  EXPECT_TRUE(Exists("data/region-a/m-src.data1.img"));
+  EXPECT_TRUE(Exists("data/region-a/m-src.img.1"));
   EXPECT_EQ(backend_->ImageDetails("region-b", "m-dst").failure_code,
             "DiskFull");
 }

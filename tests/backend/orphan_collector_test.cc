@@ -32,11 +32,16 @@ TEST(ClassifyDataFileTest, KnowsTheLayoutsNamesAndNothingElse) {
   is(".task-t-9.failure", Kind::kTaskFailure, "t-9");
   // A data disk's files are its image's; an export's checkpoint of one,
   // its task's.
-  is("m-1.data1.img", Kind::kImageData, "m-1");
-  is("m-1.data16.meta", Kind::kImageData, "m-1");
-  is(".m-1.data2.e3.part", Kind::kImageTemp, "m-1");
-  is(".export-t-9.data3.ckpt", Kind::kExportCkpt, "t-9");
-  is("m-1.datax.img", Kind::kImageData, "m-1.datax");
+  is("m-1.img.1", Kind::kImageData, "m-1");
+  is("m-1.meta.16", Kind::kImageData, "m-1");
+  is(".m-1.e3.part.2", Kind::kImageTemp, "m-1");
+  is(".export-t-9.ckpt.3", Kind::kExportCkpt, "t-9");
+  // Not a data disk's: no such disk number, or not a disk's kind of file.
+  for (const char* unknown :
+       {"m-1.img.17", "m-1.img.01", "m-1.img.0", ".m-1.failure.2",
+        ".task-t-9.failure.1", "notes.1", "m-1.img.1.bak"}) {
+    is(unknown, Kind::kUnknown, "");
+  }
   is(".m-1.meta.tmp", Kind::kWriteTemp, "");
   is("..m-1.failure.tmp", Kind::kWriteTemp, "");
   for (const char* unknown :
@@ -85,33 +90,18 @@ TEST_F(OrphanCollectorTest, RemovesOldFilesNobodyOwnsAndNothingElse) {
   owners.images = {{"m-live", DataOwner::kKept},
                    {"m-busy", DataOwner::kWorking}};
   owners.tasks = {{"t-done", DataOwner::kKept}, {"t-run", DataOwner::kWorking}};
-  const std::vector<std::string> kept = {"m-live.img",
-                                         "m-live.meta",
-                                         ".m-live.failure",
-                                         "m-busy.meta",
-                                         ".m-busy.e2.part",
-                                         ".m-busy.e2.ckpt",
-                                         ".export-t-run.ckpt",
-                                         ".task-t-done.failure",
-                                         ".task-t-run.failure",
-                                         "notes.txt",
-                                         "m-live.data1.img",
-                                         "m-live.data1.meta",
-                                         ".m-busy.data2.e2.part",
-                                         ".export-t-run.data1.ckpt"};
-  const std::vector<std::string> orphans = {"m-gone.img",
-                                            "m-gone.meta",
-                                            ".m-gone.failure",
-                                            ".m-gone.e1.part",
-                                            ".m-live.e1.part",
-                                            ".m-live.e1.ckpt",
-                                            ".export-t-done.ckpt",
-                                            ".export-t-gone.ckpt",
-                                            ".task-t-gone.failure",
-                                            ".m-live.meta.tmp",
-                                            "m-gone.data1.img",
-                                            ".m-live.data1.e1.part",
-                                            ".export-t-done.data2.ckpt"};
+  const std::vector<std::string> kept = {
+      "m-live.img",         "m-live.meta",          ".m-live.failure",
+      "m-busy.meta",        ".m-busy.e2.part",      ".m-busy.e2.ckpt",
+      ".export-t-run.ckpt", ".task-t-done.failure", ".task-t-run.failure",
+      "notes.txt",          "m-live.img.1",         "m-live.meta.1",
+      ".m-busy.e2.part.2",  ".export-t-run.ckpt.1"};
+  const std::vector<std::string> orphans = {
+      "m-gone.img",           "m-gone.meta",         ".m-gone.failure",
+      ".m-gone.e1.part",      ".m-live.e1.part",     ".m-live.e1.ckpt",
+      ".export-t-done.ckpt",  ".export-t-gone.ckpt", ".task-t-gone.failure",
+      ".m-live.meta.tmp",     "m-gone.img.1",        ".m-live.e1.part.1",
+      ".export-t-done.ckpt.2"};
   for (const auto& n : kept) Put(n);
   for (const auto& n : orphans) Put(n);
   ASSERT_EQ(symlink("/etc/passwd", (root_ + "/region-a/m-link.img").c_str()),

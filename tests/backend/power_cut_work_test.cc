@@ -300,10 +300,10 @@ TEST_F(PowerCutWorkTest, EveryCutOfADiskWithDataDisksLeavesNoHalfImage) {
     if (ExpectWholeImage("region-b", "m-new", system_digest, what)) {
       ++published;
       EXPECT_TRUE(
-          ExpectWholeImage("region-b", "m-new.data1", data_digest, what))
+          ExpectWholeImage("region-b", DiskId("m-new", 1), data_digest, what))
           << what;
       EXPECT_TRUE(
-          ExpectWholeImage("region-b", "m-new.data2", data_digest, what))
+          ExpectWholeImage("region-b", DiskId("m-new", 2), data_digest, what))
           << what;
     }
     WorkResult again = create(PosixFiles(), 2);
@@ -313,9 +313,9 @@ TEST_F(PowerCutWorkTest, EveryCutOfADiskWithDataDisksLeavesNoHalfImage) {
               ImageDigestOfDisks({system_digest, data_digest, data_digest}))
         << what;
     EXPECT_EQ(Names("data/region-b"),
-              (std::vector<std::string>{"m-new.data1.img", "m-new.data1.meta",
-                                        "m-new.data2.img", "m-new.data2.meta",
-                                        "m-new.img", "m-new.meta"}))
+              (std::vector<std::string>{"m-new.img", "m-new.img.1",
+                                        "m-new.img.2", "m-new.meta",
+                                        "m-new.meta.1", "m-new.meta.2"}))
         << what << ": temporary files left";
   }
   EXPECT_GT(published, 0);
@@ -328,9 +328,9 @@ class PowerCutDeleteTest : public PowerCutFixture {
   std::string PutImage(const std::string& id, char fill) {
     const int64_t size = 5 * 4096;
     const std::string dir = root_ + "/data/region-a/";
-    PutSparse(dir + id + ".img", "", size, fill);
-    const std::string digest = DigestOfPath(dir + id + ".img");
-    std::ofstream(dir + id + ".meta")
+    PutSparse(dir + DataName(id), "", size, fill);
+    const std::string digest = DigestOfPath(dir + DataName(id));
+    std::ofstream(dir + MetaName(id))
         << "format=RAW\nsize=" << size << "\ndigest=" << digest << "\n";
     return digest;
   }
@@ -338,13 +338,13 @@ class PowerCutDeleteTest : public PowerCutFixture {
   // temporary files; m-keep, live.
   void PutImages() {
     del_digest_ = PutImage("m-del", 'd');
-    del_data_digest_ = PutImage("m-del.data1", 'e');  // a data disk
+    del_data_digest_ = PutImage(DiskId("m-del", 1), 'e');  // a data disk
     keep_digest_ = PutImage("m-keep", 'k');
     const std::string dir = root_ + "/data/region-a/";
     std::ofstream(dir + ".m-del.failure") << "Io\nan earlier failure";
     std::ofstream(dir + ".m-del.e3.part") << "partial";
     std::ofstream(dir + ".m-del.e3.ckpt") << "0 digest\n";
-    std::ofstream(dir + ".m-del.data1.e3.part") << "partial";
+    std::ofstream(dir + ".m-del.e3.part.1") << "partial";
   }
   absl::Status DeleteImageData(Files& files) {
     FilesystemOptions options = options_;
@@ -403,8 +403,8 @@ TEST_F(PowerCutDeleteTest, EveryCutLeavesTheWholeImageOrWhatCleanUpRemoves) {
         ++whole;
         // The system disk's .meta goes first: while it is there, so is
         // every data disk.
-        EXPECT_TRUE(
-            ExpectWholeImage("region-a", "m-del.data1", del_data_digest_, what))
+        EXPECT_TRUE(ExpectWholeImage("region-a", DiskId("m-del", 1),
+                                     del_data_digest_, what))
             << what;
       } else {
         ++gone;

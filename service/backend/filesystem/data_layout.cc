@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -59,9 +60,17 @@ absl::Status WriteSmallFile(Files& files, int dir_fd, const std::string& name,
   return absl::OkStatus();
 }
 
-// Temporary files of `image_id`: ".<image>.e<epoch>.part|ckpt".
-std::vector<std::pair<std::string, int64_t>> TempFiles(
-    int dir_fd, absl::string_view image_id) {
+// A disk id (DiskId) as the base of its names and their suffix: an image
+// id is itself with no suffix; "<image>#<N>" is "<image>" and ".<N>".
+std::pair<absl::string_view, std::string> SplitDiskId(absl::string_view id) {
+  const size_t hash = id.find('#');
+  if (hash == absl::string_view::npos) return {id, ""};
+  return {id.substr(0, hash), absl::StrCat(".", id.substr(hash + 1))};
+}
+
+// Temporary files of disk `id`: ".<image>.e<epoch>.part|ckpt[.<N>]".
+std::vector<std::pair<std::string, int64_t>> TempFiles(int dir_fd,
+                                                       absl::string_view id) {
   std::vector<std::pair<std::string, int64_t>> out;
   int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return out;
@@ -71,11 +80,13 @@ std::vector<std::pair<std::string, int64_t>> TempFiles(
     return out;
   }
   ::rewinddir(dir);
-  const std::string prefix = absl::StrCat(".", image_id, ".e");
+  const auto [base, suffix] = SplitDiskId(id);
+  const std::string prefix = absl::StrCat(".", base, ".e");
   while (struct dirent* e = ::readdir(dir)) {
     absl::string_view name = e->d_name;
     if (!absl::StartsWith(name, prefix)) continue;
     absl::string_view rest = name.substr(prefix.size());
+    if (!suffix.empty() && !absl::ConsumeSuffix(&rest, suffix)) continue;
     std::vector<absl::string_view> parts = absl::StrSplit(rest, '.');
     int64_t epoch = 0;
     if (parts.size() == 2 && (parts[1] == "part" || parts[1] == "ckpt") &&
@@ -87,7 +98,8 @@ std::vector<std::pair<std::string, int64_t>> TempFiles(
   return out;
 }
 
-// The data disks of `image_id` that have any file: ids "<image>.data<N>".
+// The data disks of `image_id` that have any file: ids "<image>#<N>", from
+// names "[.]<image>.<anything>.<N>".
 std::vector<std::string> DataDiskIds(int dir_fd, absl::string_view image_id) {
   std::vector<std::string> out;
   int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
@@ -98,18 +110,13 @@ std::vector<std::string> DataDiskIds(int dir_fd, absl::string_view image_id) {
     return out;
   }
   ::rewinddir(dir);
-  const std::string prefix = absl::StrCat(image_id, ".data");
+  const std::string prefix = absl::StrCat(image_id, ".");
   while (struct dirent* e = ::readdir(dir)) {
     absl::string_view name = e->d_name;
     absl::ConsumePrefix(&name, ".");
     if (!absl::ConsumePrefix(&name, prefix)) continue;
-    const size_t end = name.find('.');
-    int disk = 0;
-    if (end == absl::string_view::npos ||
-        !absl::SimpleAtoi(name.substr(0, end), &disk) || disk < 1 ||
-        disk >= kMaxDisks) {
-      continue;
-    }
+    const int disk = DataDiskOfName(name);
+    if (disk == 0) continue;
     std::string id = DiskId(image_id, disk);
     if (std::find(out.begin(), out.end(), id) == out.end()) {
       out.push_back(std::move(id));
@@ -123,20 +130,37 @@ std::vector<std::string> DataDiskIds(int dir_fd, absl::string_view image_id) {
 
 std::string DiskId(absl::string_view image_id, int disk) {
   if (disk == 0) return std::string(image_id);
-  return absl::StrCat(image_id, ".data", disk);
+  return absl::StrCat(image_id, "#", disk);
 }
 
-std::string DataName(absl::string_view image_id) {
-  return absl::StrCat(image_id, ".img");
+int DataDiskOfName(absl::string_view name) {
+  const size_t dot = name.rfind('.');
+  if (dot == absl::string_view::npos) return 0;
+  const absl::string_view digits = name.substr(dot + 1);
+  if (digits.empty() || digits.size() > 2 || digits[0] == '0' ||
+      !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit)) {
+    return 0;
+  }
+  int disk = 0;
+  if (!absl::SimpleAtoi(digits, &disk) || disk >= kMaxDisks) return 0;
+  return disk;
 }
-std::string MetaName(absl::string_view image_id) {
-  return absl::StrCat(image_id, ".meta");
+
+std::string DataName(absl::string_view id) {
+  const auto [base, suffix] = SplitDiskId(id);
+  return absl::StrCat(base, ".img", suffix);
 }
-std::string PartName(absl::string_view image_id, int64_t epoch) {
-  return absl::StrCat(".", image_id, ".e", epoch, ".part");
+std::string MetaName(absl::string_view id) {
+  const auto [base, suffix] = SplitDiskId(id);
+  return absl::StrCat(base, ".meta", suffix);
 }
-std::string CkptName(absl::string_view image_id, int64_t epoch) {
-  return absl::StrCat(".", image_id, ".e", epoch, ".ckpt");
+std::string PartName(absl::string_view id, int64_t epoch) {
+  const auto [base, suffix] = SplitDiskId(id);
+  return absl::StrCat(".", base, ".e", epoch, ".part", suffix);
+}
+std::string CkptName(absl::string_view id, int64_t epoch) {
+  const auto [base, suffix] = SplitDiskId(id);
+  return absl::StrCat(".", base, ".e", epoch, ".ckpt", suffix);
 }
 
 std::string ImageFailureName(absl::string_view image_id) {

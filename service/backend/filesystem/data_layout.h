@@ -6,11 +6,13 @@
 // temporary names carrying the lease epoch: .<image>.e<epoch>.part and
 // .<image>.e<epoch>.ckpt.
 //
-// An image with data disks keeps each under its disk id, <image>.data<N>
-// (DiskId): <image>.data1.img, .<image>.data1.e<epoch>.part, ... The data
-// disks are published before the system disk, whose .meta counts the disks
-// (disks=N) and holds the image digest over them, so the system disk's
-// .meta still says that the whole image has data.
+// Data disk N of an image has the system disk's names with ".<N>" after
+// them: <image>.img.1, <image>.meta.1, .<image>.e<epoch>.part.1, ... (names
+// a binary without data disks does not recognise, so that its orphan
+// collector never removes them during a rolling update or after a
+// rollback). The data disks are published before the system disk, whose
+// .meta counts the disks (disks=N) and holds the image digest over them, so
+// the system disk's .meta still says that the whole image has data.
 #ifndef ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_DATA_LAYOUT_H_
 #define ECSIMAGE_SERVICE_BACKEND_FILESYSTEM_DATA_LAYOUT_H_
 
@@ -43,9 +45,13 @@ struct ImageMeta {
 inline constexpr int kMaxDisks = 17;
 
 // The id the files of disk `disk` of `image_id` are named by: the image id
-// for the system disk (0), "<image>.data<N>" for data disk N. Every name
-// below takes either.
+// for the system disk (0), "<image>#<N>" for data disk N (never a file
+// name itself). Every name below takes either.
 std::string DiskId(absl::string_view image_id, int disk);
+
+// N when `name` ends in ".<N>", a data disk's number (1-16, no leading
+// zero); else 0.
+int DataDiskOfName(absl::string_view name);
 
 std::string DataName(absl::string_view image_id);  // <image>.img
 std::string MetaName(absl::string_view image_id);  // <image>.meta

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "service/backend/filesystem/data_layout.h"
 #include "service/backend/filesystem/unique_fd.h"
 
 namespace ecsimage::backend::filesystem {
@@ -24,15 +25,7 @@ namespace {
 
 using Kind = DataFile::Kind;
 
-// A data disk's files (and an export's checkpoint of one) belong to their
-// image or task: "<id>.data<N>" is owned by "<id>".
 DataFile Of(Kind kind, absl::string_view id) {
-  const size_t dot = id.rfind(".data");
-  int disk = 0;
-  if (dot != absl::string_view::npos &&
-      absl::SimpleAtoi(id.substr(dot + 5), &disk) && disk > 0) {
-    id = id.substr(0, dot);
-  }
   if (id.empty() || absl::StrContains(id, '/')) return {};
   return DataFile{kind, std::string(id)};
 }
@@ -61,6 +54,17 @@ DataFile ClassifyDataFile(absl::string_view name) {
   if (absl::ConsumeSuffix(&name, ".tmp")) {
     return absl::StartsWith(name, ".") ? DataFile{Kind::kWriteTemp, ""}
                                        : DataFile{};
+  }
+  // A data disk's file (or an export's checkpoint of one): the system
+  // disk's name and ".<N>", its image's (or task's).
+  if (const int disk = DataDiskOfName(name); disk > 0) {
+    DataFile file = ClassifyDataFile(
+        name.substr(0, name.size() - absl::StrCat(".", disk).size()));
+    if (file.kind == Kind::kImageData || file.kind == Kind::kImageTemp ||
+        file.kind == Kind::kExportCkpt) {
+      return file;
+    }
+    return {};
   }
   if (!absl::ConsumePrefix(&name, ".")) {
     absl::string_view id = name;

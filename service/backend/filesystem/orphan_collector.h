@@ -25,13 +25,13 @@ struct DataFile {
     kImageData,     // <image>.img, <image>.meta: wanted while the image lives
     kImageTemp,     // .<image>.e<N>.part|ckpt: while work on it runs
     kImageFailure,  // .<image>.failure: while the image lives
-    kExportCkpt,    // .export-<task>[.data<N>].ckpt: while the export runs
+    kExportCkpt,    // .export-<task>.ckpt[.<N>]: while the export runs
     kTaskFailure,   // .task-<task>.failure: while the task's image lives
     kWriteTemp,     // .<name>.tmp of a small write: nobody's once old
   };
   Kind kind = Kind::kUnknown;
-  // The image or task id; a data disk's files (<image>.data<N>.img, ...)
-  // are their image's.
+  // The image or task id; a data disk's files (<image>.img.<N>, ...) are
+  // their image's.
   std::string id;
 };
 DataFile ClassifyDataFile(absl::string_view name);

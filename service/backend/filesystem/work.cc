@@ -95,7 +95,8 @@ std::string ExportKey(const WorkOrder& work, const std::string& format,
 
 // An export's checkpoint of disk `disk`, beside the image's data.
 std::string ExportCkptName(const WorkOrder& work, int disk) {
-  return absl::StrCat(".export-", DiskId(work.key.substr(5), disk), ".ckpt");
+  return absl::StrCat(".export-", work.key.substr(5), ".ckpt",
+                      disk == 0 ? "" : absl::StrCat(".", disk));
 }
 
 // The part file an export writes `name` through.
@@ -250,8 +251,10 @@ WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx,
   if (!write.expected_digest.empty() && *digest != write.expected_digest) {
     return Fail(
         kFailChecksum,
-        absl::StrCat(write.disk == 0 ? "image" : disk_id, " digest ", *digest,
-                     " differs from the source's ", write.expected_digest));
+        absl::StrCat(write.disk == 0 ? std::string("image")
+                                     : absl::StrCat("data disk ", write.disk),
+                     " digest ", *digest, " differs from the source's ",
+                     write.expected_digest));
   }
   ImageMeta meta;
   meta.format = write.format;
