@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "service/backend/filesystem/dir_entries.h"
 
 namespace ecsimage::backend::filesystem {
 namespace {
@@ -72,29 +73,20 @@ std::pair<absl::string_view, std::string> SplitDiskId(absl::string_view id) {
 std::vector<std::pair<std::string, int64_t>> TempFiles(int dir_fd,
                                                        absl::string_view id) {
   std::vector<std::pair<std::string, int64_t>> out;
-  int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return out;
-  DIR* dir = ::fdopendir(dup);
-  if (dir == nullptr) {
-    ::close(dup);
-    return out;
-  }
-  ::rewinddir(dir);
   const auto [base, suffix] = SplitDiskId(id);
   const std::string prefix = absl::StrCat(".", base, ".e");
-  while (struct dirent* e = ::readdir(dir)) {
-    absl::string_view name = e->d_name;
-    if (!absl::StartsWith(name, prefix)) continue;
+  ForEachEntry(dir_fd, [&](std::string_view entry, unsigned char) {
+    const absl::string_view name(entry.data(), entry.size());
+    if (!absl::StartsWith(name, prefix)) return;
     absl::string_view rest = name.substr(prefix.size());
-    if (!suffix.empty() && !absl::ConsumeSuffix(&rest, suffix)) continue;
+    if (!suffix.empty() && !absl::ConsumeSuffix(&rest, suffix)) return;
     std::vector<absl::string_view> parts = absl::StrSplit(rest, '.');
     int64_t epoch = 0;
     if (parts.size() == 2 && (parts[1] == "part" || parts[1] == "ckpt") &&
         absl::SimpleAtoi(parts[0], &epoch)) {
       out.emplace_back(std::string(name), epoch);
     }
-  }
-  ::closedir(dir);
+  });
   return out;
 }
 
@@ -102,27 +94,18 @@ std::vector<std::pair<std::string, int64_t>> TempFiles(int dir_fd,
 // names "[.]<image>.<anything>.<N>".
 std::vector<std::string> DataDiskIds(int dir_fd, absl::string_view image_id) {
   std::vector<std::string> out;
-  int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return out;
-  DIR* dir = ::fdopendir(dup);
-  if (dir == nullptr) {
-    ::close(dup);
-    return out;
-  }
-  ::rewinddir(dir);
   const std::string prefix = absl::StrCat(image_id, ".");
-  while (struct dirent* e = ::readdir(dir)) {
-    absl::string_view name = e->d_name;
+  ForEachEntry(dir_fd, [&](std::string_view entry, unsigned char) {
+    absl::string_view name(entry.data(), entry.size());
     absl::ConsumePrefix(&name, ".");
-    if (!absl::ConsumePrefix(&name, prefix)) continue;
+    if (!absl::ConsumePrefix(&name, prefix)) return;
     const int disk = DataDiskOfName(name);
-    if (disk == 0) continue;
+    if (disk == 0) return;
     std::string id = DiskId(image_id, disk);
     if (std::find(out.begin(), out.end(), id) == out.end()) {
       out.push_back(std::move(id));
     }
-  }
-  ::closedir(dir);
+  });
   return out;
 }
 

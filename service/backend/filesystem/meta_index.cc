@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "service/backend/filesystem/dir_entries.h"
 #include "service/backend/filesystem/unique_fd.h"
 
 namespace ecsimage::backend::filesystem {
@@ -36,20 +38,6 @@ class MetaIndex : public ImageDataIndex {
   std::vector<uint64_t> keys_;  // sorted
 };
 
-// Calls `fn(name, d_type)` for each entry of the open directory `fd`
-// (which it takes).
-template <typename Fn>
-void ForEachEntry(int fd, Fn fn) {
-  DIR* dir = ::fdopendir(fd);
-  if (dir == nullptr) {
-    ::close(fd);
-    return;
-  }
-  while (struct dirent* e = ::readdir(dir))
-    fn(std::string_view(e->d_name), e->d_type);
-  ::closedir(dir);
-}
-
 }  // namespace
 
 std::unique_ptr<ImageDataIndex> IndexImageMetas(const std::string& data_root) {
@@ -57,15 +45,15 @@ std::unique_ptr<ImageDataIndex> IndexImageMetas(const std::string& data_root) {
   UniqueFd root(::open(data_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return std::make_unique<MetaIndex>(std::move(keys));
   std::vector<std::string> regions;
-  ForEachEntry(::dup(root.get()), [&](std::string_view name, unsigned char) {
-    if (!name.empty() && name[0] != '.') regions.emplace_back(name);
+  ForEachEntry(root.get(), [&](std::string_view name, unsigned char) {
+    if (name[0] != '.') regions.emplace_back(name);
   });
   constexpr std::string_view kMeta = ".meta";
   for (const std::string& region : regions) {
-    int fd = ::openat(root.get(), region.c_str(),
-                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) continue;
-    ForEachEntry(fd, [&](std::string_view name, unsigned char type) {
+    UniqueFd dir(::openat(root.get(), region.c_str(),
+                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir.valid()) continue;
+    ForEachEntry(dir.get(), [&](std::string_view name, unsigned char type) {
       // A regular <image>.meta: not a temporary (leading '.'), not a data
       // disk's (<image>.data<N>.meta), not of an unknown type (those are
       // asked about one by one).

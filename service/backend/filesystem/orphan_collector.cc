@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "service/backend/filesystem/data_layout.h"
+#include "service/backend/filesystem/dir_entries.h"
 #include "service/backend/filesystem/unique_fd.h"
 
 namespace ecsimage::backend::filesystem {
@@ -33,18 +34,9 @@ DataFile Of(Kind kind, absl::string_view id) {
 // The names of the entries of an open directory.
 std::vector<std::string> List(int dir_fd) {
   std::vector<std::string> names;
-  int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return names;
-  DIR* dir = ::fdopendir(dup);
-  if (dir == nullptr) {
-    ::close(dup);
-    return names;
-  }
-  while (struct dirent* e = ::readdir(dir)) {
-    const absl::string_view name = e->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  ::closedir(dir);
+  ForEachEntry(dir_fd, [&](std::string_view name, unsigned char) {
+    names.emplace_back(name);
+  });
   return names;
 }
 

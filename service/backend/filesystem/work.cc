@@ -277,37 +277,64 @@ WorkResult CopyIntoImage(const WorkOrder& work, WorkContext& ctx,
   return r;
 }
 
-// The bytes of one disk a copy or an import reads.
+// The bytes of one disk a copy, an import or an export reads: its format,
+// size and digest ("" when not known: an import's object).
 struct SourceDisk {
+  ImageMeta meta;
   UniqueFd fd;
-  int64_t size = 0;
-  std::string format;
-  std::string digest;  // "" when not known (an import)
 };
+
+// Opens every disk of `image_id` under `dir_fd` (its system disk's .meta
+// counts them), the system disk first. False, with `*failure` set to
+// ImageDataMissing (recorded on the image), when any is missing.
+bool OpenImageDisks(WorkContext& ctx, int dir_fd, const std::string& image_id,
+                    std::vector<SourceDisk>* disks, WorkResult* failure) {
+  absl::StatusOr<ImageMeta> system = ReadMeta(dir_fd, image_id);
+  if (!system.ok()) {
+    *failure = SourceDataMissing(
+        ctx, dir_fd, image_id,
+        absl::StrCat("image ", image_id,
+                     " has no data: ", system.status().message()));
+    return false;
+  }
+  for (int disk = 0; disk < system->disks; ++disk) {
+    const std::string id = DiskId(image_id, disk);
+    absl::StatusOr<ImageMeta> meta = disk == 0 ? system : ReadMeta(dir_fd, id);
+    UniqueFd fd(::openat(dir_fd, DataName(id).c_str(),
+                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!meta.ok() || !fd.valid()) {
+      *failure = SourceDataMissing(
+          ctx, dir_fd, image_id,
+          absl::StrCat("image ", image_id, " has no data file ", DataName(id)));
+      return false;
+    }
+    disks->push_back(SourceDisk{*std::move(meta), std::move(fd)});
+  }
+  return true;
+}
+
 // Writes every disk into the image, the data disks first and the system
 // disk last; the first that does not end kDone ends the work.
 WorkResult WriteDisks(const WorkOrder& work, WorkContext& ctx,
                       std::vector<SourceDisk>& sources) {
   int64_t total = 0;
-  for (const SourceDisk& s : sources) total += s.size;
+  for (const SourceDisk& s : sources) total += s.meta.size;
   ctx.total_bytes.store(total);
+  auto write_of = [&](size_t i, int64_t base) {
+    const ImageMeta& meta = sources[i].meta;
+    return DiskWrite{static_cast<int>(i), sources[i].fd.get(), meta.size,
+                     meta.format,         meta.digest,         base};
+  };
   std::vector<std::string> data_digests;
-  int64_t base = sources.front().size;
+  int64_t base = sources.front().meta.size;
   for (size_t i = 1; i < sources.size(); ++i) {
-    DiskWrite write{static_cast<int>(i), sources[i].fd.get(), sources[i].size,
-                    sources[i].format,   sources[i].digest,   base};
-    WorkResult r = CopyIntoImage(work, ctx, write);
+    WorkResult r = CopyIntoImage(work, ctx, write_of(i, base));
     if (r.state != Observation::State::kDone) return r;
     data_digests.push_back(r.digest);
-    base += sources[i].size;
+    base += sources[i].meta.size;
   }
-  DiskWrite system{0,
-                   sources[0].fd.get(),
-                   sources[0].size,
-                   sources[0].format,
-                   sources[0].digest,
-                   0,
-                   &data_digests};
+  DiskWrite system = write_of(0, 0);
+  system.data_digests = &data_digests;
   return CopyIntoImage(work, ctx, system);
 }
 
@@ -356,8 +383,8 @@ WorkResult RunImport(const WorkOrder& work, WorkContext& ctx) {
     sizes_gib.push_back((format.virtual_size + kGib - 1) / kGib);
     SourceDisk source;
     source.fd = *std::move(object);
-    source.size = st.st_size;
-    source.format = format.format;
+    source.meta.size = st.st_size;
+    source.meta.format = format.format;
     sources.push_back(std::move(source));
   }
   WorkResult r = WriteDisks(work, ctx, sources);
@@ -371,33 +398,11 @@ WorkResult RunCopy(const WorkOrder& work, WorkContext& ctx) {
       OpenRegionDir(ctx.options.data_root, work.source_region_id);
   if (!src_dir.ok())
     return Fail(kFailIo, std::string(src_dir.status().message()));
-  absl::StatusOr<ImageMeta> system =
-      ReadMeta(src_dir->get(), work.source_image_id);
-  if (!system.ok()) {
-    return SourceDataMissing(
-        ctx, src_dir->get(), work.source_image_id,
-        absl::StrCat("image ", work.source_image_id,
-                     " has no data: ", system.status().message()));
-  }
   std::vector<SourceDisk> sources;
-  for (int disk = 0; disk < system->disks; ++disk) {
-    const std::string id = DiskId(work.source_image_id, disk);
-    absl::StatusOr<ImageMeta> meta =
-        disk == 0 ? system : ReadMeta(src_dir->get(), id);
-    UniqueFd fd(::openat(src_dir->get(), DataName(id).c_str(),
-                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!meta.ok() || !fd.valid()) {
-      return SourceDataMissing(
-          ctx, src_dir->get(), work.source_image_id,
-          absl::StrCat("image ", work.source_image_id, " has no data file ",
-                       DataName(id)));
-    }
-    SourceDisk source;
-    source.fd = std::move(fd);
-    source.size = meta->size;
-    source.format = meta->format;
-    source.digest = meta->digest;
-    sources.push_back(std::move(source));
+  WorkResult failure;
+  if (!OpenImageDisks(ctx, src_dir->get(), work.source_image_id, &sources,
+                      &failure)) {
+    return failure;
   }
   return WriteDisks(work, ctx, sources);
 }
@@ -519,45 +524,29 @@ WorkResult RunExport(const WorkOrder& work, WorkContext& ctx) {
   absl::StatusOr<UniqueFd> dir =
       OpenRegionDir(ctx.options.data_root, work.region_id);
   if (!dir.ok()) return Fail(kFailIo, std::string(dir.status().message()));
-  absl::StatusOr<ImageMeta> system = ReadMeta(dir->get(), work.image_id);
-  if (!system.ok()) {
-    return SourceDataMissing(
-        ctx, dir->get(), work.image_id,
-        absl::StrCat("image ", work.image_id,
-                     " has no data: ", system.status().message()));
+  std::vector<SourceDisk> disks;
+  WorkResult failure;
+  if (!OpenImageDisks(ctx, dir->get(), work.image_id, &disks, &failure)) {
+    return failure;
   }
-  std::vector<std::pair<ImageMeta, UniqueFd>> disks;
   int64_t total = 0;
-  for (int disk = 0; disk < system->disks; ++disk) {
-    const std::string id = DiskId(work.image_id, disk);
-    absl::StatusOr<ImageMeta> meta =
-        disk == 0 ? system : ReadMeta(dir->get(), id);
-    UniqueFd src(::openat(dir->get(), DataName(id).c_str(),
-                          O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!meta.ok() || !src.valid()) {
-      return SourceDataMissing(
-          ctx, dir->get(), work.image_id,
-          absl::StrCat("image ", work.image_id, " has no data file ",
-                       DataName(id)));
-    }
-    total += meta->size;
-    disks.emplace_back(*std::move(meta), std::move(src));
-  }
+  for (const SourceDisk& disk : disks) total += disk.meta.size;
   absl::StatusOr<UniqueFd> bucket =
       OpenBucket(ctx.options.oss_root, work.oss_bucket);
   if (!bucket.ok()) return OssFailure(bucket.status(), true);
   ctx.total_bytes.store(total);
-  const std::string format = ExportFormat(work, system->format);
+  const ImageMeta& system = disks.front().meta;
+  const std::string format = ExportFormat(work, system.format);
   int64_t base = 0;
   for (size_t disk = 0; disk < disks.size(); ++disk) {
     WorkResult r =
         ExportDisk(work, ctx, dir->get(), bucket->get(), static_cast<int>(disk),
-                   disks[disk].second.get(), disks[disk].first, format, base);
+                   disks[disk].fd.get(), disks[disk].meta, format, base);
     if (r.state != Observation::State::kDone) return r;
-    base += disks[disk].first.size;
+    base += disks[disk].meta.size;
   }
   WorkResult r;
-  r.digest = system->ImageDigest();
+  r.digest = system.ImageDigest();
   return r;
 }
 
