@@ -54,9 +54,9 @@ std::unique_ptr<ImageDataIndex> IndexImageMetas(const std::string& data_root) {
                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir.valid()) continue;
     ForEachEntry(dir.get(), [&](std::string_view name, unsigned char type) {
-      // A regular <image>.meta: not a temporary (leading '.'), not a data
-      // disk's (<image>.data<N>.meta), not of an unknown type (those are
-      // asked about one by one).
+      // A regular <image>.meta: not a temporary (leading '.'), not of an
+      // unknown type (those are asked about one by one). A data disk's
+      // <image>.meta.<N> does not end in .meta.
       if (type != DT_REG || name.size() <= kMeta.size() || name[0] == '.' ||
           name.substr(name.size() - kMeta.size()) != kMeta) {
         return;

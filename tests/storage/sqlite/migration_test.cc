@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/sqlite_db.h"
 #include "storage/sqlite/sqlite_migrate.h"
@@ -144,7 +145,7 @@ TEST(MigrationTest, EmbeddedMigrationsFormALadder) {
   EXPECT_OK(CheckMigrationLadder(all));
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(all[i].version, static_cast<int>(i) + 1);
-    EXPECT_EQ(all[i].name.substr(0, 5), absl::StrCat("000", i + 1, "_"));
+    EXPECT_EQ(all[i].name.substr(0, 5), absl::StrFormat("%04d_", i + 1));
     EXPECT_FALSE(all[i].sql.empty());
   }
   EXPECT_EQ(LatestSchemaVersion(), all.back().version);
@@ -177,8 +178,8 @@ TEST(MigrationTest, DatabaseAtEveryEarlierVersionUpgradesWithItsData) {
     {
       ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(path, true));
       ASSERT_OK(conn->Exec("PRAGMA foreign_keys = ON"));
-      ASSERT_OK_AND_ASSIGN(int v,
-                           ApplyMigrations(*conn, EmbeddedSqliteMigrations(), k));
+      ASSERT_OK_AND_ASSIGN(
+          int v, ApplyMigrations(*conn, EmbeddedSqliteMigrations(), k));
       ASSERT_EQ(v, k);
       if (k >= 1) ASSERT_OK(conn->Exec(kVersion1Rows));
     }
