@@ -73,8 +73,10 @@ std::pair<absl::string_view, std::string> SplitDiskId(absl::string_view id) {
 std::vector<std::pair<std::string, int64_t>> TempFiles(int dir_fd,
                                                        absl::string_view id) {
   std::vector<std::pair<std::string, int64_t>> out;
-  const auto [base, suffix] = SplitDiskId(id);
-  const std::string prefix = absl::StrCat(".", base, ".e");
+  // Not a structured binding: C++17 lambdas cannot capture one (clang).
+  const std::pair<absl::string_view, std::string> split = SplitDiskId(id);
+  const std::string& suffix = split.second;
+  const std::string prefix = absl::StrCat(".", split.first, ".e");
   ForEachEntry(dir_fd, [&](std::string_view entry, unsigned char) {
     const absl::string_view name(entry.data(), entry.size());
     if (!absl::StartsWith(name, prefix)) return;
